@@ -1,0 +1,185 @@
+"""`relai-bot` commands: serve, chat, seed, db, flows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relai_bot.config import Settings, SettingsError, load_settings
+from relai_bot.conversation.flows import FlowError
+
+app = typer.Typer(
+    help="Relai territorial de La Possession: the insertion chatbot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+flows_app = typer.Typer(help="Conversation flows (conversations/*.yaml).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(flows_app, name="flows")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        typer.echo(f"relai-bot: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from relai_bot.runtime import build_runtime
+
+    try:
+        return build_runtime(settings)
+    except FlowError as error:
+        typer.echo(f"relai-bot: the conversation flows are invalid:\n{error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def serve() -> None:
+    """Start the web app (GET /healthz) and the scheduler. An empty SQLite database gets the demo data."""
+    import uvicorn
+
+    from relai_bot.runtime import migrate, prepare_embedded
+    from relai_bot.web.app import create_app
+
+    settings = _settings()
+    _logging(settings)
+    runtime = _runtime(settings)
+    if settings.is_sqlite:
+        prepare_embedded(runtime)
+    else:
+        migrate(runtime)
+    typer.echo(f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz)", err=True)
+    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def chat(
+    name: Annotated[
+        str, typer.Option(help="Who you are in the terminal (a new name = a new resident).")
+    ] = "",
+    save_attachments: Annotated[
+        Path | None, typer.Option(help="Folder where .ics and other files go.")
+    ] = None,
+) -> None:
+    """Talk to the bot in the terminal as a resident; answer with the option numbers."""
+    from relai_bot.channels.console import render_reply
+    from relai_bot.conversation.messages import Inbound
+    from relai_bot.runtime import migrate, prepare_embedded
+
+    settings = _settings()
+    logging.basicConfig(level=logging.WARNING)
+    runtime = _runtime(settings)
+    if settings.is_sqlite:
+        prepare_embedded(runtime)
+    else:
+        migrate(runtime)
+    address = name or f"terminal-{uuid.uuid4().hex[:8]}"
+    typer.echo("(Ctrl-D pour quitter)\n", err=True)
+
+    async def talk() -> None:
+        text = "bonjour"
+        while True:
+            turn = await runtime.dispatcher.handle(Inbound(channel="console", address=address, text=text))
+            for reply in turn.replies:
+                typer.echo(render_reply(reply, save_attachments) + "\n")
+            try:
+                text = input("> ")
+            except EOFError:
+                return
+
+    try:
+        asyncio.run(talk())
+    finally:
+        runtime.close()
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load La Possession's demo data.")] = False,
+) -> None:
+    """Load reference data (idempotent)."""
+    from relai_bot.runtime import migrate, seed_demo
+
+    if not demo:
+        typer.echo("relai-bot: say what to load: --demo", err=True)
+        raise typer.Exit(2)
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    report = seed_demo(runtime)
+    typer.echo(
+        f"districts={report.districts} venues={report.venues} schemes={report.schemes} "
+        f"advisers={report.advisers} staff={report.staff} new_slots={report.slots_created}"
+    )
+    runtime.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the database migrations."""
+    from relai_bot.store.db import Database, current_revision, upgrade
+
+    settings = _settings()
+    db = Database(settings.database_url)
+    upgrade(db, revision)
+    typer.echo(f"schema at revision {current_revision(db)}")
+    db.dispose()
+
+
+@flows_app.command("validate")
+def flows_validate() -> None:
+    """Check every flow file: steps, gotos, templates, labels, actions, parsers."""
+    from relai_bot.conversation.engine import Engine
+    from relai_bot.runtime import load_content
+
+    settings = _settings()
+    try:
+        flows, renderer = load_content(settings)
+        flows.validate(Engine.checks(renderer))
+    except FlowError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    steps = sum(len(f.steps) for f in flows.flows.values())
+    typer.echo(f"{len(flows.flows)} flows, {steps} steps: valid")
+
+
+@flows_app.command("graph")
+def flows_graph(flow: Annotated[str, typer.Argument(help="A flow id, e.g. booking")]) -> None:
+    """Print a Mermaid diagram of a flow."""
+    from relai_bot.runtime import load_content
+
+    settings = _settings()
+    try:
+        flows, renderer = load_content(settings)
+    except FlowError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    if flow not in flows.flows:
+        typer.echo(f"relai-bot: no flow {flow!r}; flows: {', '.join(sorted(flows.flows))}", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        flows.mermaid(
+            flow, label=lambda key: renderer.label(key, None) if renderer.label_exists(key) else key
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,62 @@
+"""The resident's own data and contact: call-back request, opportunities, export, erasure, stop."""
+
+from __future__ import annotations
+
+import json
+
+from relai_bot.conversation.context import Context, action
+from relai_bot.conversation.messages import Attachment
+from relai_bot.services import callbacks, residents
+
+
+@action("callback_phone")
+def callback_phone(ctx: Context) -> str | None:
+    """By SMS we already know the number to call; elsewhere we ask for it."""
+    if ctx.channel == "sms":
+        ctx.data["callback_phone"] = ctx.inbound.address
+        return "known"
+    return None
+
+
+@action("request_callback")
+def request_callback(ctx: Context, preferred_time: str) -> str | None:
+    resident = ctx.require_resident()
+    request = callbacks.request_callback(
+        ctx.session,
+        resident_id=resident.id,  # type: ignore[arg-type]
+        phone=ctx.data.pop("callback_phone", None),
+        preferred_time=preferred_time,
+        topic=ctx.data.get("scheme_code"),
+        now=ctx.now,
+    )
+    ctx.effect("callback_requested", callback_id=request.id)
+    return None
+
+
+@action("export_data")
+def export_data(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    data = residents.export_resident(ctx.session, resident.id, ctx.settings.timezone)  # type: ignore[arg-type]
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    ctx.attachments.append(Attachment("mes-donnees.json", "application/json", content))
+    ctx.vars["exported"] = data
+    return None
+
+
+@action("erase_me")
+def erase_me(ctx: Context) -> str | None:
+    """Forget the resident entirely; their future places go back to others."""
+    resident = ctx.require_resident()
+    report = residents.erase_resident(ctx.session, resident.id, ctx.now)  # type: ignore[arg-type]
+    ctx.effect("resident_erased", counts=report.counts)
+    ctx.resident = None
+    ctx.forget = True
+    return None
+
+
+@action("stop_messages")
+def stop_messages(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    residents.stop(ctx.session, resident, ctx.now)
+    ctx.effect("resident_stopped", resident_id=resident.id)
+    return None

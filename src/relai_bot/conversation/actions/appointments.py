@@ -1,0 +1,215 @@
+"""Booking an appointment, and the resident's own appointments: list, cancel, move."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from relai_bot.conversation.actions.discovery import scheme_item
+from relai_bot.conversation.context import Context, action
+from relai_bot.conversation.messages import Attachment
+from relai_bot.services import booking, schemes
+from relai_bot.services.booking import AppointmentView, SlotView
+from relai_bot.services.calendar_ics import appointment_ics
+
+# When a resident has no idea which scheme, they meet a general adviser about this one
+GENERAL_SCHEME = "accompagnement-france-travail"
+
+
+def _horizon(ctx: Context) -> timedelta:
+    return timedelta(days=ctx.settings.booking_horizon_days)
+
+
+def _scheme_id(ctx: Context) -> int | None:
+    code = ctx.data.get("scheme_code")
+    return schemes.get_scheme(ctx.session, str(code)).id if code else None
+
+
+def slot_item(view: SlotView) -> dict[str, Any]:
+    slot = view.slot
+    return {
+        "id": slot.id,
+        "starts_at": slot.starts_at,
+        "ends_at": slot.ends_at,
+        "venue": view.venue.name,
+        "remote": view.venue.remote,
+        "address": view.venue.address,
+        "adviser": view.adviser.name,
+        "group": slot.capacity > 1,
+    }
+
+
+def appointment_item(view: AppointmentView) -> dict[str, Any]:
+    appointment = view.appointment
+    return {
+        "id": appointment.id,
+        "starts_at": appointment.starts_at,
+        "venue": view.venue.name,
+        "remote": view.venue.remote,
+        "address": view.venue.address,
+        "town": view.venue.town,
+        "adviser": view.adviser.name,
+        "scheme": scheme_item(view.scheme) if view.scheme else None,
+    }
+
+
+@action("booking_schemes")
+def booking_schemes(ctx: Context) -> str | None:
+    """Which scheme is the appointment about? Skip the question when it is known already."""
+    if ctx.data.get("scheme_code"):
+        return "chosen"
+    profile = schemes.profile_of(ctx.session, ctx.resident)
+    ranked = schemes.rank_schemes(ctx.session, profile, limit=6)
+    ctx.vars["schemes"] = [scheme_item(r.scheme) for r in ranked if r.scheme.code != GENERAL_SCHEME][:5]
+    ctx.vars["general_scheme"] = GENERAL_SCHEME
+    return None
+
+
+@action("venue_choices")
+def venue_choices(ctx: Context) -> str | None:
+    choices = booking.venues_with_free_slots(
+        ctx.session, ctx.now, scheme_id=_scheme_id(ctx), horizon=_horizon(ctx)
+    )
+    ctx.vars["venues"] = [
+        {
+            "id": c.venue.id,
+            "name": c.venue.name,
+            "remote": c.venue.remote,
+            "first_start": c.first_start,
+            "free": c.free_slots,
+        }
+        for c in choices
+    ]
+    if not choices:
+        return "none"
+    if len(choices) == 1:
+        ctx.data["venue_id"] = choices[0].venue.id
+        return "one"
+    return None
+
+
+@action("free_slots")
+def free_slots(ctx: Context) -> str | None:
+    """The next free slots at the chosen place (or anywhere), for the chosen scheme."""
+    exclude = ctx.data.get("moving_slot_id")
+    views = booking.free_slots(
+        ctx.session,
+        ctx.now,
+        scheme_id=_scheme_id(ctx),
+        venue_id=ctx.data.get("venue_id"),
+        limit=ctx.settings.slots_offered,
+        horizon=_horizon(ctx),
+        exclude_slot_id=int(exclude) if exclude else None,
+    )
+    ctx.vars["slots"] = [slot_item(v) for v in views]
+    return None if views else "none"
+
+
+@action("chosen_slot")
+def chosen_slot(ctx: Context) -> str | None:
+    """The slot the resident picked, to read back before they confirm."""
+    views = booking.free_slots(
+        ctx.session, ctx.now, limit=1, horizon=_horizon(ctx), slot_id=int(ctx.data["slot_id"])
+    )
+    if not views:
+        return "gone"
+    ctx.vars["slot"] = slot_item(views[0])
+    scheme_code = ctx.data.get("scheme_code")
+    ctx.vars["scheme"] = scheme_item(schemes.get_scheme(ctx.session, scheme_code)) if scheme_code else None
+    return None
+
+
+def _ics(ctx: Context, view: AppointmentView) -> Attachment:
+    item = appointment_item(view)
+    content = appointment_ics(
+        uid=f"appointment-{view.appointment.id}@relai-bot",
+        starts_at=view.appointment.starts_at,
+        ends_at=view.appointment.ends_at,
+        summary=ctx.render("booking/ics_summary", appointment=item),
+        location=ctx.render("booking/ics_location", appointment=item),
+        description=ctx.render("booking/ics_description", appointment=item),
+        stamp=ctx.now,
+    )
+    return Attachment(filename="rendez-vous.ics", media_type="text/calendar", content=content)
+
+
+@action("book")
+def book(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    appointment = booking.book_slot(
+        ctx.session,
+        resident_id=resident.id,  # type: ignore[arg-type]
+        slot_id=int(ctx.data["slot_id"]),
+        scheme_id=_scheme_id(ctx),
+        channel=ctx.channel,
+        now=ctx.now,
+    )
+    view = booking.appointment_view(ctx.session, appointment.id)  # type: ignore[arg-type]
+    ctx.vars["appointment"] = appointment_item(view)
+    ctx.attachments.append(_ics(ctx, view))
+    ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
+    for key in ("slot_id", "venue_id", "scheme_code"):
+        ctx.data.pop(key, None)
+    return None
+
+
+@action("list_appointments")
+def list_appointments(ctx: Context) -> str | None:
+    views = booking.upcoming_appointments(ctx.session, ctx.require_resident().id, ctx.now)  # type: ignore[arg-type]
+    ctx.vars["appointments"] = [appointment_item(v) for v in views]
+    return None if views else "none"
+
+
+@action("appointment_detail")
+def appointment_detail(ctx: Context) -> str | None:
+    view = booking.appointment_view(ctx.session, int(ctx.data["appointment_id"]))
+    if view.appointment.resident_id != ctx.require_resident().id or view.appointment.status != "booked":
+        return "gone"
+    ctx.vars["appointment"] = appointment_item(view)
+    ctx.data["moving_slot_id"] = view.appointment.slot_id
+    ctx.data["scheme_code"] = view.scheme.code if view.scheme else None
+    return None
+
+
+@action("cancel_appointment")
+def cancel_appointment(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    appointment = booking.cancel_appointment(
+        ctx.session,
+        appointment_id=int(ctx.data["appointment_id"]),
+        resident_id=resident.id,
+        now=ctx.now,  # type: ignore[arg-type]
+    )
+    ctx.effect("appointment_cancelled", appointment_id=appointment.id, slot_id=appointment.slot_id)
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    _forget_booking(ctx)
+    return None
+
+
+@action("move_appointment")
+def move_appointment(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    moved = booking.move_appointment(
+        ctx.session,
+        appointment_id=int(ctx.data["appointment_id"]),
+        resident_id=resident.id,  # type: ignore[arg-type]
+        new_slot_id=int(ctx.data["slot_id"]),
+        now=ctx.now,
+    )
+    view = booking.appointment_view(ctx.session, moved.id)  # type: ignore[arg-type]
+    ctx.vars["appointment"] = appointment_item(view)
+    ctx.attachments.append(_ics(ctx, view))
+    ctx.effect("appointment_moved", appointment_id=moved.id, previous_id=int(ctx.data["appointment_id"]))
+    _forget_booking(ctx)
+    return None
+
+
+@action("forget_booking")
+def forget_booking(ctx: Context) -> str | None:
+    _forget_booking(ctx)
+    return None
+
+
+def _forget_booking(ctx: Context) -> None:
+    for key in ("slot_id", "venue_id", "scheme_code", "appointment_id", "moving_slot_id"):
+        ctx.data.pop(key, None)

@@ -1,0 +1,94 @@
+"""Finding a scheme: questionnaire ranking, free-text search, detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from relai_bot.conversation.context import Context, action
+from relai_bot.services import schemes
+from relai_bot.services.schemes import RankedScheme
+from relai_bot.store.models import Scheme, Venue
+from relai_bot.store.models.catalog import SchemeVenue
+
+
+def scheme_item(scheme: Scheme, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
+    label = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
+    return {
+        "code": scheme.code,
+        "name": scheme.name,
+        "acronym": scheme.acronym,
+        "label": label if len(label) <= 60 else (scheme.acronym or scheme.name[:57] + "..."),
+        "summary": scheme.summary,
+        "reasons": list(reasons),
+    }
+
+
+def _items(ranked: list[RankedScheme]) -> list[dict[str, Any]]:
+    return [scheme_item(r.scheme, r.reasons) for r in ranked]
+
+
+@action("rank_schemes")
+def rank_schemes(ctx: Context) -> str | None:
+    """The questionnaire's answers (and what the resident told before) give a ranked list."""
+    profile = schemes.profile_of(
+        ctx.session,
+        ctx.resident,
+        age_bracket=ctx.data.get("age_bracket"),
+        situation=ctx.data.get("situation"),
+        goal=ctx.data.get("goal"),
+    )
+    ranked = schemes.rank_schemes(ctx.session, profile, limit=5)
+    ctx.vars["results"] = _items(ranked)
+    ctx.vars["profile"] = profile
+    return None if ranked else "none"
+
+
+@action("search_schemes")
+def search_schemes(ctx: Context) -> str | None:
+    query = str(ctx.data.get("query") or "")
+    ranked = schemes.search_schemes(ctx.session, query, ctx.renderer.stopwords.get(ctx.language, ()), limit=5)
+    ctx.vars["results"] = _items(ranked)
+    return None if ranked else "none"
+
+
+@action("profile_known")
+def profile_known(ctx: Context) -> str | None:
+    """Skip questions the resident already answered at onboarding."""
+    resident = ctx.resident
+    if resident is not None and resident.age_bracket and not ctx.data.get("age_bracket"):
+        ctx.data["age_bracket"] = resident.age_bracket
+    if resident is not None and resident.situation and not ctx.data.get("situation"):
+        ctx.data["situation"] = resident.situation
+    if ctx.data.get("age_bracket") and ctx.data.get("situation"):
+        return "both"
+    if ctx.data.get("age_bracket"):
+        return "age"
+    return None
+
+
+@action("forget_questionnaire")
+def forget_questionnaire(ctx: Context) -> str | None:
+    for key in ("age_bracket", "situation", "goal", "query", "scheme_code"):
+        ctx.data.pop(key, None)
+    return None
+
+
+@action("scheme_detail")
+def scheme_detail(ctx: Context) -> str | None:
+    scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
+    venues = ctx.session.exec(
+        select(Venue)
+        .join(SchemeVenue, SchemeVenue.venue_id == Venue.id)
+        .where(SchemeVenue.scheme_id == scheme.id)
+    ).all()
+    ctx.vars["scheme"] = scheme
+    ctx.vars["scheme_venues"] = [venue.name for venue in venues]
+    return None
+
+
+@action("last_results")
+def last_results(ctx: Context) -> str | None:
+    """Back to the list the resident came from: their search, or the questionnaire's ranking."""
+    return "search" if ctx.data.get("query") else None

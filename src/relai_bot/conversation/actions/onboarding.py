@@ -1,0 +1,78 @@
+"""Onboarding: consent, opportunities, district, optional profile."""
+
+from __future__ import annotations
+
+from relai_bot.conversation.context import Context, action
+from relai_bot.services import residents
+from relai_bot.store.models import District
+
+
+@action("give_consent")
+def give_consent(ctx: Context) -> str | None:
+    """The person said yes: from now on, and only now, we store who they are."""
+    resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
+    ctx.resident = resident
+    ctx.conversation.resident_id = resident.id
+    ctx.effect("resident_created", resident_id=resident.id)
+    payload = ctx.data.pop("start_payload", "")
+    if payload and residents.match_district(ctx.session, payload.replace("-", " ")) is not None:
+        ctx.data["district_code"] = residents.match_district(ctx.session, payload.replace("-", " ")).code  # type: ignore[union-attr]
+    return None
+
+
+@action("refuse_consent")
+def refuse_consent(ctx: Context) -> str | None:
+    """The person said no: nothing is kept, not even where they were in the conversation."""
+    ctx.forget = True
+    return None
+
+
+@action("set_opportunities")
+def set_opportunities(ctx: Context, wanted: bool) -> str | None:
+    residents.set_opportunities(ctx.session, ctx.require_resident(), bool(wanted), ctx.now)
+    return None
+
+
+@action("preset_district")
+def preset_district(ctx: Context) -> str | None:
+    """A deep link (a poster in the neighbourhood) already told us the district."""
+    code = ctx.data.pop("district_code", None)
+    if code:
+        district = residents.set_district(ctx.session, ctx.require_resident(), code)
+        ctx.vars["district"] = district
+        return "known"
+    return None
+
+
+@action("list_districts")
+def list_districts(ctx: Context) -> str | None:
+    ctx.vars["districts"] = [{"code": d.code, "name": d.name} for d in residents.districts(ctx.session)]
+    return None
+
+
+@action("save_district")
+def save_district(ctx: Context) -> str | None:
+    code = ctx.data.pop("district_code", None)
+    if code:
+        ctx.vars["district"] = residents.set_district(ctx.session, ctx.require_resident(), code)
+    return None
+
+
+@action("save_profile")
+def save_profile(ctx: Context, field: str) -> str | None:
+    """Keep an optional answer (age bracket, situation) on the resident."""
+    resident = ctx.require_resident()
+    if field not in ("age_bracket", "situation"):
+        raise ValueError(f"unknown profile field {field}")
+    value = ctx.data.get(field)
+    setattr(resident, field, value or None)
+    ctx.session.add(resident)
+    return None
+
+
+@action("current_district")
+def current_district(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    district = ctx.session.get(District, resident.district_id) if resident.district_id else None
+    ctx.vars["district"] = district
+    return None

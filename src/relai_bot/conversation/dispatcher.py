@@ -1,0 +1,95 @@
+"""The one place that runs a turn: lock the address, open a transaction, run the engine, commit.
+
+One resident's messages are handled one at a time and in arrival order (an asyncio lock per address in
+this process; the conversation row's lock across processes on PostgreSQL). The engine runs in a worker
+thread so the event loop stays free for the channels. Whatever goes wrong, the resident gets a polite
+answer and no trace of the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+from sqlalchemy.exc import OperationalError
+
+from relai_bot.conversation.engine import Engine
+from relai_bot.conversation.messages import Inbound, Reply, Turn
+from relai_bot.services.residents import address_tag
+from relai_bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_LOCKS = 10_000
+RETRIES = 3
+
+
+class Dispatcher:
+    def __init__(self, db: Database, engine: Engine, *, strict: bool = False) -> None:
+        self.db = db
+        self.engine = engine
+        # Tests set strict: an unexpected error is raised instead of apologised for
+        self.strict = strict
+        self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
+
+    def _lock(self, inbound: Inbound) -> asyncio.Lock:
+        key = (inbound.channel, inbound.address)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+            self._trim()
+        else:
+            self._locks.move_to_end(key)
+        return lock
+
+    def _trim(self) -> None:
+        while len(self._locks) > MAX_LOCKS:
+            key, lock = next(iter(self._locks.items()))
+            if lock.locked():
+                break
+            del self._locks[key]
+
+    async def handle(self, inbound: Inbound) -> Turn:
+        async with self._lock(inbound):
+            return await asyncio.to_thread(self.handle_sync, inbound)
+
+    def handle_sync(self, inbound: Inbound) -> Turn:
+        """Run one turn in its own transaction (retried when the database was busy)."""
+        started = time.perf_counter()
+        tag = address_tag(inbound.channel, inbound.address)
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.db.transaction() as session:
+                    turn = self.engine.handle(session, inbound)
+                log.info(
+                    "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",
+                    inbound.channel,
+                    tag,
+                    inbound.kind,
+                    turn.flow,
+                    turn.step,
+                    len(turn.replies),
+                    (time.perf_counter() - started) * 1000,
+                    " duplicate" if turn.duplicate else "",
+                )
+                return turn
+            except OperationalError:
+                log.warning("database busy (attempt %d) channel=%s who=%s", attempt, inbound.channel, tag)
+                if attempt == RETRIES:
+                    break
+                time.sleep(0.05 * attempt)
+            except Exception:
+                if self.strict:
+                    raise
+                # The edge of the system: log the error (no personal data), answer kindly
+                log.exception("turn failed channel=%s who=%s kind=%s", inbound.channel, tag, inbound.kind)
+                break
+        return self.apology(inbound)
+
+    def apology(self, inbound: Inbound) -> Turn:
+        text = self.engine.renderer.render(
+            "common/technical_problem", language=None, channel=inbound.channel, context={}
+        )
+        return Turn(replies=[Reply(text=text)])

@@ -1,0 +1,348 @@
+"""Flow files (conversations/*.yaml): their format, loading and validation, and Mermaid diagrams.
+
+A flow file, format version 1:
+
+    spec: 1
+    id: booking                 # = the file name
+    title: booking.title        # a label key: how the flow is named to a resident coming back
+    start: choose_scheme
+    steps:
+      choose_slot:
+        do: free_slots                      # an action run when the step is entered (or {action: x, arg: v})
+        outcomes: {none: no_slot}           # an action's outcome may lead elsewhere
+        say: booking/choose_slot            # template(s) under templates/messages/<lang>/
+        choices:                            # buttons / numbered options
+          - {for_each: slots, label: "{{ item.label }}", set: {slot_id: "{{ item.id }}"}, goto: confirm}
+          - {key: other_place, label: booking.other_place, goto: choose_venue}
+        input: {parse: text, save: query, goto: results}   # free text, checked by a named parser
+        errors: {SlotFull: {say: booking/slot_taken, goto: choose_slot}}
+        help: booking/help_slot
+
+A `goto` names a step of the same flow, `flow:ID` (that flow's start) or `flow:ID/STEP`.
+Every step must lead somewhere (choices, input or goto): there is no dead end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REQUIRED_FLOWS = ("onboarding", "menu")
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ActionCall(_Spec):
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+def _action(value: Any) -> Any:
+    if value is None or isinstance(value, ActionCall):
+        return value
+    if isinstance(value, str):
+        return {"action": value}
+    if isinstance(value, dict) and "action" in value:
+        return {"action": value["action"], "args": {k: v for k, v in value.items() if k != "action"}}
+    raise ValueError("`do` is an action name or a mapping with `action:`")
+
+
+def _templates(value: Any) -> Any:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+class ChoiceSpec(_Spec):
+    key: str | None = None
+    label: str
+    for_each: str | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+    do: ActionCall | None = None
+    goto: str | None = None
+
+    _do = field_validator("do", mode="before")(_action)
+
+    @model_validator(mode="after")
+    def _needs_key(self) -> ChoiceSpec:
+        if self.for_each is None and self.key is None:
+            raise ValueError("a fixed choice needs a `key`")
+        if self.goto is None and self.do is None:
+            raise ValueError("a choice needs a `goto` or a `do`")
+        return self
+
+
+class InputSpec(_Spec):
+    parse: str
+    save: str | None = None
+    do: ActionCall | None = None
+    goto: str | None = None
+    error: str = "common/not_understood"
+
+    _do = field_validator("do", mode="before")(_action)
+
+
+class ErrorSpec(_Spec):
+    say: list[str] = Field(default_factory=list)
+    goto: str
+
+    _say = field_validator("say", mode="before")(_templates)
+
+
+class StepSpec(_Spec):
+    do: ActionCall | None = None
+    outcomes: dict[str, str] = Field(default_factory=dict)
+    say: list[str] = Field(default_factory=list)
+    choices: list[ChoiceSpec] = Field(default_factory=list)
+    input: InputSpec | None = None
+    goto: str | None = None
+    errors: dict[str, ErrorSpec] = Field(default_factory=dict)
+    help: str | None = None
+
+    _do = field_validator("do", mode="before")(_action)
+    _say = field_validator("say", mode="before")(_templates)
+
+    @property
+    def waits(self) -> bool:
+        """A step that waits for the resident (as opposed to one that moves on by itself)."""
+        return bool(self.choices) or self.input is not None
+
+
+class FlowSpec(_Spec):
+    spec: int
+    id: str
+    title: str
+    start: str
+    steps: dict[str, StepSpec]
+
+    @field_validator("spec")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(f"unsupported flow format version {value} (this program reads version 1)")
+        return value
+
+
+@dataclass(frozen=True)
+class Target:
+    flow: str
+    step: str
+
+
+@dataclass(frozen=True)
+class FlowProblem:
+    file: str
+    step: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, step {self.step}" if self.step else self.file
+        return f"{where}: {self.problem}"
+
+
+class FlowError(Exception):
+    def __init__(self, problems: list[FlowProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What the validator needs to know about the rest of the program."""
+
+    template_exists: Callable[[str], bool]
+    label_exists: Callable[[str], bool]
+    actions: frozenset[str]
+    parsers: frozenset[str]
+    errors: frozenset[str]
+
+
+class FlowSet:
+    def __init__(self, flows: dict[str, FlowSpec], files: dict[str, str]) -> None:
+        self.flows = flows
+        self.files = files
+
+    def step(self, target: Target) -> StepSpec:
+        return self.flows[target.flow].steps[target.step]
+
+    def resolve(self, flow: str, goto: str) -> Target:
+        """Where a `goto` written in `flow` leads."""
+        if goto.startswith("flow:"):
+            rest = goto.removeprefix("flow:")
+            other, _, step = rest.partition("/")
+            return Target(other, step or self.flows[other].start)
+        return Target(flow, goto)
+
+    def start_of(self, flow: str) -> Target:
+        return Target(flow, self.flows[flow].start)
+
+    # -- validation -------------------------------------------------------------------------------
+    def validate(self, checks: Checks) -> None:
+        problems: list[FlowProblem] = []
+        for required in REQUIRED_FLOWS:
+            if required not in self.flows:
+                problems.append(FlowProblem("conversations/", None, f"the flow {required!r} is missing"))
+        reachable: set[tuple[str, str]] = set()
+        for flow_id, flow in self.flows.items():
+            reachable.add((flow_id, flow.start))
+            file = self.files[flow_id]
+            if flow.start not in flow.steps:
+                problems.append(FlowProblem(file, None, f"start step {flow.start!r} does not exist"))
+            if not checks.label_exists(flow.title):
+                problems.append(FlowProblem(file, None, f"title label {flow.title!r} does not exist"))
+            for step_id, step in flow.steps.items():
+                problems += self._check_step(flow_id, step_id, step, checks, reachable)
+        for flow_id, flow in self.flows.items():
+            for step_id in flow.steps:
+                if (flow_id, step_id) not in self._closure(reachable):
+                    problems.append(FlowProblem(self.files[flow_id], step_id, "unreachable step"))
+        if problems:
+            raise FlowError(problems)
+
+    def _closure(self, roots: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        seen: set[tuple[str, str]] = set()
+        todo = list(roots)
+        while todo:
+            node = todo.pop()
+            if node in seen or node[0] not in self.flows or node[1] not in self.flows[node[0]].steps:
+                continue
+            seen.add(node)
+            step = self.flows[node[0]].steps[node[1]]
+            for _, goto in _edges(step):
+                try:
+                    target = self.resolve(node[0], goto)
+                except KeyError:
+                    continue
+                todo.append((target.flow, target.step))
+        return seen
+
+    def _check_step(
+        self, flow_id: str, step_id: str, step: StepSpec, checks: Checks, reachable: set[tuple[str, str]]
+    ) -> list[FlowProblem]:
+        file = self.files[flow_id]
+        problems: list[FlowProblem] = []
+
+        def problem(text: str) -> None:
+            problems.append(FlowProblem(file, step_id, text))
+
+        if not _ID.match(step_id):
+            problem("step ids are snake_case, 40 characters at most")
+        if not step.waits and step.goto is None:
+            problem("dead end: the step has no choices, no input and no goto")
+        if step.outcomes and step.do is None:
+            problem("`outcomes` without a `do` action")
+        for label, goto in _edges(step):
+            try:
+                target = self.resolve(flow_id, goto)
+            except KeyError:
+                problem(f"{label} goto {goto!r}: no such flow")
+                continue
+            if target.flow not in self.flows:
+                problem(f"{label} goto {goto!r}: no such flow")
+            elif target.step not in self.flows[target.flow].steps:
+                problem(f"{label} goto {goto!r} leads nowhere")
+            elif target.flow != flow_id:
+                reachable.add((target.flow, target.step))
+        templates = list(step.say) + ([step.help] if step.help else [])
+        templates += [t for e in step.errors.values() for t in e.say]
+        if step.input is not None:
+            templates.append(step.input.error)
+        for template in templates:
+            if not checks.template_exists(template):
+                problem(f"template {template!r} does not exist")
+        for choice in step.choices:
+            if "{{" not in choice.label and not checks.label_exists(choice.label):
+                problem(f"label {choice.label!r} does not exist")
+        calls = [step.do] + [c.do for c in step.choices] + ([step.input.do] if step.input else [])
+        for call in calls:
+            if call is not None and call.action not in checks.actions:
+                problem(f"action {call.action!r} is not registered")
+        if step.input is not None and step.input.parse not in checks.parsers:
+            problem(f"parser {step.input.parse!r} is not registered")
+        if step.input is not None and step.input.goto is None and step.input.do is None:
+            problem("input needs a `goto` or a `do`")
+        for name in step.errors:
+            if name not in checks.errors:
+                problem(f"error {name!r} is not a domain error")
+        keys = [c.key for c in step.choices if c.key]
+        if len(keys) != len(set(keys)):
+            problem("two choices share a key")
+        return problems
+
+    # -- documentation ----------------------------------------------------------------------------
+    def mermaid(self, flow_id: str, label: Callable[[str], str] = lambda key: key) -> str:
+        """A Mermaid flowchart of one flow (other flows appear as rounded nodes)."""
+        flow = self.flows[flow_id]
+        lines = ["flowchart TD", f"    start(( )) --> {flow.start}"]
+        outside: set[str] = set()
+        for step_id, step in flow.steps.items():
+            shape = f'{step_id}["{step_id}"]' if step.waits else f"{step_id}[/{step_id}/]"
+            lines.append(f"    {shape}")
+            for edge, goto in _edges(step):
+                target = self.resolve(flow_id, goto)
+                node = target.step if target.flow == flow_id else f"{target.flow}__{target.step}"
+                if target.flow != flow_id:
+                    outside.add(f'    {node}(["{target.flow} / {target.step}"])')
+                text = label(edge).replace('"', "'")
+                lines.append(f'    {step_id} -->|"{text}"| {node}')
+        return "\n".join([*lines, *sorted(outside)]) + "\n"
+
+
+def _edges(step: StepSpec) -> Iterable[tuple[str, str]]:
+    """(label, goto) of every way out of a step."""
+    for choice in step.choices:
+        if choice.goto:
+            yield (choice.label if choice.for_each is None else f"each {choice.for_each}"), choice.goto
+    if step.input is not None and step.input.goto:
+        yield f"input {step.input.parse}", step.input.goto
+    if step.goto:
+        yield "then", step.goto
+    for outcome, goto in step.outcomes.items():
+        yield f"outcome {outcome}", goto
+    for name, error in step.errors.items():
+        yield f"error {name}", error.goto
+
+
+def load_flows(directory: Path) -> FlowSet:
+    """Read every conversations/*.yaml; format problems raise FlowError naming file and step."""
+    flows: dict[str, FlowSpec] = {}
+    files: dict[str, str] = {}
+    problems: list[FlowProblem] = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name.startswith("_") or path.stem == "keywords":
+            continue
+        file = f"{directory.name}/{path.name}"
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            problems.append(FlowProblem(file, None, f"not valid YAML: {exc}"))
+            continue
+        if not isinstance(raw, dict):
+            problems.append(FlowProblem(file, None, "a flow file is a mapping"))
+            continue
+        try:
+            flow = FlowSpec.model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = [str(part) for part in error["loc"]]
+                step = loc[1] if len(loc) > 1 and loc[0] == "steps" else None
+                where = ".".join(loc[2:] if step else loc)
+                problems.append(FlowProblem(file, step, f"{where}: {error['msg']}"))
+            continue
+        if flow.id != path.stem:
+            problems.append(FlowProblem(file, None, f"id {flow.id!r} differs from the file name"))
+            continue
+        flows[flow.id] = flow
+        files[flow.id] = file
+    if problems:
+        raise FlowError(problems)
+    return FlowSet(flows, files)

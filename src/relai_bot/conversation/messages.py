@@ -1,0 +1,74 @@
+"""What goes into the engine and what comes out: no Telegram or Twilio type here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+InboundKind = Literal["text", "choice", "start", "media", "location", "contact"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a resident did: typed text, pressed a button, sent a photo, opened a deep link…"""
+
+    channel: str
+    address: str
+    kind: InboundKind = "text"
+    text: str | None = None
+    # The id of an Option the engine issued (a button press)
+    choice: str | None = None
+    # The provider's message id, to handle a message delivered twice only once
+    message_id: str | None = None
+    # kind-specific data: start -> {"payload": "..."}; location -> {"lat", "lon"}; contact -> {"phone"}
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice offered to the resident: a button on Telegram, a number by SMS and in the terminal."""
+
+    id: str
+    label: str
+    number: int
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    media_type: str
+    content: bytes
+
+
+@dataclass
+class Reply:
+    text: str
+    options: list[Option] = field(default_factory=list)
+    attachment: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something that happened that other parts may act on (reminders, staff notifications…)."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    resident_id: int | None = None
+    # True when the provider delivered a message already handled: nothing to send
+    duplicate: bool = False
+    flow: str | None = None
+    step: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(reply.text for reply in self.replies)
+
+    @property
+    def options(self) -> list[Option]:
+        return [option for reply in self.replies for option in reply.options]

@@ -1,0 +1,125 @@
+"""Texts: Jinja2 templates in a sandbox, label catalogs and keyword lists, one folder per language.
+
+templates/messages/<lang>/<name>.j2          a message (plain text; a channel escapes it for its markup)
+templates/messages/<lang>/<name>.<channel>.j2  a channel's own version (e.g. a shorter SMS)
+templates/messages/<lang>/labels.yaml        button and option labels, and small words used in formats
+templates/messages/<lang>/keywords.yaml      words that work at every step (menu, aide, stop…)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+
+from relai_bot.services import timefmt
+from relai_bot.services.text import fold
+
+KEYWORD_GROUPS = ("menu", "help", "back", "cancel", "stop", "start")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path, tz: ZoneInfo, default_language: str = "fr") -> None:
+        self.root = templates_dir / "messages"
+        self.tz = tz
+        self.default_language = default_language
+        self.languages = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        if default_language not in self.languages:
+            raise FileNotFoundError(f"{self.root / default_language}: the default language has no templates")
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(self.root)),
+            autoescape=False,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.labels = {lang: self._yaml(lang, "labels.yaml") for lang in self.languages}
+        keywords = {lang: self._yaml(lang, "keywords.yaml") for lang in self.languages}
+        self.keywords: dict[str, frozenset[str]] = {
+            group: frozenset(fold(w) for lang in self.languages for w in keywords[lang].get(group, []))
+            for group in KEYWORD_GROUPS
+        }
+        self.answers: dict[str, frozenset[str]] = {}
+        for lang in self.languages:
+            for key, synonyms in (keywords[lang].get("answers") or {}).items():
+                self.answers[key] = self.answers.get(key, frozenset()) | {fold(w) for w in synonyms}
+        self.stopwords = {lang: tuple(keywords[lang].get("search_stopwords", [])) for lang in self.languages}
+        self.env.filters["when"] = self._when
+        self.env.filters["day"] = self._day
+        self.env.filters["clock"] = self._clock
+
+    def _yaml(self, language: str, name: str) -> dict[str, Any]:
+        path = self.root / language / name
+        if not path.exists():
+            return {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping")
+        return data
+
+    def _language(self, language: str | None) -> str:
+        return language if language in self.languages else self.default_language
+
+    # -- filters (language-aware through the `lang` context variable) ------------------------------
+    def _when(self, moment: datetime, language: str | None = None) -> str:
+        lang = self._language(language)
+        return timefmt.format_when(moment, self.tz, lang, joiner=self.label("format.at", lang))
+
+    def _day(self, moment: datetime, language: str | None = None) -> str:
+        return timefmt.format_day(moment, self.tz, self._language(language))
+
+    def _clock(self, moment: datetime, language: str | None = None) -> str:
+        return timefmt.format_clock(moment, self.tz, self._language(language))
+
+    # -- lookups ----------------------------------------------------------------------------------
+    @cache  # noqa: B019  (one renderer per process; names are few)
+    def _template_file(self, name: str, language: str, channel: str) -> str | None:
+        for lang in dict.fromkeys((language, self.default_language)):
+            for candidate in (f"{lang}/{name}.{channel}.j2", f"{lang}/{name}.j2"):
+                if (self.root / candidate).is_file():
+                    return candidate
+        return None
+
+    def template_exists(self, name: str) -> bool:
+        return (self.root / self.default_language / f"{name}.j2").is_file()
+
+    def label_exists(self, key: str) -> bool:
+        return key in self.labels[self.default_language]
+
+    def render(self, name: str, *, language: str | None, channel: str, context: dict[str, Any]) -> str:
+        lang = self._language(language)
+        file = self._template_file(name, lang, channel)
+        if file is None:
+            raise TemplateNotFound(name)
+        text = self.env.get_template(file).render(lang=lang, channel=channel, **context)
+        return tidy(text)
+
+    def label(self, key: str, language: str | None, context: dict[str, Any] | None = None) -> str:
+        lang = self._language(language)
+        raw = self.labels[lang].get(key, self.labels[self.default_language].get(key))
+        if raw is None:
+            raise KeyError(f"label {key!r}")
+        if "{" in str(raw):
+            return tidy(self.env.from_string(str(raw)).render(lang=lang, **(context or {})))
+        return str(raw)
+
+    def inline(self, source: str, context: dict[str, Any]) -> str:
+        """Render a small template written in a flow file (a dynamic label or a `set:` value)."""
+        return tidy(self._inline(source).render(**context))
+
+    @cache  # noqa: B019
+    def _inline(self, source: str):  # type: ignore[no-untyped-def]
+        return self.env.from_string(source)
+
+
+def tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines))

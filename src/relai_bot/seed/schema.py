@@ -1,0 +1,194 @@
+"""Shape of the seed file (src/relai_bot/seed/demo.yaml), checked before anything is written.
+
+The vocabulary below (situations, goals, weekdays) is the one the eligibility ranking and the flows use.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SITUATIONS = (
+    "jeune_sans_emploi_ni_formation",
+    "demandeur_emploi",
+    "demandeur_emploi_longue_duree",
+    "beneficiaire_rsa",
+    "rqth",
+    "sans_diplome",
+    "porteur_de_projet",
+    "salarie",
+    "residant_qpv",
+)
+GOALS = ("emploi", "formation", "creation", "orientation", "mobilite")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+Situation = Literal[
+    "jeune_sans_emploi_ni_formation",
+    "demandeur_emploi",
+    "demandeur_emploi_longue_duree",
+    "beneficiaire_rsa",
+    "rqth",
+    "sans_diplome",
+    "porteur_de_projet",
+    "salarie",
+    "residant_qpv",
+]
+Goal = Literal["emploi", "formation", "creation", "orientation", "mobilite"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat"]
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_code(value: str) -> str:
+    if not _CODE.match(value):
+        raise ValueError(f"code {value!r}: lower-case letters, digits and dashes, 40 characters at most")
+    return value
+
+
+class DistrictSeed(_Strict):
+    code: str
+    name: str
+    qpv: bool = False
+    aliases: list[str] = Field(default_factory=list)
+    lat: float
+    lon: float
+    note: str | None = None
+
+    _code = field_validator("code")(_check_code)
+
+
+class VenueSeed(_Strict):
+    code: str
+    name: str
+    district: str | None = None
+    town: str = "La Possession"
+    address: str | None = None
+    phone: str | None = None
+    remote: bool = False
+    lat: float | None = None
+    lon: float | None = None
+    verified: bool = False
+
+    _code = field_validator("code")(_check_code)
+
+
+class SchemeSeed(_Strict):
+    code: str
+    name: str
+    acronym: str | None = None
+    summary: str = Field(max_length=160)
+    details: str
+    min_age: int | None = None
+    max_age: int | None = None
+    situations: list[Situation] = Field(default_factory=list)
+    goals: list[Goal] = Field(min_length=1)
+    districts: Literal["all"] | list[str] = "all"
+    available_locally: bool = True
+    keywords: list[str] = Field(default_factory=list)
+    operator: str
+    venues: list[str] = Field(default_factory=list)
+    source_url: str | None = None
+    verified: bool = False
+
+    _code = field_validator("code")(_check_code)
+
+    @model_validator(mode="after")
+    def _ages(self) -> SchemeSeed:
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError(f"scheme {self.code}: min_age above max_age")
+        return self
+
+
+class OpeningSeed(_Strict):
+    """A weekly opening of an adviser at a venue, cut into slots."""
+
+    weekday: Weekday
+    start: time
+    end: time
+    venue: str
+    slot_minutes: int = Field(ge=10, le=240)
+    capacity: int = Field(default=1, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _order(self) -> OpeningSeed:
+        if self.start >= self.end:
+            raise ValueError("an opening must end after it starts")
+        return self
+
+
+class AdviserSeed(_Strict):
+    code: str
+    name: str
+    organisation: str
+    schemes: list[str] = Field(min_length=1)
+    openings: list[OpeningSeed] = Field(min_length=1)
+
+    _code = field_validator("code")(_check_code)
+
+
+class StaffSeed(_Strict):
+    login: str
+    name: str
+    role: Literal["admin", "staff", "adviser"]
+    adviser: str | None = None
+
+
+class SeedFile(_Strict):
+    spec: Literal[1]
+    weeks_of_slots: int = Field(default=4, ge=1, le=26)
+    districts: list[DistrictSeed] = Field(min_length=1)
+    venues: list[VenueSeed] = Field(min_length=1)
+    schemes: list[SchemeSeed] = Field(min_length=1)
+    advisers: list[AdviserSeed] = Field(min_length=1)
+    staff: list[StaffSeed] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> SeedFile:
+        problems: list[str] = []
+        for kind, items in (
+            ("district", self.districts),
+            ("venue", self.venues),
+            ("scheme", self.schemes),
+            ("adviser", self.advisers),
+        ):
+            codes = [item.code for item in items]
+            dupes = sorted({c for c in codes if codes.count(c) > 1})
+            if dupes:
+                problems.append(f"duplicate {kind} codes: {', '.join(dupes)}")
+        districts = {d.code for d in self.districts}
+        venues = {v.code for v in self.venues}
+        schemes = {s.code for s in self.schemes}
+        advisers = {a.code for a in self.advisers}
+        for venue in self.venues:
+            if venue.district is not None and venue.district not in districts:
+                problems.append(f"venue {venue.code}: unknown district {venue.district}")
+        for scheme in self.schemes:
+            if scheme.districts != "all":
+                problems += [
+                    f"scheme {scheme.code}: unknown district {d}"
+                    for d in scheme.districts
+                    if d not in districts
+                ]
+            problems += [f"scheme {scheme.code}: unknown venue {v}" for v in scheme.venues if v not in venues]
+        for adviser in self.advisers:
+            problems += [
+                f"adviser {adviser.code}: unknown scheme {s}" for s in adviser.schemes if s not in schemes
+            ]
+            problems += [
+                f"adviser {adviser.code}: unknown venue {o.venue}"
+                for o in adviser.openings
+                if o.venue not in venues
+            ]
+        for person in self.staff:
+            if person.adviser is not None and person.adviser not in advisers:
+                problems.append(f"staff {person.login}: unknown adviser {person.adviser}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

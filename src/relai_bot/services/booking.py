@@ -1,0 +1,257 @@
+"""Booking: free slots, atomic booking, cancelling and moving appointments.
+
+A slot's capacity is never exceeded: a place is taken by one conditional UPDATE
+(`booked = booked + 1 WHERE booked < capacity`), atomic on SQLite and on PostgreSQL alike,
+and the database checks `booked <= capacity` as a last line of defence. A resident's own
+bookings are serialised by first writing their row (a row lock on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, update
+from sqlmodel import Session, select
+
+from relai_bot.services.errors import AlreadyBooked, AppointmentNotActive, NotFound, SlotFull, SlotInPast
+from relai_bot.store.models import Adviser, AdviserScheme, Appointment, Resident, Scheme, Slot, Venue
+
+# A slot must start at least this long after booking (time to get there)
+BOOKING_LEAD = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SlotView:
+    slot: Slot
+    venue: Venue
+    adviser: Adviser
+
+
+@dataclass(frozen=True)
+class VenueChoice:
+    venue: Venue
+    first_start: datetime
+    free_slots: int
+
+
+def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None):  # type: ignore[no-untyped-def]
+    statement = (
+        select(Slot, Venue, Adviser)
+        .join(Venue, Venue.id == Slot.venue_id)
+        .join(Adviser, Adviser.id == Slot.adviser_id)
+        .where(
+            Slot.booked < Slot.capacity,
+            Slot.starts_at >= now + BOOKING_LEAD,
+            Slot.starts_at <= now + horizon,
+            Adviser.active == True,  # noqa: E712
+        )
+    )
+    if scheme_id is not None:
+        statement = statement.join(
+            AdviserScheme,
+            and_(AdviserScheme.adviser_id == Slot.adviser_id, AdviserScheme.scheme_id == scheme_id),
+        )
+    return statement
+
+
+def free_slots(
+    session: Session,
+    now: datetime,
+    *,
+    scheme_id: int | None = None,
+    venue_id: int | None = None,
+    adviser_id: int | None = None,
+    limit: int = 5,
+    horizon: timedelta = timedelta(days=42),
+    exclude_slot_id: int | None = None,
+    slot_id: int | None = None,
+) -> list[SlotView]:
+    """The next slots with a free place, soonest first."""
+    statement = _free_slots_query(now, horizon, scheme_id)
+    if slot_id is not None:
+        statement = statement.where(Slot.id == slot_id)
+    if venue_id is not None:
+        statement = statement.where(Slot.venue_id == venue_id)
+    if adviser_id is not None:
+        statement = statement.where(Slot.adviser_id == adviser_id)
+    if exclude_slot_id is not None:
+        statement = statement.where(Slot.id != exclude_slot_id)
+    statement = statement.order_by(Slot.starts_at, Slot.id).limit(limit)
+    return [SlotView(slot, venue, adviser) for slot, venue, adviser in session.exec(statement)]
+
+
+def venues_with_free_slots(
+    session: Session, now: datetime, *, scheme_id: int | None, horizon: timedelta = timedelta(days=42)
+) -> list[VenueChoice]:
+    """Places where an adviser for this scheme has a free slot, with the first one."""
+    statement = _free_slots_query(now, horizon, scheme_id)
+    first: dict[int, VenueChoice] = {}
+    for slot, venue, _adviser in session.exec(statement.order_by(Slot.starts_at)):
+        known = first.get(venue.id)  # type: ignore[arg-type]
+        if known is None:
+            first[venue.id] = VenueChoice(venue, slot.starts_at, 1)  # type: ignore[index]
+        else:
+            first[venue.id] = VenueChoice(venue, known.first_start, known.free_slots + 1)  # type: ignore[index]
+    return sorted(first.values(), key=lambda c: (c.venue.remote, c.first_start))
+
+
+def _lock_resident(session: Session, resident_id: int, now: datetime) -> None:
+    result = session.execute(update(Resident).where(Resident.id == resident_id).values(last_seen_at=now))
+    if not result.rowcount:
+        raise NotFound(f"resident {resident_id}")
+
+
+def _check_overlap(session: Session, resident_id: int, slot: Slot, ignore_appointment: int | None) -> None:
+    statement = select(func.count()).where(
+        Appointment.resident_id == resident_id,
+        Appointment.status == "booked",
+        Appointment.starts_at < slot.ends_at,
+        Appointment.ends_at > slot.starts_at,
+    )
+    if ignore_appointment is not None:
+        statement = statement.where(Appointment.id != ignore_appointment)
+    if session.exec(statement).one():
+        raise AlreadyBooked()
+
+
+def _take_place(session: Session, slot_id: int, now: datetime) -> Slot:
+    slot = session.get(Slot, slot_id, populate_existing=True)
+    if slot is None:
+        raise NotFound(f"slot {slot_id}")
+    if slot.starts_at < now + BOOKING_LEAD:
+        raise SlotInPast()
+    return slot
+
+
+def _claim(session: Session, slot_id: int) -> None:
+    taken = session.execute(
+        update(Slot).where(Slot.id == slot_id, Slot.booked < Slot.capacity).values(booked=Slot.booked + 1)
+    )
+    if taken.rowcount != 1:
+        raise SlotFull()
+
+
+def book_slot(
+    session: Session,
+    *,
+    resident_id: int,
+    slot_id: int,
+    scheme_id: int | None,
+    channel: str,
+    now: datetime,
+) -> Appointment:
+    """Take one place in a slot for a resident. Raises SlotFull, SlotInPast, AlreadyBooked."""
+    _lock_resident(session, resident_id, now)
+    slot = _take_place(session, slot_id, now)
+    _check_overlap(session, resident_id, slot, ignore_appointment=None)
+    _claim(session, slot_id)
+    appointment = Appointment(
+        resident_id=resident_id,
+        slot_id=slot_id,
+        scheme_id=scheme_id,
+        status="booked",
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        booked_at=now,
+        channel=channel,
+    )
+    session.add(appointment)
+    session.flush()
+    return appointment
+
+
+def _own_active(session: Session, appointment_id: int, resident_id: int, now: datetime) -> Appointment:
+    appointment = session.get(Appointment, appointment_id, populate_existing=True)
+    if appointment is None or appointment.resident_id != resident_id:
+        raise NotFound(f"appointment {appointment_id}")
+    if appointment.status != "booked" or appointment.ends_at <= now:
+        raise AppointmentNotActive()
+    return appointment
+
+
+def _release(session: Session, slot_id: int) -> None:
+    session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1))
+
+
+def cancel_appointment(
+    session: Session, *, appointment_id: int, resident_id: int, now: datetime
+) -> Appointment:
+    """Cancel a resident's own appointment and give the place back."""
+    _lock_resident(session, resident_id, now)
+    appointment = _own_active(session, appointment_id, resident_id, now)
+    appointment.status = "cancelled"
+    appointment.cancelled_at = now
+    appointment.status_changed_at = now
+    session.add(appointment)
+    _release(session, appointment.slot_id)
+    session.flush()
+    return appointment
+
+
+def move_appointment(
+    session: Session, *, appointment_id: int, resident_id: int, new_slot_id: int, now: datetime
+) -> Appointment:
+    """Move to another slot in one transaction: the new place is taken before the old one is freed."""
+    _lock_resident(session, resident_id, now)
+    old = _own_active(session, appointment_id, resident_id, now)
+    slot = _take_place(session, new_slot_id, now)
+    _check_overlap(session, resident_id, slot, ignore_appointment=old.id)
+    _claim(session, new_slot_id)
+    old.status = "cancelled"
+    old.cancelled_at = now
+    old.status_changed_at = now
+    session.add(old)
+    _release(session, old.slot_id)
+    moved = Appointment(
+        resident_id=resident_id,
+        slot_id=new_slot_id,
+        scheme_id=old.scheme_id,
+        status="booked",
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        booked_at=now,
+        channel=old.channel,
+    )
+    session.add(moved)
+    session.flush()
+    return moved
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    appointment: Appointment
+    venue: Venue
+    adviser: Adviser
+    scheme: Scheme | None
+
+
+def upcoming_appointments(session: Session, resident_id: int, now: datetime) -> list[AppointmentView]:
+    statement = (
+        select(Appointment, Slot, Venue, Adviser)
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .join(Venue, Venue.id == Slot.venue_id)
+        .join(Adviser, Adviser.id == Slot.adviser_id)
+        .where(
+            Appointment.resident_id == resident_id, Appointment.status == "booked", Appointment.ends_at > now
+        )
+        .order_by(Appointment.starts_at)
+    )
+    views = []
+    for appointment, _slot, venue, adviser in session.exec(statement):
+        scheme = session.get(Scheme, appointment.scheme_id) if appointment.scheme_id else None
+        views.append(AppointmentView(appointment, venue, adviser, scheme))
+    return views
+
+
+def appointment_view(session: Session, appointment_id: int) -> AppointmentView:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id}")
+    slot = session.get(Slot, appointment.slot_id)
+    assert slot is not None
+    venue = session.get(Venue, slot.venue_id)
+    adviser = session.get(Adviser, slot.adviser_id)
+    assert venue is not None and adviser is not None
+    scheme = session.get(Scheme, appointment.scheme_id) if appointment.scheme_id else None
+    return AppointmentView(appointment, venue, adviser, scheme)

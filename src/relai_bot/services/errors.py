@@ -1,0 +1,31 @@
+"""Domain errors: raised by services, turned into kind answers by the conversation engine."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of the errors a flow may branch on (by class name)."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class SlotFull(DomainError):
+    """The last place of the slot was just taken."""
+
+
+class SlotInPast(DomainError):
+    """The slot has started or is too close to start to be booked."""
+
+
+class AlreadyBooked(DomainError):
+    """The resident already holds an appointment at an overlapping time."""
+
+
+class AppointmentNotActive(DomainError):
+    """The appointment was already cancelled or has taken place."""
+
+
+class NotEligible(DomainError):
+    pass

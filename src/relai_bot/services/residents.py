@@ -1,0 +1,191 @@
+"""Residents: consent, addresses, profile, stop / resume, export and erasure."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, select
+
+from relai_bot.services.errors import NotFound
+from relai_bot.services.text import fold
+from relai_bot.store.models import (
+    Appointment,
+    CallbackRequest,
+    ChannelAddress,
+    Conversation,
+    District,
+    MessageLog,
+    Resident,
+    Slot,
+)
+
+
+def address_tag(channel: str, address: str) -> str:
+    """A short, non-reversible tag for logs: never log a phone number or chat id."""
+    return hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:10]
+
+
+def find_by_address(session: Session, channel: str, address: str) -> Resident | None:
+    statement = (
+        select(Resident)
+        .join(ChannelAddress, ChannelAddress.resident_id == Resident.id)
+        .where(ChannelAddress.channel == channel, ChannelAddress.address == address)
+    )
+    return session.exec(statement).first()
+
+
+def create_resident(
+    session: Session, channel: str, address: str, now: datetime, *, language: str = "fr"
+) -> Resident:
+    """Called when a person gives consent: before that, nothing about them is stored."""
+    existing = find_by_address(session, channel, address)
+    if existing is not None:
+        return existing
+    resident = Resident(language=language, consent_at=now, last_seen_at=now, created_at=now)
+    session.add(resident)
+    session.flush()
+    session.add(ChannelAddress(resident_id=resident.id, channel=channel, address=address, created_at=now))
+    session.flush()
+    return resident
+
+
+def get_resident(session: Session, resident_id: int) -> Resident:
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFound(f"resident {resident_id}")
+    return resident
+
+
+def set_district(session: Session, resident: Resident, district_code: str) -> District:
+    district = session.exec(select(District).where(District.code == district_code)).first()
+    if district is None:
+        raise NotFound(f"district {district_code}")
+    resident.district_id = district.id
+    session.add(resident)
+    return district
+
+
+def set_opportunities(session: Session, resident: Resident, wanted: bool, now: datetime) -> None:
+    resident.opportunities = wanted
+    resident.opportunities_at = now
+    session.add(resident)
+
+
+def stop(session: Session, resident: Resident, now: datetime) -> None:
+    """STOP: from now on the service sends nothing on its own initiative."""
+    if resident.stopped_at is None:
+        resident.stopped_at = now
+        session.add(resident)
+
+
+def resume(session: Session, resident: Resident) -> None:
+    resident.stopped_at = None
+    session.add(resident)
+
+
+def districts(session: Session) -> list[District]:
+    return list(session.exec(select(District).order_by(District.id)))
+
+
+def match_district(session: Session, text: str) -> District | None:
+    """The district a person meant: its name, code or an alias, with typos and without accents."""
+    wanted = fold(text)
+    if not wanted:
+        return None
+    best: tuple[float, District | None] = (0.0, None)
+    for district in districts(session):
+        for name in (district.name, district.code.replace("-", " "), *district.aliases):
+            candidate = fold(name)
+            if candidate == wanted:
+                return district
+            score = fuzz.ratio(candidate, wanted)
+            if score > best[0]:
+                best = (score, district)
+    return best[1] if best[0] >= 85 else None
+
+
+def touch(session: Session, resident: Resident, now: datetime) -> None:
+    resident.last_seen_at = now
+    session.add(resident)
+
+
+@dataclass
+class ErasureReport:
+    resident_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def erase_resident(session: Session, resident_id: int, now: datetime) -> ErasureReport:
+    """Forget everything about a resident. Places they held in future slots are given back."""
+    report = ErasureReport(resident_id=resident_id)
+    future = session.exec(
+        select(Appointment).where(
+            Appointment.resident_id == resident_id,
+            Appointment.status == "booked",
+            Appointment.starts_at > now,
+        )
+    ).all()
+    for appointment in future:
+        session.execute(
+            update(Slot).where(Slot.id == appointment.slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
+        )
+    for name, model in (
+        ("appointments", Appointment),
+        ("callback_requests", CallbackRequest),
+        ("messages", MessageLog),
+        ("conversations", Conversation),
+        ("addresses", ChannelAddress),
+    ):
+        result = session.execute(delete(model).where(model.resident_id == resident_id))  # type: ignore[attr-defined]
+        report.counts[name] = result.rowcount or 0
+    result = session.execute(delete(Resident).where(Resident.id == resident_id))  # type: ignore[arg-type]
+    report.counts["residents"] = result.rowcount or 0
+    return report
+
+
+def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[str, Any]:
+    """Everything stored about a resident, as plain data (the GDPR right of access)."""
+    resident = get_resident(session, resident_id)
+    district = session.get(District, resident.district_id) if resident.district_id else None
+    addresses = session.exec(select(ChannelAddress).where(ChannelAddress.resident_id == resident_id)).all()
+    appointments = session.exec(select(Appointment).where(Appointment.resident_id == resident_id)).all()
+    callbacks = session.exec(select(CallbackRequest).where(CallbackRequest.resident_id == resident_id)).all()
+    messages = session.exec(
+        select(MessageLog).where(MessageLog.resident_id == resident_id).order_by(MessageLog.id)  # type: ignore[arg-type]
+    ).all()
+    return {
+        "time_zone": tz_name,
+        "resident": {
+            "id": resident.id,
+            "district": district.name if district else None,
+            "language": resident.language,
+            "age_bracket": resident.age_bracket,
+            "situation": resident.situation,
+            "consent_at": resident.consent_at.isoformat(),
+            "opportunities": resident.opportunities,
+            "stopped_at": resident.stopped_at.isoformat() if resident.stopped_at else None,
+            "last_seen_at": resident.last_seen_at.isoformat(),
+        },
+        "addresses": [{"channel": a.channel, "address": a.address} for a in addresses],
+        "appointments": [
+            {"id": a.id, "starts_at": a.starts_at.isoformat(), "status": a.status, "scheme_id": a.scheme_id}
+            for a in appointments
+        ],
+        "callback_requests": [
+            {"created_at": c.created_at.isoformat(), "preferred_time": c.preferred_time, "status": c.status}
+            for c in callbacks
+        ],
+        "messages": [
+            {"at": m.created_at.isoformat(), "direction": m.direction, "channel": m.channel, "text": m.body}
+            for m in messages
+        ],
+    }
+
+
+def count_residents(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Resident)).one()

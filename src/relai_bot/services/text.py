@@ -1,0 +1,23 @@
+"""Normalising what a person typed: case, accents, punctuation, emoji."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[^a-z0-9+]+")
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, anything but letters and digits turned into single spaces.
+
+    "  Créer   l'entreprise ! 😀" -> "creer l entreprise"
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("œ", "oe").replace("æ", "ae")
+    return _NON_WORD.sub(" ", stripped).strip()
+
+
+def words(text: str) -> list[str]:
+    return fold(text).split()

@@ -1,0 +1,26 @@
+"""All tables; importing this package registers them on SQLModel.metadata."""
+
+from relai_bot.store.models.agenda import APPOINTMENT_STATUSES, Appointment, CallbackRequest, Opening, Slot
+from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, Venue
+from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
+from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffUser
+
+__all__ = [
+    "APPOINTMENT_STATUSES",
+    "Adviser",
+    "AdviserScheme",
+    "Appointment",
+    "CallbackRequest",
+    "ChannelAddress",
+    "Conversation",
+    "District",
+    "MessageLog",
+    "Opening",
+    "ProcessedMessage",
+    "Resident",
+    "Scheme",
+    "SchemeVenue",
+    "Slot",
+    "StaffUser",
+    "Venue",
+]

@@ -1,0 +1,79 @@
+"""Residents, their channel addresses, districts, advisers and staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from relai_bot.store.types import UTCDateTime
+
+
+class District(SQLModel, table=True):
+    __tablename__ = "district"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=120)
+    qpv: bool = False
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Resident(SQLModel, table=True):
+    """A person, reachable at one or more channel addresses. Exists only once they consented."""
+
+    __tablename__ = "resident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str | None = Field(default=None, max_length=120)
+    district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
+    language: str = Field(default="fr", max_length=8)
+    age_bracket: str | None = Field(default=None, max_length=8)
+    situation: str | None = Field(default=None, max_length=40)
+    consent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    opportunities: bool = False
+    opportunities_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    stopped_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    unreachable_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ChannelAddress(SQLModel, table=True):
+    """Where a resident can be reached: a Telegram chat id, an E.164 phone number, a console name."""
+
+    __tablename__ = "channel_address"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_channel_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    unreachable_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Adviser(SQLModel, table=True):
+    __tablename__ = "adviser"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=120)
+    organisation: str = Field(max_length=160)
+    active: bool = True
+
+
+class StaffUser(SQLModel, table=True):
+    """A person of the commune or a partner who works with the back-office (roles: admin, staff, adviser)."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=120)
+    role: str = Field(max_length=16)
+    adviser_id: int | None = Field(default=None, foreign_key="adviser.id")
+    password_hash: str | None = Field(default=None, max_length=255)

@@ -1,0 +1,1 @@
+"""HTTP: the app factory (health, later webhooks and the back-office)."""

@@ -1,0 +1,48 @@
+"""The web application: GET /healthz now; the channel issues add their webhooks here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from relai_bot.runtime import Runtime
+from relai_bot.scheduler import build_scheduler
+from relai_bot.store.db import current_revision, head_revision
+
+
+def create_app(runtime: Runtime, *, with_scheduler: bool = True) -> Starlette:
+    async def healthz(request: Request) -> JSONResponse:
+        def probe() -> tuple[bool, str | None]:
+            with runtime.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True, current_revision(runtime.db)
+
+        try:
+            ok, revision = await asyncio.to_thread(probe)
+        except Exception:  # the health check reports, it does not fail
+            ok, revision = False, None
+        healthy = ok and revision == head_revision()
+        body = {"status": "ok" if healthy else "degraded", "database": ok, "schema": revision}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        scheduler = build_scheduler(runtime) if with_scheduler else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+
+    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    app.state.runtime = runtime
+    return app
