@@ -137,6 +137,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from relai_bot.store.db import Database, current_revision, upgrade
 
     settings = _settings()
+    file = settings.database_url.removeprefix("sqlite:///") if settings.is_sqlite else ""
+    if file not in ("", ":memory:", settings.database_url):
+        Path(file).parent.mkdir(parents=True, exist_ok=True)  # as `serve` does for its SQLite file
     db = Database(settings.database_url)
     upgrade(db, revision)
     typer.echo(f"schema at revision {current_revision(db)}")
@@ -163,11 +166,13 @@ def flows_validate() -> None:
 @flows_app.command("graph")
 def flows_graph(flow: Annotated[str, typer.Argument(help="A flow id, e.g. booking")]) -> None:
     """Print a Mermaid diagram of a flow."""
+    from relai_bot.conversation.engine import Engine
     from relai_bot.runtime import load_content
 
     settings = _settings()
     try:
         flows, renderer = load_content(settings)
+        flows.validate(Engine.checks(renderer))  # a goto to an unknown flow cannot be drawn
     except FlowError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

@@ -5,6 +5,7 @@ Nothing reads settings at import time: the CLI and the app factory call `load_se
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,25 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
 
+    @field_validator("content_dir", mode="before")
+    @classmethod
+    def _empty_content_dir(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("content_dir")
+    @classmethod
+    def _content_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not ((value / "conversations").is_dir() and (value / "templates").is_dir()):
+            raise ValueError(f"{str(value)!r} is not a folder holding conversations/ and templates/")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR)")
+        return value.upper()
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -89,4 +109,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "RELAI_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SettingsError(f"setting {name} is invalid: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} is invalid: {message}") from None

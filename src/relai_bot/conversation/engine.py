@@ -177,14 +177,16 @@ class Engine:
 
     def _turn(self, ctx: Context, replies: list[Reply], is_new: bool, text: str) -> None:
         conversation, resident, inbound = ctx.conversation, ctx.resident, ctx.inbound
-        keyword = self._keyword(text) if inbound.kind == "text" else None
+        matched = self._keywords(text) if inbound.kind == "text" else set()
+        # "start" only means something to a resident who said stop; "oui" is an answer otherwise
+        keyword = next((k for k in ("stop", "menu", "cancel", "back", "help") if k in matched), None)
         if inbound.kind == "start":
             ctx.data["start_payload"] = str(inbound.payload.get("payload") or "")[:64]
         if resident is not None and resident.stopped_at is not None:
             pressed = (
                 self._option_by_id(conversation, inbound.choice or "") if inbound.kind == "choice" else None
             )
-            if keyword == "start" or (pressed is not None and pressed["key"] == "start"):
+            if "start" in matched or (pressed is not None and pressed["key"] == "start"):
                 residents.resume(ctx.session, resident)
                 self._say(ctx, replies, "common/resumed")
                 self._go(ctx, replies, self._home(ctx))
@@ -457,14 +459,11 @@ class Engine:
             return next(o for o in options if o["n"] == scored[0][1])
         return None
 
-    def _keyword(self, text: str) -> str | None:
-        folded = fold(text.lstrip("/"))
+    def _keywords(self, text: str) -> set[str]:
+        folded = fold(text)
         if not folded:
-            return None
-        for group, words in self.renderer.keywords.items():
-            if folded in words:
-                return group
-        return None
+            return set()
+        return {group for group, words in self.renderer.keywords.items() if folded in words}
 
     def _say(self, ctx: Context, replies: list[Reply], template: str, **extra: Any) -> None:
         replies.append(Reply(text=ctx.render(template, **extra)))

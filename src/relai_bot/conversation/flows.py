@@ -312,6 +312,17 @@ def _edges(step: StepSpec) -> Iterable[tuple[str, str]]:
         yield f"error {name}", error.goto
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line, with line and column numbers (and no "<unicode string>")."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    parts = []
+    for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if text:
+            parts.append(f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark else text)
+    return ", ".join(parts)
+
+
 def load_flows(directory: Path) -> FlowSet:
     """Read every conversations/*.yaml; format problems raise FlowError naming file and step."""
     flows: dict[str, FlowSpec] = {}
@@ -324,7 +335,7 @@ def load_flows(directory: Path) -> FlowSet:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            problems.append(FlowProblem(file, None, f"not valid YAML: {exc}"))
+            problems.append(FlowProblem(file, None, f"not valid YAML: {_yaml_problem(exc)}"))
             continue
         if not isinstance(raw, dict):
             problems.append(FlowProblem(file, None, "a flow file is a mapping"))
@@ -336,7 +347,8 @@ def load_flows(directory: Path) -> FlowSet:
                 loc = [str(part) for part in error["loc"]]
                 step = loc[1] if len(loc) > 1 and loc[0] == "steps" else None
                 where = ".".join(loc[2:] if step else loc)
-                problems.append(FlowProblem(file, step, f"{where}: {error['msg']}"))
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(FlowProblem(file, step, f"{where}: {message}"))
             continue
         if flow.id != path.stem:
             problems.append(FlowProblem(file, None, f"id {flow.id!r} differs from the file name"))

@@ -60,7 +60,8 @@ class Renderer:
         path = self.root / language / name
         if not path.exists():
             return {}
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # Every scalar is a string here: "oui", "non", "on", "no" must not turn into booleans
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}  # noqa: S506
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
         return data

@@ -1,0 +1,1 @@
+"""Tools to drive the bot as a resident would, in tests and benchmarks."""

@@ -1,0 +1,102 @@
+"""Fixtures: every test gets its own database (a SQLite file, or a fresh PostgreSQL database)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from relai_bot.clock import FrozenClock
+from relai_bot.config import Settings, load_settings
+from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
+from relai_bot.testing.driver import Driver
+
+# A Tuesday, 10:00 in La Réunion: slots exist from the next hour on.
+START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+POSTGRES_URL = os.environ.get("RELAI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs the PostgreSQL server at 127.0.0.1:5432")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings come from the test, never from a developer's .env or environment."""
+    for name in list(os.environ):
+        if name.startswith("RELAI_") and name not in ("RELAI_TEST_POSTGRES_URL", "RELAI_REQUIRE_POSTGRES"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'relai.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"relai_t_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        admin.dispose()
+        if os.environ.get("RELAI_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but does not answer at {POSTGRES_URL}: {error}")
+        pytest.skip(f"no PostgreSQL answers at {POSTGRES_URL}")
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+def make_runtime(url: str, clock: FrozenClock, **overrides: object) -> Runtime:
+    settings: Settings = load_settings(database_url=url, **overrides)
+    runtime = build_runtime(settings, clock, strict=True)
+    migrate(runtime)
+    seed_demo(runtime)
+    return runtime
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, clock: FrozenClock) -> Iterator[Runtime]:
+    rt = make_runtime(sqlite_url, clock)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def any_runtime(database_url: str, clock: FrozenClock) -> Iterator[Runtime]:
+    """The same tests on SQLite and on PostgreSQL."""
+    rt = make_runtime(database_url, clock)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def driver(runtime: Runtime) -> Driver:
+    return Driver(runtime)
