@@ -72,7 +72,7 @@ def test_concurrent_bookers_never_exceed_capacity(any_runtime: Runtime, capacity
 
 def test_database_refuses_overbooking_even_without_the_service(any_runtime: Runtime) -> None:
     slot_id = last_place_slot(any_runtime)
-    with pytest.raises(Exception, match="(?i)check|constraint"), any_runtime.db.transaction() as session:
+    with pytest.raises(Exception, match=r"(?i)check|constraint"), any_runtime.db.transaction() as session:
         slot = session.get(Slot, slot_id)
         slot.booked = slot.capacity + 1
         session.add(slot)
@@ -82,9 +82,7 @@ def test_no_two_appointments_at_overlapping_times(any_runtime: Runtime) -> None:
     (resident,) = make_residents(any_runtime, 1)
     with any_runtime.db.transaction() as session:
         horizon = any_runtime.clock.now() + timedelta(hours=2)
-        slots = session.exec(
-            select(Slot).where(Slot.starts_at >= horizon).order_by(Slot.starts_at, Slot.id)
-        ).all()
+        slots = session.exec(select(Slot).where(Slot.starts_at >= horizon).order_by(Slot.starts_at, Slot.id)).all()
         first, overlapping = next(
             (a, b)
             for a in slots
@@ -93,18 +91,14 @@ def test_no_two_appointments_at_overlapping_times(any_runtime: Runtime) -> None:
         )
         later = next(s for s in slots if s.starts_at >= first.ends_at)
         now = any_runtime.clock.now()
-        booking.book_slot(
-            session, resident_id=resident, slot_id=first.id, scheme_id=None, channel="console", now=now
-        )
+        booking.book_slot(session, resident_id=resident, slot_id=first.id, scheme_id=None, channel="console", now=now)
     with pytest.raises(AlreadyBooked), any_runtime.db.transaction() as session:
         booking.book_slot(
             session, resident_id=resident, slot_id=overlapping.id, scheme_id=None, channel="console", now=now
         )
     with any_runtime.db.transaction() as session:
         assert session.get(Slot, overlapping.id).booked == 0  # the failed attempt took nothing
-        booking.book_slot(
-            session, resident_id=resident, slot_id=later.id, scheme_id=None, channel="console", now=now
-        )
+        booking.book_slot(session, resident_id=resident, slot_id=later.id, scheme_id=None, channel="console", now=now)
 
 
 def test_past_slots_and_cancelled_appointments(runtime: Runtime) -> None:

@@ -72,16 +72,12 @@ def serve() -> None:
 
 @app.command()
 def chat(
-    name: Annotated[
-        str, typer.Option(help="Who you are in the terminal (a new name = a new resident).")
-    ] = "",
-    save_attachments: Annotated[
-        Path | None, typer.Option(help="Folder where .ics and other files go.")
-    ] = None,
+    name: Annotated[str, typer.Option(help="Who you are in the terminal (a new name = a new resident).")] = "",
+    save_attachments: Annotated[Path | None, typer.Option(help="Folder where .ics and other files go.")] = None,
 ) -> None:
     """Talk to the bot in the terminal as a resident; answer with the option numbers."""
     from relai_bot.channels.console import render_reply
-    from relai_bot.conversation.messages import Inbound
+    from relai_bot.messages import Inbound
     from relai_bot.runtime import migrate, prepare_embedded
 
     settings = _settings()
@@ -179,11 +175,7 @@ def flows_graph(flow: Annotated[str, typer.Argument(help="A flow id, e.g. bookin
     if flow not in flows.flows:
         typer.echo(f"relai-bot: no flow {flow!r}; flows: {', '.join(sorted(flows.flows))}", err=True)
         raise typer.Exit(2)
-    typer.echo(
-        flows.mermaid(
-            flow, label=lambda key: renderer.label(key, None) if renderer.label_exists(key) else key
-        )
-    )
+    typer.echo(flows.mermaid(flow, label=lambda key: renderer.label(key, None) if renderer.label_exists(key) else key))
 
 
 if __name__ == "__main__":

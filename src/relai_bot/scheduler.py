@@ -26,9 +26,7 @@ def purge_transient(runtime: Runtime) -> dict[str, int]:
     """Forget de-duplication keys and onboarding conversations of people who never consented."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        keys = session.execute(
-            delete(ProcessedMessage).where(ProcessedMessage.received_at < now - DEDUP_WINDOW)
-        )
+        keys = session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < now - DEDUP_WINDOW))
         abandoned = session.execute(
             delete(Conversation).where(
                 Conversation.resident_id.is_(None),  # type: ignore[union-attr]
@@ -43,18 +41,14 @@ def purge_transient(runtime: Runtime) -> dict[str, int]:
 def roll_slots(runtime: Runtime) -> int:
     """Keep advisers' agendas open some weeks ahead."""
     with runtime.db.transaction() as session:
-        created = extend_slots(
-            session, now=runtime.clock.now(), tz=runtime.settings.tz, weeks=SLOT_WEEKS_AHEAD
-        )
+        created = extend_slots(session, now=runtime.clock.now(), tz=runtime.settings.tz, weeks=SLOT_WEEKS_AHEAD)
     log.info("roll_slots created=%d", created)
     return created
 
 
 def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=runtime.settings.tz)
-    scheduler.add_job(
-        purge_transient, "interval", hours=1, args=[runtime], id="purge_transient", coalesce=True
-    )
+    scheduler.add_job(purge_transient, "interval", hours=1, args=[runtime], id="purge_transient", coalesce=True)
     scheduler.add_job(
         roll_slots,
         CronTrigger(hour=2, minute=15, timezone=runtime.settings.tz),

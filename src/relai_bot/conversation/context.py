@@ -10,8 +10,8 @@ from typing import Any
 from sqlmodel import Session
 
 from relai_bot.config import Settings
-from relai_bot.conversation.messages import Attachment, Effect, Inbound
 from relai_bot.conversation.render import Renderer
+from relai_bot.messages import Attachment, Effect, Inbound
 from relai_bot.store.models import Conversation, Resident
 
 

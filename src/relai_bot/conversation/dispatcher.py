@@ -16,7 +16,7 @@ from collections import OrderedDict
 from sqlalchemy.exc import OperationalError
 
 from relai_bot.conversation.engine import Engine
-from relai_bot.conversation.messages import Inbound, Reply, Turn
+from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services.residents import address_tag
 from relai_bot.store.db import Database
 

@@ -22,8 +22,8 @@ from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
 from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
-from relai_bot.conversation.messages import Inbound, Option, Reply, Turn
 from relai_bot.conversation.render import Renderer
+from relai_bot.messages import Inbound, Option, Reply, Turn
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
 from relai_bot.services.text import fold
@@ -76,9 +76,7 @@ class Engine:
         text = (inbound.text or "").strip()[:MAX_INPUT_CHARS]
         if resident is not None:
             residents.touch(session, resident, now)
-            self._log(
-                session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id
-            )
+            self._log(session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id)
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:
             replies[-1].attachment = ctx.attachments[-1]
@@ -183,9 +181,7 @@ class Engine:
         if inbound.kind == "start":
             ctx.data["start_payload"] = str(inbound.payload.get("payload") or "")[:64]
         if resident is not None and resident.stopped_at is not None:
-            pressed = (
-                self._option_by_id(conversation, inbound.choice or "") if inbound.kind == "choice" else None
-            )
+            pressed = self._option_by_id(conversation, inbound.choice or "") if inbound.kind == "choice" else None
             if "start" in matched or (pressed is not None and pressed["key"] == "start"):
                 residents.resume(ctx.session, resident)
                 self._say(ctx, replies, "common/resumed")
@@ -387,8 +383,7 @@ class Engine:
                             "label": label,
                             "set": {k: self._value(v, scope) for k, v in choice.set.items()},
                             "args": {
-                                k: self._value(v, scope)
-                                for k, v in (choice.do.args if choice.do else {}).items()
+                                k: self._value(v, scope) for k, v in (choice.do.args if choice.do else {}).items()
                             },
                             "choice": index,
                         }
@@ -399,9 +394,7 @@ class Engine:
                         "key": choice.key,
                         "label": ctx.label(choice.label),
                         "set": {k: self._value(v, base) for k, v in choice.set.items()},
-                        "args": {
-                            k: self._value(v, base) for k, v in (choice.do.args if choice.do else {}).items()
-                        },
+                        "args": {k: self._value(v, base) for k, v in (choice.do.args if choice.do else {}).items()},
                         "choice": index,
                     }
                 )
@@ -424,8 +417,7 @@ class Engine:
         if not replies:
             self._say(ctx, replies, "common/choose")
         replies[-1].options = [
-            Option(id=f"{conversation.turn}.{o['n']}", label=o["label"], number=o["n"])
-            for o in conversation.options
+            Option(id=f"{conversation.turn}.{o['n']}", label=o["label"], number=o["n"]) for o in conversation.options
         ]
 
     def _reprompt(self, ctx: Context, replies: list[Reply]) -> None:
@@ -449,10 +441,7 @@ class Engine:
             return next((o for o in options if o["n"] == int(wanted)), None)
         for option in options:
             synonyms = self.renderer.answers.get(str(option["key"]), frozenset())
-            if (
-                wanted in (fold(str(option["key"]).replace("_", " ")), fold(option["label"]))
-                or wanted in synonyms
-            ):
+            if wanted in (fold(str(option["key"]).replace("_", " ")), fold(option["label"])) or wanted in synonyms:
                 return option
         scored = sorted(((fuzz.ratio(wanted, fold(o["label"])), o["n"]) for o in options), reverse=True)
         if scored and scored[0][0] >= 85 and (len(scored) == 1 or scored[1][0] < scored[0][0]):

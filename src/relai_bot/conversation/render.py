@@ -61,7 +61,7 @@ class Renderer:
         if not path.exists():
             return {}
         # Every scalar is a string here: "oui", "non", "on", "no" must not turn into booleans
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
         return data

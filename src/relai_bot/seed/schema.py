@@ -172,19 +172,13 @@ class SeedFile(_Strict):
         for scheme in self.schemes:
             if scheme.districts != "all":
                 problems += [
-                    f"scheme {scheme.code}: unknown district {d}"
-                    for d in scheme.districts
-                    if d not in districts
+                    f"scheme {scheme.code}: unknown district {d}" for d in scheme.districts if d not in districts
                 ]
             problems += [f"scheme {scheme.code}: unknown venue {v}" for v in scheme.venues if v not in venues]
         for adviser in self.advisers:
+            problems += [f"adviser {adviser.code}: unknown scheme {s}" for s in adviser.schemes if s not in schemes]
             problems += [
-                f"adviser {adviser.code}: unknown scheme {s}" for s in adviser.schemes if s not in schemes
-            ]
-            problems += [
-                f"adviser {adviser.code}: unknown venue {o.venue}"
-                for o in adviser.openings
-                if o.venue not in venues
+                f"adviser {adviser.code}: unknown venue {o.venue}" for o in adviser.openings if o.venue not in venues
             ]
         for person in self.staff:
             if person.adviser is not None and person.adviser not in advisers:

@@ -26,9 +26,7 @@ def extend_slots(session: Session, *, now: datetime, tz: ZoneInfo, weeks: int) -
         return 0
     existing = {
         (adviser_id, starts_at)
-        for adviser_id, starts_at in session.exec(
-            select(Slot.adviser_id, Slot.starts_at).where(Slot.starts_at >= now)
-        )
+        for adviser_id, starts_at in session.exec(select(Slot.adviser_id, Slot.starts_at).where(Slot.starts_at >= now))
     }
     created = 0
     day: date = today

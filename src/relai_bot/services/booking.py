@@ -174,9 +174,7 @@ def _release(session: Session, slot_id: int) -> None:
     session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1))
 
 
-def cancel_appointment(
-    session: Session, *, appointment_id: int, resident_id: int, now: datetime
-) -> Appointment:
+def cancel_appointment(session: Session, *, appointment_id: int, resident_id: int, now: datetime) -> Appointment:
     """Cancel a resident's own appointment and give the place back."""
     _lock_resident(session, resident_id, now)
     appointment = _own_active(session, appointment_id, resident_id, now)
@@ -232,9 +230,7 @@ def upcoming_appointments(session: Session, resident_id: int, now: datetime) -> 
         .join(Slot, Slot.id == Appointment.slot_id)
         .join(Venue, Venue.id == Slot.venue_id)
         .join(Adviser, Adviser.id == Slot.adviser_id)
-        .where(
-            Appointment.resident_id == resident_id, Appointment.status == "booked", Appointment.ends_at > now
-        )
+        .where(Appointment.resident_id == resident_id, Appointment.status == "booked", Appointment.ends_at > now)
         .order_by(Appointment.starts_at)
     )
     views = []

@@ -31,7 +31,5 @@ def request_callback(
 
 
 def open_callbacks(session: Session) -> list[CallbackRequest]:
-    statement = (
-        select(CallbackRequest).where(CallbackRequest.status == "open").order_by(CallbackRequest.created_at)
-    )
+    statement = select(CallbackRequest).where(CallbackRequest.status == "open").order_by(CallbackRequest.created_at)
     return list(session.exec(statement))

@@ -39,9 +39,7 @@ def find_by_address(session: Session, channel: str, address: str) -> Resident | 
     return session.exec(statement).first()
 
 
-def create_resident(
-    session: Session, channel: str, address: str, now: datetime, *, language: str = "fr"
-) -> Resident:
+def create_resident(session: Session, channel: str, address: str, now: datetime, *, language: str = "fr") -> Resident:
     """Called when a person gives consent: before that, nothing about them is stored."""
     existing = find_by_address(session, channel, address)
     if existing is not None:

@@ -140,9 +140,7 @@ def _token_match(token: str, vocabulary: Iterable[str]) -> float:
     return best
 
 
-def search_schemes(
-    session: Session, query: str, stopwords: Sequence[str] = (), limit: int = 5
-) -> list[RankedScheme]:
+def search_schemes(session: Session, query: str, stopwords: Sequence[str] = (), limit: int = 5) -> list[RankedScheme]:
     """Free-text search that forgives missing accents and typos ("formasion", "creer entreprise")."""
     ignored = {fold(w) for w in stopwords}
     tokens = [t for t in words(query) if t not in ignored and (len(t) >= 3 or t.isdigit())]

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from relai_bot.channels.base import ChannelAdapter
 from relai_bot.runtime import Runtime
 from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import current_revision, head_revision
 
 
-def create_app(runtime: Runtime, *, with_scheduler: bool = True) -> Starlette:
+def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Sequence[ChannelAdapter] = ()) -> Starlette:
+    """The app; each channel adds its webhook routes and starts with the app."""
+
     async def healthz(request: Request) -> JSONResponse:
         def probe() -> tuple[bool, str | None]:
             with runtime.db.engine.connect() as connection:
@@ -37,12 +40,21 @@ def create_app(runtime: Runtime, *, with_scheduler: bool = True) -> Starlette:
         scheduler = build_scheduler(runtime) if with_scheduler else None
         if scheduler is not None:
             scheduler.start()
+        started: list[ChannelAdapter] = []
         try:
+            for channel in channels:
+                await channel.start()
+                started.append(channel)
             yield
         finally:
+            for channel in reversed(started):
+                await channel.stop()
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
 
-    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    for channel in channels:
+        routes += channel.routes()
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     return app

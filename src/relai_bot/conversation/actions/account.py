@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.conversation.messages import Attachment
+from relai_bot.messages import Attachment
 from relai_bot.services import callbacks, residents
 
 

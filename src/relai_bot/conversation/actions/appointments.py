@@ -7,7 +7,7 @@ from typing import Any
 
 from relai_bot.conversation.actions.discovery import scheme_item
 from relai_bot.conversation.context import Context, action
-from relai_bot.conversation.messages import Attachment
+from relai_bot.messages import Attachment
 from relai_bot.services import booking, schemes
 from relai_bot.services.booking import AppointmentView, SlotView
 from relai_bot.services.calendar_ics import appointment_ics
@@ -67,9 +67,7 @@ def booking_schemes(ctx: Context) -> str | None:
 
 @action("venue_choices")
 def venue_choices(ctx: Context) -> str | None:
-    choices = booking.venues_with_free_slots(
-        ctx.session, ctx.now, scheme_id=_scheme_id(ctx), horizon=_horizon(ctx)
-    )
+    choices = booking.venues_with_free_slots(ctx.session, ctx.now, scheme_id=_scheme_id(ctx), horizon=_horizon(ctx))
     ctx.vars["venues"] = [
         {
             "id": c.venue.id,
@@ -108,9 +106,7 @@ def free_slots(ctx: Context) -> str | None:
 @action("chosen_slot")
 def chosen_slot(ctx: Context) -> str | None:
     """The slot the resident picked, to read back before they confirm."""
-    views = booking.free_slots(
-        ctx.session, ctx.now, limit=1, horizon=_horizon(ctx), slot_id=int(ctx.data["slot_id"])
-    )
+    views = booking.free_slots(ctx.session, ctx.now, limit=1, horizon=_horizon(ctx), slot_id=int(ctx.data["slot_id"]))
     if not views:
         return "gone"
     ctx.vars["slot"] = slot_item(views[0])

@@ -79,9 +79,7 @@ def forget_questionnaire(ctx: Context) -> str | None:
 def scheme_detail(ctx: Context) -> str | None:
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
-        select(Venue)
-        .join(SchemeVenue, SchemeVenue.venue_id == Venue.id)
-        .where(SchemeVenue.scheme_id == scheme.id)
+        select(Venue).join(SchemeVenue, SchemeVenue.venue_id == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
     ).all()
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]

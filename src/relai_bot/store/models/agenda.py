@@ -50,9 +50,7 @@ class Slot(SQLModel, table=True):
 class Appointment(SQLModel, table=True):
     __tablename__ = "appointment"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('booked', 'cancelled', 'attended', 'no_show')", name="ck_appointment_status"
-        ),
+        CheckConstraint("status IN ('booked', 'cancelled', 'attended', 'no_show')", name="ck_appointment_status"),
         Index("ix_appointment_resident_status", "resident_id", "status"),
     )
 

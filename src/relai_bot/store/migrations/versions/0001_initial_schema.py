@@ -321,9 +321,7 @@ def upgrade() -> None:
         sa.Column("status_changed_at", relai_bot.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("adviser_note", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('booked', 'cancelled', 'attended', 'no_show')", name="ck_appointment_status"
-        ),
+        sa.CheckConstraint("status IN ('booked', 'cancelled', 'attended', 'no_show')", name="ck_appointment_status"),
         sa.ForeignKeyConstraint(
             ["resident_id"],
             ["resident.id"],

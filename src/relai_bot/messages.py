@@ -1,4 +1,4 @@
-"""What goes into the engine and what comes out: no Telegram or Twilio type here."""
+"""What goes into the engine and what comes out (shared by every layer): no Telegram or Twilio type here."""
 
 from __future__ import annotations
 

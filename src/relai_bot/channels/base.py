@@ -1,0 +1,28 @@
+"""What every channel adapter offers the web app and the delivery engine."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from relai_bot.messages import Reply
+from relai_bot.services.outbound import SendResult
+
+
+class ChannelAdapter(Protocol):
+    name: str
+
+    def routes(self) -> list[BaseRoute]:
+        """Web routes (webhooks) the channel needs inside the app; may be empty."""
+        ...
+
+    async def start(self) -> None:
+        """Called when the app starts (e.g. register a webhook, or start polling)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, address: str, reply: Reply) -> SendResult:
+        """One attempt to send one reply; raises relai_bot.services.outbound.SendFailure."""
+        ...

@@ -1,0 +1,132 @@
+"""The flow validator: every broken case in tests/flow_fixtures/ gives its exact message; the real flows pass.
+
+Each case folder holds a `conversations/` folder with a minimal set of flow files (onboarding and menu are
+required), using only templates, labels and actions that exist, so that only the intended problem shows.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from relai_bot.cli import app
+from relai_bot.conversation.engine import Engine
+from relai_bot.conversation.flows import FlowError, FlowSet, load_flows
+from relai_bot.conversation.render import Renderer
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).with_name("flow_fixtures")
+MENU = "conversations/menu.yaml"
+
+# case folder -> the problems the validator reports, word for word
+CASES: dict[str, list[str]] = {
+    "goto_nowhere": [f"{MENU}, step home: common.yes goto 'nowhere' leads nowhere"],
+    "goto_unknown_flow": [f"{MENU}, step home: common.yes goto 'flow:nowhere': no such flow"],
+    "unreachable_step": [f"{MENU}, step orphan: unreachable step"],
+    "missing_template": [f"{MENU}, step home: template 'common/no_such_template' does not exist"],
+    "missing_label": [f"{MENU}, step home: label 'common.no_such_label' does not exist"],
+    "unregistered_action": [f"{MENU}, step home: action 'no_such_action' is not registered"],
+    "unregistered_parser": [f"{MENU}, step home: parser 'no_such_parser' is not registered"],
+    "dead_end": [f"{MENU}, step stuck: dead end: the step has no choices, no input and no goto"],
+    "unsupported_spec": [f"{MENU}: spec: unsupported flow format version 2 (this program reads version 1)"],
+    "id_mismatch": [f"{MENU}: id 'main_menu' differs from the file name"],
+    "invalid_yaml": [
+        f"{MENU}: not valid YAML: while parsing a flow sequence at line 8, column 14, "
+        "expected ',' or ']', but got '<stream end>' at line 9, column 1"
+    ],
+    "missing_menu": ["conversations/: the flow 'menu' is missing"],
+    "duplicate_choice_key": [f"{MENU}, step home: two choices share a key"],
+    "unknown_error": [f"{MENU}, step home: error 'NoSuchError' is not a domain error"],
+    "unknown_step_field": [f"{MENU}, step home: colour: Extra inputs are not permitted"],
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(REPO / "templates", ZoneInfo("Indian/Reunion"))
+
+
+def load_and_validate(conversations: Path, renderer: Renderer) -> FlowSet:
+    flows = load_flows(conversations)
+    flows.validate(Engine.checks(renderer))
+    return flows
+
+
+def content_dir(tmp_path: Path, case: str) -> Path:
+    """A content folder for RELAI_CONTENT_DIR: the real templates and a case's conversations."""
+    root = tmp_path / "content"
+    root.mkdir()
+    (root / "templates").symlink_to(REPO / "templates", target_is_directory=True)
+    (root / "conversations").symlink_to(FIXTURES / case / "conversations", target_is_directory=True)
+    return root
+
+
+def test_every_fixture_folder_is_a_case() -> None:
+    assert {p.name for p in FIXTURES.iterdir() if p.is_dir()} == {*CASES, "valid"}
+
+
+def test_the_minimal_fixture_flows_are_valid(renderer: Renderer) -> None:
+    flows = load_and_validate(FIXTURES / "valid" / "conversations", renderer)
+    assert set(flows.flows) == {"onboarding", "menu"}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_broken_flow_is_reported_with_file_step_and_problem(case: str, renderer: Renderer) -> None:
+    with pytest.raises(FlowError) as caught:
+        load_and_validate(FIXTURES / case / "conversations", renderer)
+    assert [str(problem) for problem in caught.value.problems] == CASES[case]
+    assert str(caught.value) == "\n".join(CASES[case])
+
+
+def test_the_real_flows_are_valid(renderer: Renderer) -> None:
+    flows = load_and_validate(REPO / "conversations", renderer)
+    assert {"onboarding", "menu", "booking"} <= set(flows.flows)
+
+
+# -- relai-bot flows validate / graph ---------------------------------------------------------------------
+def test_cli_validate_accepts_the_real_flows() -> None:
+    result = CliRunner().invoke(app, ["flows", "validate"])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"\d+ flows, \d+ steps: valid\n", result.stdout)
+
+
+@pytest.mark.parametrize("case", ["goto_nowhere", "invalid_yaml", "missing_menu"])
+def test_cli_validate_prints_the_problems_and_exits_1(case: str, tmp_path: Path) -> None:
+    env = {"RELAI_CONTENT_DIR": str(content_dir(tmp_path, case))}
+    result = CliRunner().invoke(app, ["flows", "validate"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr == "\n".join(CASES[case]) + "\n"
+    assert result.stdout == ""
+
+
+def booking_steps() -> list[str]:
+    spec = yaml.safe_load((REPO / "conversations" / "booking.yaml").read_text(encoding="utf-8"))
+    return list(spec["steps"])
+
+
+def test_cli_graph_prints_a_mermaid_flowchart_of_every_step() -> None:
+    result = CliRunner().invoke(app, ["flows", "graph", "booking"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("flowchart TD\n")
+    declared = set(re.findall(r"^    (\w+)(?:\[\"|\[/)", result.stdout, flags=re.MULTILINE))
+    assert declared == set(booking_steps())
+
+
+def test_cli_graph_of_an_unknown_flow_exits_2() -> None:
+    result = CliRunner().invoke(app, ["flows", "graph", "no_such_flow"])
+    assert result.exit_code == 2
+    assert "no flow 'no_such_flow'" in result.stderr
+    assert "booking" in result.stderr  # the flows that exist are listed
+    assert result.stdout == ""
+
+
+def test_cli_graph_of_invalid_flows_reports_instead_of_crashing(tmp_path: Path) -> None:
+    env = {"RELAI_CONTENT_DIR": str(content_dir(tmp_path, "goto_unknown_flow"))}
+    result = CliRunner().invoke(app, ["flows", "graph", "menu"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr == "\n".join(CASES["goto_unknown_flow"]) + "\n"
