@@ -56,6 +56,7 @@ def serve() -> None:
     """Start the web app (GET /healthz) and the scheduler. An empty SQLite database gets the demo data."""
     import uvicorn
 
+    from relai_bot.channels.registry import build_channels
     from relai_bot.runtime import migrate, prepare_embedded
     from relai_bot.web.app import create_app
 
@@ -67,7 +68,8 @@ def serve() -> None:
     else:
         migrate(runtime)
     typer.echo(f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz)", err=True)
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+    app_ = create_app(runtime, channels=build_channels(runtime))
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 
 @app.command()

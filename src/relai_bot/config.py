@@ -27,13 +27,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
 
+    # --- Telegram channel (issue 3) -----------------------------------------------------------
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
 
+    # --- SMS channel through Twilio (issue 4) --------------------------------------------------
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+
+    # --- Delivery engine: outbox, reminders, quiet hours (issue 5) ------------------------------
 
     # Conversation behaviour
     resume_after_hours: float = Field(default=24.0, gt=0)

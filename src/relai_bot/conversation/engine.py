@@ -76,6 +76,7 @@ class Engine:
         text = (inbound.text or "").strip()[:MAX_INPUT_CHARS]
         if resident is not None:
             residents.touch(session, resident, now)
+            residents.mark_reachable(session, inbound.channel, inbound.address)
             self._log(session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id)
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:

@@ -187,3 +187,41 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
 
 def count_residents(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Resident)).one()
+
+
+def mark_unreachable(session: Session, channel: str, address: str, now: datetime) -> None:
+    """The provider says this address cannot be reached any more (blocked bot, deleted account, dead number).
+
+    The resident stays; broadcasts skip the address, and reminders fall back to another channel if any.
+    """
+    row = session.exec(
+        select(ChannelAddress).where(ChannelAddress.channel == channel, ChannelAddress.address == address)
+    ).first()
+    if row is not None and row.unreachable_at is None:
+        row.unreachable_at = now
+        session.add(row)
+    if row is not None:
+        others = session.exec(
+            select(ChannelAddress).where(
+                ChannelAddress.resident_id == row.resident_id,
+                ChannelAddress.unreachable_at.is_(None),  # type: ignore[union-attr]
+            )
+        ).first()
+        if others is None:
+            session.execute(
+                update(Resident)
+                .where(Resident.id == row.resident_id, Resident.unreachable_at.is_(None))  # type: ignore[union-attr]
+                .values(unreachable_at=now)
+            )
+
+
+def mark_reachable(session: Session, channel: str, address: str) -> None:
+    """A message came in from the address: it works again."""
+    row = session.exec(
+        select(ChannelAddress).where(ChannelAddress.channel == channel, ChannelAddress.address == address)
+    ).first()
+    if row is not None and (row.unreachable_at is not None or row.failures):
+        row.unreachable_at = None
+        row.failures = 0
+        session.add(row)
+        session.execute(update(Resident).where(Resident.id == row.resident_id).values(unreachable_at=None))

@@ -57,3 +57,4 @@ class MessageLog(SQLModel, table=True):
     encoding: str | None = Field(default=None, max_length=8)
     segments: int | None = None
     status: str | None = Field(default=None, max_length=16)
+    error_code: str | None = Field(default=None, max_length=16)

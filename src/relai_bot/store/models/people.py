@@ -54,6 +54,8 @@ class ChannelAddress(SQLModel, table=True):
     address: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     unreachable_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Consecutive delivery failures that may mean "unreachable" when repeated (SMS 30003, 30005, 30006)
+    failures: int = 0
 
 
 class Adviser(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 15:06:25.355005
+Create Date: 2026-11-27 15:17:07.590130
 """
 
 from __future__ import annotations
@@ -185,6 +185,7 @@ def upgrade() -> None:
         sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("created_at", relai_bot.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("unreachable_at", relai_bot.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["resident_id"],
             ["resident.id"],
@@ -231,6 +232,7 @@ def upgrade() -> None:
         sa.Column("encoding", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
         sa.Column("segments", sa.Integer(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("error_code", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["resident_id"],
             ["resident.id"],
