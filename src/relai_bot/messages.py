@@ -45,6 +45,9 @@ class Reply:
     text: str
     options: list[Option] = field(default_factory=list)
     attachment: Attachment | None = None
+    # The message-log row written for this reply (consenting residents only): channels record the
+    # provider's id, the SMS encoding and segments, and the delivery status on it
+    log_id: int | None = None
 
 
 @dataclass(frozen=True)
