@@ -23,6 +23,6 @@ class ChannelAdapter(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, address: str, reply: Reply) -> SendResult:
+    async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
         """One attempt to send one reply; raises relai_bot.services.outbound.SendFailure."""
         ...

@@ -95,8 +95,13 @@ class Engine:
             flag_modified(conversation, "data")  # changed in place by actions and choices
             session.add(conversation)
             if ctx.resident is not None:
-                for reply in replies:
-                    self._log(session, ctx.resident, inbound.channel, "out", reply.text, now, None)
+                logged = [
+                    (reply, self._log(session, ctx.resident, inbound.channel, "out", reply.text, now, None))
+                    for reply in replies
+                ]
+                session.flush()
+                for reply, row in logged:
+                    reply.log_id = row.id
         session.flush()
         return Turn(
             replies=replies,
@@ -154,25 +159,18 @@ class Engine:
         return resident
 
     def _log(
-        self,
-        session: Session,
-        resident: Resident,
-        channel: str,
-        direction: str,
-        body: str,
-        now: Any,
-        mid: str | None,
-    ) -> None:
-        session.add(
-            MessageLog(
-                resident_id=resident.id,  # type: ignore[arg-type]
-                channel=channel,
-                direction=direction,
-                body=body,
-                created_at=now,
-                provider_message_id=f"in:{mid}" if mid else None,
-            )
+        self, session: Session, resident: Resident, channel: str, direction: str, body: str, now: Any, mid: str | None
+    ) -> MessageLog:
+        row = MessageLog(
+            resident_id=resident.id,  # type: ignore[arg-type]
+            channel=channel,
+            direction=direction,
+            body=body,
+            created_at=now,
+            provider_message_id=f"in:{mid}" if mid else None,
         )
+        session.add(row)
+        return row
 
     def _turn(self, ctx: Context, replies: list[Reply], is_new: bool, text: str) -> None:
         conversation, resident, inbound = ctx.conversation, ctx.resident, ctx.inbound
@@ -188,6 +186,8 @@ class Engine:
                 self._say(ctx, replies, "common/resumed")
                 self._go(ctx, replies, self._home(ctx))
             else:
+                # A channel may choose not to send this (SMS: STOP means silence, one confirmation only)
+                ctx.effect("stopped_reminder", resident_id=resident.id)
                 self._say(ctx, replies, "common/stopped_reminder")
             return
         if keyword == "stop":

@@ -42,8 +42,12 @@ class SendFailure(Exception):
 
 
 class Sender(Protocol):
-    """A channel's way of sending one reply to one address (one attempt; retries are the caller's)."""
+    """A channel's way of sending one reply to one address (one attempt; retries are the caller's).
+
+    `proactive` is True for what the service sends on its own initiative (reminders, broadcasts): an SMS
+    channel then uses its one-way sender and words options as "how to answer" rather than "reply 1".
+    """
 
     name: str
 
-    async def send(self, address: str, reply: Reply) -> SendResult: ...
+    async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult: ...
