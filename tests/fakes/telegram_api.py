@@ -364,9 +364,7 @@ class FakeTelegramServer:
     def sent_messages(self, chat_id: int | str | None = None) -> list[RecordedCall]:
         """Successfully accepted sendMessage/sendDocument/copyMessage/... calls, optionally for one chat."""
         return [
-            c
-            for c in self.calls
-            if c.method in SENDING_METHODS and c.ok and (chat_id is None or c.chat_id == chat_id)
+            c for c in self.calls if c.method in SENDING_METHODS and c.ok and (chat_id is None or c.chat_id == chat_id)
         ]
 
     def texts(self, chat_id: int | str | None = None) -> list[str]:
@@ -529,9 +527,7 @@ class FakeTelegramServer:
         }
         return self.push_update({"callback_query": query})
 
-    def store_file(
-        self, data: bytes, file_name: str = "file.bin", mime_type: str | None = None
-    ) -> dict[str, Any]:
+    def store_file(self, data: bytes, file_name: str = "file.bin", mime_type: str | None = None) -> dict[str, Any]:
         """Store a file as if a user had sent it; returns a ``Document`` object (for ``user_message``)."""
         return self._new_file(data, file_name, mime_type, "documents").as_object()
 
@@ -549,9 +545,7 @@ class FakeTelegramServer:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized", kind="auth")
             if self.schema.resolve_method(raw_method) is None:
-                raise ApiError(
-                    404, "Not Found", detail=f"unknown method {raw_method!r}", kind="unknown_method"
-                )
+                raise ApiError(404, "Not Found", detail=f"unknown method {raw_method!r}", kind="unknown_method")
             await self._apply_delay(method)
             params = self.schema.decode_params(method, params)
             formatted = check_method_rules(method, params)
@@ -587,9 +581,7 @@ class FakeTelegramServer:
         path = request.match_info["path"]
         for stored in self._files.values():
             if stored.file_path == path and stored.data is not None:
-                return web.Response(
-                    body=stored.data, content_type=stored.mime_type or "application/octet-stream"
-                )
+                return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
         return web.json_response(ApiError(404, "Not Found").payload(), status=404)
 
     # -- checks ---------------------------------------------------------------------------------
@@ -641,9 +633,7 @@ class FakeTelegramServer:
             bucket = self._buckets.get(chat_id)
             if bucket is None:
                 bucket = self._buckets[chat_id] = _Bucket(float(self.per_chat_burst), now)
-            bucket.tokens = min(
-                float(self.per_chat_burst), bucket.tokens + (now - bucket.stamp) * self.per_chat_rate
-            )
+            bucket.tokens = min(float(self.per_chat_burst), bucket.tokens + (now - bucket.stamp) * self.per_chat_rate)
             bucket.stamp = now
             if bucket.tokens < weight:
                 raise _flood((weight - bucket.tokens) / self.per_chat_rate, f"chat {chat_id} limit")
@@ -698,9 +688,7 @@ class FakeTelegramServer:
     async def _m_sendMessage(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         return self._send("sendMessage", params, fmt), {}
 
-    async def _m_sendMediaGroup(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_sendMediaGroup(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         messages = []
         group_id = str(next(self._ids))
         for item in params["media"]:
@@ -728,26 +716,18 @@ class FakeTelegramServer:
         self._store_message(message)
         return {"message_id": message["message_id"]}, {}
 
-    async def _m_forwardMessage(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
-        source = self._find_message(
-            params["from_chat_id"], params["message_id"], "message to forward not found"
-        )
+    async def _m_forwardMessage(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
+        source = self._find_message(params["from_chat_id"], params["message_id"], "message to forward not found")
         message = {**source, **self._base_message(params["chat_id"])}
         message["forward_origin"] = {"type": "user", "date": source["date"], "sender_user": source["from"]}
         message.pop("reply_markup", None)
         self._store_message(message)
         return message, {}
 
-    async def _m_editMessageText(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_editMessageText(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         return self._edit(params, {"text": fmt["text"].text, "entities": fmt["text"].entities}, "text"), {}
 
-    async def _m_editMessageCaption(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_editMessageCaption(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         caption = fmt.get("caption") or FormattedText("", [])
         changes = {"caption": caption.text, "caption_entities": caption.entities}
         return self._edit(params, changes, "caption"), {}
@@ -757,25 +737,19 @@ class FakeTelegramServer:
     ) -> tuple[Any, dict]:
         return self._edit(params, {}, None), {}
 
-    async def _m_deleteMessage(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_deleteMessage(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         key = self._msg_key(params["chat_id"], params["message_id"])
         if key not in self._messages:
             raise bad_request("message to delete not found", f"no message {key}", kind="state")
         del self._messages[key]
         return True, {}
 
-    async def _m_deleteMessages(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_deleteMessages(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         for message_id in params["message_ids"]:
             self._messages.pop(self._msg_key(params["chat_id"], message_id), None)
         return True, {}
 
-    async def _m_answerCallbackQuery(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_answerCallbackQuery(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         query_id = params["callback_query_id"]
         if self._callbacks.get(query_id, True):
             raise bad_request(
@@ -786,20 +760,14 @@ class FakeTelegramServer:
         self._callbacks[query_id] = True
         return True, {}
 
-    async def _m_setMyCommands(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_setMyCommands(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         self.commands[_commands_key(params)] = list(params["commands"])
         return True, {}
 
-    async def _m_getMyCommands(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_getMyCommands(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         return list(self.commands.get(_commands_key(params), [])), {}
 
-    async def _m_deleteMyCommands(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_deleteMyCommands(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         self.commands.pop(_commands_key(params), None)
         return True, {}
 
@@ -810,9 +778,7 @@ class FakeTelegramServer:
         if not url.startswith(("http://", "https://")):
             raise bad_request("invalid webhook URL specified", f"setWebhook: {url!r}")
         if self.require_https_webhook and not url.startswith("https://"):
-            raise bad_request(
-                "bad webhook: An HTTPS URL must be provided for webhook", f"setWebhook: {url!r}"
-            )
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook", f"setWebhook: {url!r}")
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self._webhook = _Webhook(
@@ -827,18 +793,14 @@ class FakeTelegramServer:
         self._notify()
         return True, {"description": "Webhook was set"}
 
-    async def _m_deleteWebhook(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_deleteWebhook(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         was_set = self._webhook is not None
         self._webhook = None
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True, {"description": "Webhook was deleted" if was_set else "Webhook is already deleted"}
 
-    async def _m_getWebhookInfo(
-        self, params: dict[str, Any], fmt: dict[str, FormattedText]
-    ) -> tuple[Any, dict]:
+    async def _m_getWebhookInfo(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         hook = self._webhook
         info: dict[str, Any] = {
             "url": hook.url if hook else "",
@@ -882,8 +844,7 @@ class FakeTelegramServer:
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
-                    "is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                     kind="conflict",
                 )
 
@@ -891,7 +852,10 @@ class FakeTelegramServer:
         stored = self._files.get(params["file_id"])
         if stored is None:
             raise bad_request("invalid file_id", f"unknown file_id {params['file_id']!r}", kind="state")
-        return {**stored.as_object(), "file_path": stored.file_path}, {}
+        result = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_path": stored.file_path}
+        if stored.data is not None:
+            result["file_size"] = len(stored.data)
+        return result, {}
 
     async def _m_getChat(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
         info = self.schema.skeleton("ChatFullInfo")
@@ -953,9 +917,7 @@ class FakeTelegramServer:
         if target is None:
             if reply.get("allow_sending_without_reply"):
                 return
-            raise bad_request(
-                "message to be replied not found", f"no message {reply['message_id']}", kind="state"
-            )
+            raise bad_request("message to be replied not found", f"no message {reply['message_id']}", kind="state")
         message["reply_to_message"] = {k: v for k, v in target.items() if k != "reply_to_message"}
 
     def _edit(self, params: dict[str, Any], changes: dict[str, Any], content_key: str | None) -> Any:
@@ -1102,7 +1064,7 @@ class FakeTelegramServer:
                 return
 
     async def _webhook_worker(self) -> None:
-        while True:
+        while not self._closing:
             hook = self._webhook
             if hook is None or not self.deliver_webhooks:
                 await self._wait_change(3600)
@@ -1114,9 +1076,7 @@ class FakeTelegramServer:
             update = self._updates[0]
             status, error = await self._post_update(hook, update)
             self.webhook_deliveries.append(
-                WebhookDelivery(
-                    update["update_id"], hook.url, status, error, hook.secret_token, time.monotonic()
-                )
+                WebhookDelivery(update["update_id"], hook.url, status, error, hook.secret_token, time.monotonic())
             )
             if status is not None and 200 <= status < 300:
                 if self._updates and self._updates[0] is update:
@@ -1246,9 +1206,7 @@ async def _serve(args: argparse.Namespace) -> None:
         deliver_webhooks=args.deliver_webhooks,
     )
     async with server:
-        print(
-            f"Fake Telegram Bot API ({server.schema.version}) on {server.base_url}{server.token}/", flush=True
-        )
+        print(f"Fake Telegram Bot API ({server.schema.version}) on {server.base_url}{server.token}/", flush=True)
         print(f"base_url={server.base_url} base_file_url={server.base_file_url}", flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()

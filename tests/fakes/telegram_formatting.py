@@ -38,9 +38,7 @@ class FormattedText:
         return utf16_len(self.text)
 
 
-def format_text(
-    text: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None
-) -> FormattedText:
+def format_text(text: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None) -> FormattedText:
     """Parse ``text`` like Telegram does for ``parse_mode`` (HTML, MarkdownV2, Markdown or none).
 
     Raises ``EntityParseError`` on malformed input and ``UnsupportedParseMode`` on an unknown mode.
@@ -140,9 +138,7 @@ def _decode_entity(text: str, i: int) -> tuple[str | None, int]:
     dec, hexa, name = m.groups()
     if name is not None:
         if name not in _NAMED_ENTITIES:
-            raise EntityParseError(
-                f'Unsupported HTML entity "&{name};" at byte offset {_byte_offset(text, i)}'
-            )
+            raise EntityParseError(f'Unsupported HTML entity "&{name};" at byte offset {_byte_offset(text, i)}')
         return _NAMED_ENTITIES[name], m.end()
     code = int(dec) if dec is not None else int(hexa, 16)
     if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
@@ -272,9 +268,7 @@ def _check_html_attrs(name: str, attrs: dict[str, str], byte: int) -> None:
         raise EntityParseError(f'Tag "tg-emoji" must have a numeric "emoji-id" at byte offset {byte}')
     if name == "tg-time":
         if not re.fullmatch(r"-?\d+", attrs.get("unix", "")):
-            raise EntityParseError(
-                f'Tag "tg-time" must have an integer "unix" attribute at byte offset {byte}'
-            )
+            raise EntityParseError(f'Tag "tg-time" must have an integer "unix" attribute at byte offset {byte}')
         if not _TIME_FORMAT_RE.fullmatch(attrs.get("format", "")):
             raise EntityParseError(f'Invalid date-time format in "tg-time" at byte offset {byte}')
 
@@ -349,9 +343,7 @@ def _mdv2_token(text: str, i: int) -> tuple[str, int] | None:
         return "spoiler", 2
     if text.startswith("![", i):
         return "custom_emoji", 2
-    return {"*": ("bold", 1), "_": ("italic", 1), "~": ("strikethrough", 1), "[": ("text_link", 1)}.get(
-        text[i]
-    )
+    return {"*": ("bold", 1), "_": ("italic", 1), "~": ("strikethrough", 1), "[": ("text_link", 1)}.get(text[i])
 
 
 def _mdv2_code(text: str, i: int, pos: int, byte: int) -> tuple[dict[str, Any], str, int]:
@@ -460,9 +452,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
             raise EntityParseError(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
         kind, width = token
         if any(s[0] == kind for s in stack):
-            raise EntityParseError(
-                f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {stack[-1][2]}"
-            )
+            raise EntityParseError(f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {stack[-1][2]}")
         stack.append((kind, out.pos, byte))
         i += width
     if stack:
@@ -505,9 +495,7 @@ def parse_markdown(text: str) -> tuple[str, list[dict[str, Any]]]:
                 if close < 0:
                     raise error
                 url = text[end + 2 : close]
-                entities.append(
-                    {"type": "text_link", "offset": out.pos, "length": utf16_len(label), "url": url}
-                )
+                entities.append({"type": "text_link", "offset": out.pos, "length": utf16_len(label), "url": url})
                 out.add(label)
                 i = close + 1
             else:

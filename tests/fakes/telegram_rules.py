@@ -486,9 +486,7 @@ def check_method_rules(method: str, params: dict[str, Any]) -> dict[str, Formatt
     if method == "answerCallbackQuery":
         text = params.get("text", "")
         if utf16_len(text) > CALLBACK_ANSWER_LIMIT:
-            raise bad_request(
-                "MESSAGE_TOO_LONG", f"answerCallbackQuery: text is {utf16_len(text)} chars (max 200)"
-            )
+            raise bad_request("MESSAGE_TOO_LONG", f"answerCallbackQuery: text is {utf16_len(text)} chars (max 200)")
     if method == "setWebhook" and not _SECRET_TOKEN_RE.fullmatch(params.get("secret_token", "x")):
         raise bad_request(
             "secret token contains unallowed characters or has a wrong length",

@@ -545,9 +545,7 @@ class FakeTwilioServer:
     def max_in_window(self, sender: str | None = None, window: float = 1.0, *, segments: bool = False) -> int:
         """Most messages (or segments) accepted within any ``window`` seconds, for one sender or all."""
         items = sorted(
-            (m.created_at, m.segments if segments else 1)
-            for m in self.messages
-            if sender is None or m.sender == sender
+            (m.created_at, m.segments if segments else 1) for m in self.messages if sender is None or m.sender == sender
         )
         best = running = 0
         start = 0
@@ -712,9 +710,7 @@ class FakeTwilioServer:
             if fault is not None:
                 record.injected = True
                 record.code, record.message = fault.code, fault.message
-                response = self._json(
-                    record, fault.status, error_body(fault.status, fault.code, fault.message)
-                )
+                response = self._json(record, fault.status, error_body(fault.status, fault.code, fault.message))
                 response.headers.update(fault.headers)
                 return response
             if operation == "create":
@@ -788,9 +784,7 @@ class FakeTwilioServer:
             return
         if kind == "boolean":
             if value not in ("true", "false"):
-                raise _Refusal(
-                    400, BAD_REQUEST, f"Parameter '{name}' must be 'true' or 'false', got {value!r}"
-                )
+                raise _Refusal(400, BAD_REQUEST, f"Parameter '{name}' must be 'true' or 'false', got {value!r}")
             return
         if kind == "integer":
             if not _INTEGER.match(value):
@@ -830,8 +824,7 @@ class FakeTwilioServer:
                 raise _Refusal(
                     400,
                     INVALID_FROM,
-                    f"The '{name}' number {value} is not a valid phone number, shortcode, "
-                    "or alphanumeric sender ID.",
+                    f"The '{name}' number {value} is not a valid phone number, shortcode, or alphanumeric sender ID.",
                 )
         elif fmt == "uri":
             parts = urlsplit(value)
