@@ -38,9 +38,7 @@ def test_an_empty_database_upgrades_to_head(db: Database) -> None:
 def test_the_migrations_match_the_models(db: Database) -> None:
     upgrade(db)
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
-        )
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
         differences = compare_metadata(context, SQLModel.metadata)
         assert compare_metadata(context, MetaData()), "the comparison sees the tables at all"
     assert differences == [], "models and migrations drifted apart; write a migration"

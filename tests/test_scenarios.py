@@ -371,3 +371,13 @@ async def test_no_free_slot_offers_a_call_back(driver: Driver) -> None:
     await chat.tap(1)
     assert "pas de rendez-vous libre" in chat.text
     assert "Être rappelé" in chat.labels
+
+
+async def test_far_from_every_venue_phone_slots_come_first(driver: Driver) -> None:
+    town = await driver.onboarded(district="Saint-Laurent")
+    hauts = await driver.onboarded(district="Mafate")
+    for chat in (town, hauts):
+        await chat.tap("Prendre rendez-vous")
+        await chat.tap(1)
+    assert not town.labels[0].endswith("par téléphone")
+    assert hauts.labels[0].endswith("par téléphone")

@@ -123,9 +123,7 @@ def test_a_bad_setting_gives_one_line_and_no_traceback_in_a_real_process(tmp_pat
 
 
 # -- relai-bot seed --demo ----------------------------------------------------------------------------------
-SEED_REPORT = re.compile(
-    r"districts=(\d+) venues=(\d+) schemes=(\d+) advisers=(\d+) staff=(\d+) new_slots=(\d+)\n"
-)
+SEED_REPORT = re.compile(r"districts=(\d+) venues=(\d+) schemes=(\d+) advisers=(\d+) staff=(\d+) new_slots=(\d+)\n")
 
 
 def count_rows(path: Path, table: str) -> int:
@@ -142,7 +140,7 @@ def test_seed_demo_loads_the_data_once(tmp_path: Path) -> None:
     found = SEED_REPORT.fullmatch(first.stdout)
     assert found, first.stdout
     districts, venues, schemes, advisers, staff, new_slots = map(int, found.groups())
-    assert min(districts, venues, schemes, advisers) > 0
+    assert min(districts, venues, schemes, advisers, staff) > 0
     assert new_slots > 0
     assert count_rows(file, "scheme") == schemes
     slots = count_rows(file, "slot")

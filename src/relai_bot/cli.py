@@ -102,6 +102,8 @@ def chat(
                 text = input("> ")
             except EOFError:
                 return
+            if not sys.stdin.isatty():
+                typer.echo(text)  # piped input: show it, so the output reads as a transcript
 
     try:
         asyncio.run(talk())

@@ -50,45 +50,20 @@ __all__ = [
 ]
 
 SENDING_METHODS = frozenset(
-    {
-        "sendMessage",
-        "sendDocument",
-        "sendPhoto",
-        "sendAudio",
-        "sendVideo",
-        "sendAnimation",
-        "sendVoice",
-        "sendVideoNote",
-        "sendSticker",
-        "sendLocation",
-        "sendVenue",
-        "sendContact",
-        "sendPoll",
-        "sendDice",
-        "sendMediaGroup",
-        "sendInvoice",
-        "sendGame",
-        "sendChecklist",
-        "sendPaidMedia",
-        "sendLivePhoto",
-        "sendRichMessage",
-        "copyMessage",
-        "copyMessages",
-        "forwardMessage",
-        "forwardMessages",
-    }
+    (
+        "sendMessage sendDocument sendPhoto sendAudio sendVideo sendAnimation sendVoice sendVideoNote "
+        "sendSticker sendLocation sendVenue sendContact sendPoll sendDice sendMediaGroup sendInvoice "
+        "sendGame sendChecklist sendPaidMedia sendLivePhoto sendRichMessage copyMessage copyMessages "
+        "forwardMessage forwardMessages"
+    ).split()
 )
 """Methods that put a new message in a chat (what ``sent_messages`` returns)."""
 
 EDIT_METHODS = frozenset(
-    {
-        "editMessageText",
-        "editMessageCaption",
-        "editMessageMedia",
-        "editMessageReplyMarkup",
-        "editMessageLiveLocation",
-        "editMessageChecklist",
-    }
+    (
+        "editMessageText editMessageCaption editMessageMedia editMessageReplyMarkup "
+        "editMessageLiveLocation editMessageChecklist"
+    ).split()
 )
 RATE_LIMITED_METHODS = SENDING_METHODS | EDIT_METHODS
 """Methods counted by flood control (``sendChatAction`` is deliberately not counted)."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import select
+
 from relai_bot.conversation.actions.discovery import scheme_item
 from relai_bot.conversation.context import Context, action
 from relai_bot.messages import Attachment
-from relai_bot.services import booking, schemes
+from relai_bot.services import booking, geo, schemes
 from relai_bot.services.booking import AppointmentView, SlotView
 from relai_bot.services.calendar_ics import appointment_ics
+from relai_bot.store.models import District, Venue
 
 # When a resident has no idea which scheme, they meet a general adviser about this one
 GENERAL_SCHEME = "accompagnement-france-travail"
@@ -90,17 +93,31 @@ def venue_choices(ctx: Context) -> str | None:
 def free_slots(ctx: Context) -> str | None:
     """The next free slots at the chosen place (or anywhere), for the chosen scheme."""
     exclude = ctx.data.get("moving_slot_id")
+    wanted = ctx.settings.slots_offered
     views = booking.free_slots(
         ctx.session,
         ctx.now,
         scheme_id=_scheme_id(ctx),
         venue_id=ctx.data.get("venue_id"),
-        limit=ctx.settings.slots_offered,
+        limit=wanted * 4,
         horizon=_horizon(ctx),
         exclude_slot_id=int(exclude) if exclude else None,
     )
+    views = _nearest_first(ctx, views)[:wanted]
     ctx.vars["slots"] = [slot_item(v) for v in views]
     return None if views else "none"
+
+
+def _nearest_first(ctx: Context, views: list[SlotView]) -> list[SlotView]:
+    """Meetings in person first; phone slots first for residents far from every venue (Mafate, the Hauts)."""
+    resident = ctx.resident
+    district = ctx.session.get(District, resident.district_id) if resident and resident.district_id else None
+    far = False
+    if district is not None and district.lat is not None and district.lon is not None:
+        in_person = ctx.session.exec(select(Venue).where(Venue.remote == False)).all()  # noqa: E712
+        closest = geo.nearest(district.lat, district.lon, in_person)
+        far = closest is None or closest[1] > geo.FAR_FROM_VENUES_KM
+    return sorted(views, key=lambda v: (v.venue.remote != far, v.slot.starts_at, v.slot.id))
 
 
 @action("chosen_slot")

@@ -1,0 +1,144 @@
+"""Architecture rules, read from the source: providers stay at the edge, dependencies point inward,
+and the words residents read live in templates/, not in Python."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "relai_bot"
+
+PROVIDER_LIBRARIES = {"telegram", "twilio", "starlette", "uvicorn", "fastapi", "aiohttp"}
+# Where provider libraries may be imported: the channel adapters, the web app, the CLI and test helpers.
+EDGE = ("channels/", "web/", "cli.py", "testing/")
+INNER = ("services/", "store/")
+OUTER_PACKAGES = ("relai_bot.conversation", "relai_bot.channels", "relai_bot.web")
+FRENCH_FREE = ("services/", "conversation/")
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(PACKAGE).as_posix()
+
+
+def parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def package_of(path: Path) -> list[str]:
+    """The dotted package a module belongs to, e.g. ['relai_bot', 'services'] (for relative imports)."""
+    return ["relai_bot", *path.relative_to(PACKAGE).parent.parts]
+
+
+def imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, absolute module name) of every import in a module, relative ones resolved."""
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package_of(path)
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            yield node.lineno, module
+            for alias in node.names:  # `from relai_bot import web` imports relai_bot.web
+                yield node.lineno, f"{module}.{alias.name}"
+
+
+def within(module: str, packages: set[str] | tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_the_package_is_found() -> None:
+    names = {relative(p) for p in modules()}
+    assert {"cli.py", "config.py", "services/booking.py", "conversation/engine.py"} <= names
+
+
+def test_the_import_scan_sees_imports() -> None:
+    found = {module for _, module in imports(PACKAGE / "web" / "app.py")}
+    assert {"starlette.applications", "relai_bot.runtime.Runtime"} <= found
+
+
+def test_relative_imports_are_resolved() -> None:
+    assert package_of(PACKAGE / "services" / "booking.py") == ["relai_bot", "services"]
+    assert package_of(PACKAGE / "services" / "__init__.py") == ["relai_bot", "services"]
+
+
+def test_provider_libraries_stay_at_the_edge() -> None:
+    found = [
+        f"{relative(path)}:{line} imports {module}"
+        for path in modules()
+        if not relative(path).startswith(EDGE)
+        for line, module in imports(path)
+        if within(module, PROVIDER_LIBRARIES)
+    ]
+    assert found == []
+
+
+def test_services_and_store_do_not_depend_on_outer_layers() -> None:
+    found = [
+        f"{relative(path)}:{line} imports {module}"
+        for path in modules()
+        if relative(path).startswith(INNER)
+        for line, module in imports(path)
+        if within(module, OUTER_PACKAGES)
+    ]
+    assert found == []
+
+
+def docstrings(tree: ast.Module) -> set[int]:
+    """ids of the docstring nodes of a module, its classes and functions."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def french_strings(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text) of the string literals, docstrings aside, that address a resident as "vous"."""
+    tree = parse(path)
+    skip = docstrings(tree)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skip
+            and ("vous " in node.value or "Vous " in node.value)
+        ):
+            yield node.lineno, node.value
+
+
+@pytest.mark.parametrize("folder", FRENCH_FREE)
+def test_resident_facing_french_lives_in_templates(folder: str) -> None:
+    found = [
+        f"{relative(path)}:{line}: {text!r}"
+        for path in modules()
+        if relative(path).startswith(folder)
+        for line, text in french_strings(path)
+    ]
+    assert found == [], "move these texts to templates/messages/fr/"
+
+
+def test_the_french_heuristic_sees_strings_but_not_docstrings(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    source = '''
+        """Module: vous êtes ici."""
+        def f():
+            """Vous aussi."""
+            return f"Merci, vous êtes inscrit {1}"
+    '''
+    sample.write_text(textwrap.dedent(source), encoding="utf-8")
+    assert list(french_strings(sample)) == [(5, "Merci, vous êtes inscrit ")]
