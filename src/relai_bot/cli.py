@@ -43,6 +43,23 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+def _prepare_database(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Embedded SQLite: migrate and load the demo data if empty. Elsewhere the schema must be at head already
+    (several instances must not race to migrate: run `relai-bot db upgrade` once per deployment)."""
+    from relai_bot.runtime import prepare_embedded
+    from relai_bot.store.db import current_revision, head_revision
+
+    if runtime.settings.is_sqlite:
+        prepare_embedded(runtime)
+        return
+    current = current_revision(runtime.db)
+    if current != head_revision():
+        typer.echo(
+            f"relai-bot: the database schema is at {current}, not {head_revision()}: run relai-bot db upgrade", err=True
+        )
+        raise typer.Exit(2)
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -57,16 +74,12 @@ def serve() -> None:
     import uvicorn
 
     from relai_bot.channels.registry import build_channels
-    from relai_bot.runtime import migrate, prepare_embedded
     from relai_bot.web.app import create_app
 
     settings = _settings()
     _logging(settings)
     runtime = _runtime(settings)
-    if settings.is_sqlite:
-        prepare_embedded(runtime)
-    else:
-        migrate(runtime)
+    _prepare_database(runtime)
     typer.echo(f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz)", err=True)
     app_ = create_app(runtime, channels=build_channels(runtime))
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
@@ -80,15 +93,11 @@ def chat(
     """Talk to the bot in the terminal as a resident; answer with the option numbers."""
     from relai_bot.channels.console import render_reply
     from relai_bot.messages import Inbound
-    from relai_bot.runtime import migrate, prepare_embedded
 
     settings = _settings()
     logging.basicConfig(level=logging.WARNING)
     runtime = _runtime(settings)
-    if settings.is_sqlite:
-        prepare_embedded(runtime)
-    else:
-        migrate(runtime)
+    _prepare_database(runtime)
     address = name or f"terminal-{uuid.uuid4().hex[:8]}"
     typer.echo("(Ctrl-D pour quitter)\n", err=True)
 
