@@ -33,8 +33,12 @@ from tests.fakes.telegram_rules import SCHEMA_PATH, Schema
 TOKEN = "123:ABC"
 CHAT = 4242
 
-# do_api_request("sendMessage", ...) is used on purpose, to send what the typed methods would not.
-pytestmark = pytest.mark.filterwarnings("ignore:Please use 'Bot:UserWarning")
+pytestmark = [
+    # do_api_request("sendMessage", ...) is used on purpose, to send what the typed methods would not.
+    pytest.mark.filterwarnings("ignore:Please use 'Bot:UserWarning"),
+    # PTB 22 itself warns when it builds RetryAfter (retry_after will become a timedelta).
+    pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning"),
+]
 
 
 @pytest.fixture
@@ -114,7 +118,7 @@ async def test_reply_keyboard_and_commands(srv: FakeTelegramServer, bot: telegra
 
     assert await bot.set_my_commands([BotCommand("start", "Démarrer"), BotCommand("aide", "Obtenir de l'aide")])
     assert [c.command for c in await bot.get_my_commands()] == ["start", "aide"]
-    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand("Start!", "Invalide")])
     assert srv.violations[-1].kind == "validation"
 
@@ -126,7 +130,7 @@ async def test_callback_data_over_64_bytes_is_refused(srv: FakeTelegramServer, b
     ok = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="é" * 32)]])  # 64 bytes
     await bot.send_message(CHAT, "ok", reply_markup=ok)
     too_long = InlineKeyboardMarkup([[InlineKeyboardButton("trop", callback_data="é" * 33)]])  # 66 bytes
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(CHAT, "trop long", reply_markup=too_long)
     [violation] = srv.violations
     assert violation.method == "sendMessage" and violation.status == 400
@@ -142,13 +146,13 @@ async def test_keyboard_size_limits(srv: FakeTelegramServer, bot: telegram.Bot) 
     rows = [[InlineKeyboardButton(f"{r}-{c}", callback_data=f"{r}-{c}") for c in range(8)] for r in range(13)]
     with pytest.raises(BadRequest):
         await bot.send_message(CHAT, "104 boutons", reply_markup=InlineKeyboardMarkup(rows))
-    with pytest.raises(BadRequest, match="(?i)Text buttons are unallowed"):
+    with pytest.raises(BadRequest, match=r"(?i)Text buttons are unallowed"):
         await bot.send_message(CHAT, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("nu")]]))
     assert len(srv.violations) == 3
 
 
 async def test_text_length_limits(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(CHAT, "a" * 4097)
     await bot.send_message(CHAT, "a" * 4096)
     # 4096 characters once the entities are decoded, although the raw text is five times longer.
@@ -156,9 +160,9 @@ async def test_text_length_limits(srv: FakeTelegramServer, bot: telegram.Bot) ->
     assert message.text == "&" * 4096
     # Telegram counts UTF-16 code units: an emoji counts twice.
     await bot.send_message(CHAT, "😀" * 2048)
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(CHAT, "😀" * 2048 + "a")
-    with pytest.raises(BadRequest, match="(?i)text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)text is empty"):
         await bot.send_message(CHAT, "   ")
     assert [v.reason for v in srv.violations] == [
         "Bad Request: message is too long",
@@ -168,14 +172,14 @@ async def test_text_length_limits(srv: FakeTelegramServer, bot: telegram.Bot) ->
 
 
 async def test_caption_and_callback_answer_limits(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await bot.send_document(CHAT, InputFile(io.BytesIO(b"x"), filename="a.txt"), caption="c" * 1025)
     update = srv.callback_press(CHAT, "menu")
     query_id = update["callback_query"]["id"]
     with pytest.raises(BadRequest):
         await bot.answer_callback_query(query_id, text="t" * 201)
     assert await bot.answer_callback_query(query_id, text="t" * 200)
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(query_id)
 
 
@@ -197,7 +201,7 @@ async def test_caption_and_callback_answer_limits(srv: FakeTelegramServer, bot: 
     ],
 )
 async def test_malformed_html_is_refused(srv: FakeTelegramServer, bot: telegram.Bot, text: str) -> None:
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(CHAT, text, parse_mode="HTML")
     [violation] = srv.violations
     assert violation.reason.startswith("Bad Request: can't parse entities: ")
@@ -235,9 +239,9 @@ def test_markdown_v2_rules() -> None:
 
 
 async def test_markdown_v2_over_http(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)reserved"):
+    with pytest.raises(BadRequest, match=r"(?i)reserved"):
         await bot.send_message(CHAT, "Bienvenue à La Possession.", parse_mode="MarkdownV2")
-    with pytest.raises(BadRequest, match="(?i)unsupported parse_mode"):
+    with pytest.raises(BadRequest, match=r"(?i)unsupported parse_mode"):
         await bot.send_message(CHAT, "x", parse_mode="BBCode")
 
 
@@ -245,7 +249,7 @@ async def test_markdown_v2_over_http(srv: FakeTelegramServer, bot: telegram.Bot)
 
 
 async def test_unknown_parameter_is_refused(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)unknown parameter colour"):
+    with pytest.raises(BadRequest, match=r"(?i)unknown parameter colour"):
         await bot.do_api_request("sendMessage", api_kwargs={"chat_id": CHAT, "text": "x", "colour": "red"})
     [violation] = srv.violations
     assert violation.reason == "Bad Request: unknown parameter colour"
@@ -253,7 +257,7 @@ async def test_unknown_parameter_is_refused(srv: FakeTelegramServer, bot: telegr
 
 
 async def test_type_and_required_checks(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)text is empty"):
         await bot.do_api_request("sendMessage", api_kwargs={"chat_id": CHAT})
     with pytest.raises(BadRequest):
         await bot.do_api_request("sendMessage", api_kwargs={"chat_id": CHAT, "text": "x", "message_thread_id": "x"})
@@ -262,9 +266,9 @@ async def test_type_and_required_checks(srv: FakeTelegramServer, bot: telegram.B
             "sendMessage",
             api_kwargs={"chat_id": CHAT, "text": "x", "link_preview_options": {"is_disabled": True, "foo": 1}},
         )
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.do_api_request("sendMessage", api_kwargs={"chat_id": "not a chat", "text": "x"})
-    with pytest.raises(BadRequest, match="(?i)wrong parameter action"):
+    with pytest.raises(BadRequest, match=r"(?i)wrong parameter action"):
         await bot.send_chat_action(CHAT, "dancing")
     assert len(srv.violations) == 5
     assert await bot.do_api_request("sendMessage", api_kwargs={"chat_id": str(CHAT), "text": "x"})
@@ -304,7 +308,7 @@ async def test_wrong_token_and_unknown_method_with_ptb(srv: FakeTelegramServer) 
 
 
 async def test_send_document_multipart_and_download(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    data = "Attestation de La Possession\n".encode()
+    data = b"Attestation de La Possession\n"
     message = await bot.send_document(
         CHAT,
         InputFile(io.BytesIO(data), filename="attestation.txt"),
@@ -320,7 +324,7 @@ async def test_send_document_multipart_and_download(srv: FakeTelegramServer, bot
     assert bytes(await file.download_as_bytearray()) == data
     # Re-sending by file_id works, an unknown file_id does not.
     await bot.send_document(CHAT, message.document.file_id)
-    with pytest.raises(BadRequest, match="(?i)wrong file identifier"):
+    with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
         await bot.send_document(CHAT, "no-such-file-id")
 
 
@@ -363,12 +367,12 @@ async def test_per_chat_flood_control() -> None:
 
 async def test_blocked_and_unknown_chats(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
     srv.block_chat(CHAT)
-    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
         await bot.send_message(CHAT, "x")
     srv.unblock_chat(CHAT)
     await bot.send_message(CHAT, "x")
     srv.unknown_chats.add(777)
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(777, "x")
     assert srv.violations == []  # injected faults are not the bot's violations
     assert [c.status for c in srv.calls_to("sendMessage")] == [403, 200, 400]
@@ -422,7 +426,7 @@ async def test_get_updates_with_offset(srv: FakeTelegramServer, bot: telegram.Bo
     assert [u.update_id for u in await bot.get_updates(offset=2)] == [2, 3]
     assert await bot.get_updates(offset=4) == ()
     assert srv.pending_updates == []
-    with pytest.raises(ValueError, match="(?i)invalid Update"):
+    with pytest.raises(ValueError, match=r"(?i)invalid Update"):
         srv.push_update({"message": {"text": "no chat"}})
 
 
@@ -455,9 +459,9 @@ async def test_callback_press_and_edit(srv: FakeTelegramServer, bot: telegram.Bo
 
     edited = await bot.edit_message_text("Emploi", chat_id=CHAT, message_id=sent.message_id)
     assert edited.text == "Emploi" and edited.reply_markup is None  # no reply_markup removes the keyboard
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("Emploi", chat_id=CHAT, message_id=sent.message_id)
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", chat_id=CHAT, message_id=9999)
     assert await bot.delete_message(CHAT, sent.message_id)
     assert srv.chat_messages(CHAT) == []
@@ -468,9 +472,9 @@ async def test_callback_press_and_edit(srv: FakeTelegramServer, bot: telegram.Bo
 
 
 async def test_set_webhook_rules_and_conflict(srv: FakeTelegramServer, bot: telegram.Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)secret token"):
+    with pytest.raises(BadRequest, match=r"(?i)secret token"):
         await bot.set_webhook("https://relai.example/telegram", secret_token="pas valide!")
-    with pytest.raises(BadRequest, match="(?i)secret token"):
+    with pytest.raises(BadRequest, match=r"(?i)secret token"):
         await bot.set_webhook("https://relai.example/telegram", secret_token="x" * 257)
     assert await bot.set_webhook("https://relai.example/telegram", secret_token="Ab-_09" * 10)
     info = await bot.get_webhook_info()
@@ -532,3 +536,54 @@ def test_committed_schema_is_complete_and_up_to_date() -> None:
 
     derived = derive(json.loads(spec.read_text(encoding="utf-8")), parse_source_md(spec.with_name("SOURCE.md")))
     assert derived == json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+# -- end to end with a PTB Application ---------------------------------------------------------------
+
+
+async def test_application_polling_end_to_end(srv: FakeTelegramServer) -> None:
+    from telegram import Update
+    from telegram.ext import AIORateLimiter, Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Emploi", callback_data="emploi")]])
+        await update.effective_chat.send_action("typing")
+        await update.message.reply_html("<b>Bienvenue</b> au Relai", reply_markup=markup)
+
+    async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer()
+        await query.edit_message_text(f"Vous avez choisi : {query.data}")
+
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .base_url(srv.base_url)
+        .base_file_url(srv.base_file_url)
+        .rate_limiter(AIORateLimiter())
+        .build()
+    )
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CallbackQueryHandler(press))
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        srv.user_message(CHAT, "/start")
+        await _eventually(lambda: srv.texts(CHAT) == ["Bienvenue au Relai"])
+        srv.callback_press(CHAT, "emploi")
+        await _eventually(lambda: any(c.ok for c in srv.calls_to("editMessageText")))
+        await app.updater.stop()
+        await app.stop()
+    [message] = srv.chat_messages(CHAT)[1:]
+    assert message["text"] == "Vous avez choisi : emploi" and "reply_markup" not in message
+    assert srv.pending_updates == []
+    assert srv.violations == []
+
+
+async def test_strict_chats_only_know_users_who_wrote_first() -> None:
+    async with FakeTelegramServer(token=TOKEN, strict_chats=True) as server, _bot(server) as client:
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            await client.send_message(CHAT, "bonjour")
+        server.user_message(CHAT, "salut")
+        await client.send_message(CHAT, "bonjour")
+        assert server.texts(CHAT) == ["bonjour"]

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -43,16 +45,30 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that does not answer is one line for the operator, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        typer.echo(f"relai-bot: the database (RELAI_DATABASE_URL) does not answer: {reason}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _prepare_database(runtime) -> None:  # type: ignore[no-untyped-def]
     """Embedded SQLite: migrate and load the demo data if empty. Elsewhere the schema must be at head already
     (several instances must not race to migrate: run `relai-bot db upgrade` once per deployment)."""
     from relai_bot.runtime import prepare_embedded
     from relai_bot.store.db import current_revision, head_revision
 
-    if runtime.settings.is_sqlite:
-        prepare_embedded(runtime)
-        return
-    current = current_revision(runtime.db)
+    with _database_errors():
+        if runtime.settings.is_sqlite:
+            prepare_embedded(runtime)
+            return
+        current = current_revision(runtime.db)
     if current != head_revision():
         typer.echo(
             f"relai-bot: the database schema is at {current}, not {head_revision()}: run relai-bot db upgrade", err=True
@@ -150,8 +166,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     if file not in ("", ":memory:", settings.database_url):
         Path(file).parent.mkdir(parents=True, exist_ok=True)  # as `serve` does for its SQLite file
     db = Database(settings.database_url)
-    upgrade(db, revision)
-    typer.echo(f"schema at revision {current_revision(db)}")
+    with _database_errors():
+        upgrade(db, revision)
+        typer.echo(f"schema at revision {current_revision(db)}")
     db.dispose()
 
 

@@ -50,20 +50,45 @@ __all__ = [
 ]
 
 SENDING_METHODS = frozenset(
-    (
-        "sendMessage sendDocument sendPhoto sendAudio sendVideo sendAnimation sendVoice sendVideoNote "
-        "sendSticker sendLocation sendVenue sendContact sendPoll sendDice sendMediaGroup sendInvoice "
-        "sendGame sendChecklist sendPaidMedia sendLivePhoto sendRichMessage copyMessage copyMessages "
-        "forwardMessage forwardMessages"
-    ).split()
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendAudio",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendMediaGroup",
+        "sendInvoice",
+        "sendGame",
+        "sendChecklist",
+        "sendPaidMedia",
+        "sendLivePhoto",
+        "sendRichMessage",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+    }
 )
 """Methods that put a new message in a chat (what ``sent_messages`` returns)."""
 
 EDIT_METHODS = frozenset(
-    (
-        "editMessageText editMessageCaption editMessageMedia editMessageReplyMarkup "
-        "editMessageLiveLocation editMessageChecklist"
-    ).split()
+    {
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+        "editMessageLiveLocation",
+        "editMessageChecklist",
+    }
 )
 RATE_LIMITED_METHODS = SENDING_METHODS | EDIT_METHODS
 """Methods counted by flood control (``sendChatAction`` is deliberately not counted)."""
@@ -102,7 +127,7 @@ class RecordedCall:
     method: str
     params: dict[str, Any]
     chat_id: int | str | None
-    time: float
+    time: float  # time.monotonic() at arrival
     status: int
     result: Any = None
     description: str | None = None
@@ -416,9 +441,7 @@ class FakeTelegramServer:
 
     def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update (``update_id`` assigned if missing); validated against the ``Update`` type."""
-        update = dict(update)
-        if "update_id" not in update:
-            update["update_id"] = self._next_update_id
+        update = {"update_id": update.get("update_id", self._next_update_id), **update}
         try:
             self.schema.check_object("Update", update)
         except ApiError as exc:
@@ -515,10 +538,11 @@ class FakeTelegramServer:
         chat_id: int | str | None = None
         result: Any = None
         extra: dict[str, Any] = {}
+        arrival = time.monotonic()
         try:
-            params = await _read_params(request)
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized", kind="auth")
+            params = await _read_params(request)
             if self.schema.resolve_method(raw_method) is None:
                 raise ApiError(404, "Not Found", detail=f"unknown method {raw_method!r}", kind="unknown_method")
             await self._apply_delay(method)
@@ -541,7 +565,7 @@ class FakeTelegramServer:
                 method=method,
                 params=params,
                 chat_id=chat_id,
-                time=time.monotonic(),
+                time=arrival,
                 status=status,
                 result=result if status == 200 else None,
                 description=body.get("description"),
