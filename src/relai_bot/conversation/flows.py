@@ -201,9 +201,10 @@ class FlowSet:
                 problems.append(FlowProblem(file, None, f"title label {flow.title!r} does not exist"))
             for step_id, step in flow.steps.items():
                 problems += self._check_step(flow_id, step_id, step, checks, reachable)
+        closure = self._closure(reachable)
         for flow_id, flow in self.flows.items():
             for step_id in flow.steps:
-                if (flow_id, step_id) not in self._closure(reachable):
+                if (flow_id, step_id) not in closure:
                     problems.append(FlowProblem(self.files[flow_id], step_id, "unreachable step"))
         if problems:
             raise FlowError(problems)
