@@ -43,6 +43,7 @@ CASES: dict[str, list[str]] = {
     "duplicate_choice_key": [f"{MENU}, step home: two choices share a key"],
     "unknown_error": [f"{MENU}, step home: error 'NoSuchError' is not a domain error"],
     "unknown_step_field": [f"{MENU}, step home: colour: Extra inputs are not permitted"],
+    "duplicate_step": [f"{MENU}: not valid YAML: 'home' is written twice at line 10, column 3"],
 }
 
 

@@ -324,6 +324,21 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return ", ".join(parts)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key written twice (two steps of the same name would silently merge)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_flows(directory: Path) -> FlowSet:
     """Read every conversations/*.yaml; format problems raise FlowError naming file and step."""
     flows: dict[str, FlowSpec] = {}
@@ -334,7 +349,7 @@ def load_flows(directory: Path) -> FlowSet:
             continue
         file = f"{directory.name}/{path.name}"
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
         except yaml.YAMLError as exc:
             problems.append(FlowProblem(file, None, f"not valid YAML: {_yaml_problem(exc)}"))
             continue
