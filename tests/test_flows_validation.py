@@ -114,8 +114,21 @@ def test_cli_graph_prints_a_mermaid_flowchart_of_every_step() -> None:
     result = CliRunner().invoke(app, ["flows", "graph", "booking"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("flowchart TD\n")
-    declared = set(re.findall(r"^    (\w+)(?:\[\"|\[/)", result.stdout, flags=re.MULTILINE))
+    declared = set(re.findall(r"^    s_(\w+)(?:\[\"|\[/)", result.stdout, flags=re.MULTILINE))
     assert declared == set(booking_steps())
+
+
+def test_graph_node_ids_cannot_clash_with_mermaid_keywords(tmp_path: Path) -> None:
+    folder = tmp_path / "conversations"
+    folder.mkdir()
+    for name in ("onboarding.yaml", "menu.yaml"):
+        (folder / name).write_text((FIXTURES / "valid" / "conversations" / name).read_text())
+    menu = folder / "menu.yaml"
+    menu.write_text(
+        menu.read_text().replace("goto: home}", "goto: end}") + "  end:\n    say: common/choose\n    goto: home\n"
+    )
+    graph = load_flows(folder).mermaid("menu")
+    assert "s_end" in graph and "\n    end" not in graph
 
 
 def test_cli_graph_of_an_unknown_flow_exits_2() -> None:

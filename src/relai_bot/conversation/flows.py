@@ -281,20 +281,25 @@ class FlowSet:
 
     # -- documentation ----------------------------------------------------------------------------
     def mermaid(self, flow_id: str, label: Callable[[str], str] = lambda key: key) -> str:
-        """A Mermaid flowchart of one flow (other flows appear as rounded nodes)."""
+        """A Mermaid flowchart of one flow (other flows appear as rounded nodes).
+
+        Node ids are prefixed (s_…, x_…) so that a step called `end` or `start` cannot clash with Mermaid.
+        """
         flow = self.flows[flow_id]
-        lines = ["flowchart TD", f"    start(( )) --> {flow.start}"]
+        lines = ["flowchart TD", f"    entry(( )) --> s_{flow.start}"]
         outside: set[str] = set()
         for step_id, step in flow.steps.items():
-            shape = f'{step_id}["{step_id}"]' if step.waits else f"{step_id}[/{step_id}/]"
-            lines.append(f"    {shape}")
+            shape = f'["{step_id}"]' if step.waits else f"[/{step_id}/]"
+            lines.append(f"    s_{step_id}{shape}")
             for edge, goto in _edges(step):
                 target = self.resolve(flow_id, goto)
-                node = target.step if target.flow == flow_id else f"{target.flow}__{target.step}"
-                if target.flow != flow_id:
+                if target.flow == flow_id:
+                    node = f"s_{target.step}"
+                else:
+                    node = f"x_{target.flow}__{target.step}"
                     outside.add(f'    {node}(["{target.flow} / {target.step}"])')
                 text = label(edge).replace('"', "'")
-                lines.append(f'    {step_id} -->|"{text}"| {node}')
+                lines.append(f'    s_{step_id} -->|"{text}"| {node}')
         return "\n".join([*lines, *sorted(outside)]) + "\n"
 
 
