@@ -89,10 +89,10 @@ def score_scheme(scheme: Scheme, profile: Profile) -> RankedScheme | None:
             score -= 2
     if scheme.situations:
         if profile.situation and profile.situation in scheme.situations:
-            score += 2
+            score += 2.5
             reasons.append("situation")
         elif profile.qpv and "residant_qpv" in scheme.situations:
-            score += 2
+            score += 1.5
             reasons.append("qpv")
         elif profile.situation:
             score -= 1.5
@@ -103,8 +103,10 @@ def score_scheme(scheme: Scheme, profile: Profile) -> RankedScheme | None:
         score += 1  # a scheme made for this age group
         reasons.append("age")
     if scheme.districts is not None:
-        score += 1
+        score += 0.5
         reasons.append("district")
+    if not scheme.verified:
+        score -= 0.5  # on a tie, what the commune confirmed comes first
     return RankedScheme(scheme=scheme, score=score, reasons=tuple(reasons))
 
 
