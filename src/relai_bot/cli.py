@@ -156,6 +156,39 @@ def seed(
     runtime.close()
 
 
+@app.command()
+def broadcast(
+    district: Annotated[list[str], typer.Option(help="A district (name or code); repeat for several.")],
+    text: Annotated[str, typer.Option(help="The message, as residents will read it.")],
+    by: Annotated[str, typer.Option(help="Who sends it (kept with the broadcast).")] = "cli",
+) -> None:
+    """Enqueue a message to the residents of districts who said yes to opportunities (`serve` delivers it)."""
+    from relai_bot.runtime import migrate
+    from relai_bot.services.broadcasts import create_broadcast
+    from relai_bot.services.errors import NotFound
+
+    settings = _settings()
+    runtime = _runtime(settings)
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            sent = create_broadcast(
+                session,
+                districts=district,
+                text=text,
+                created_by=by,
+                now=runtime.clock.now(),
+                per_week=settings.broadcasts_per_week,
+            )
+    except (NotFound, ValueError) as error:
+        typer.echo(f"relai-bot: nothing sent: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    left_out = ", ".join(f"{reason}={n}" for reason, n in sent.excluded.items()) or "nobody"
+    typer.echo(f"broadcast {sent.id}: {sent.recipients} recipients enqueued; left out: {left_out}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the database migrations."""

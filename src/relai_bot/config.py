@@ -30,14 +30,131 @@ class Settings(BaseSettings):
     # --- Telegram channel (issue 3) -----------------------------------------------------------
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
+    # Where files are downloaded from; empty = derived from telegram_api_url (".../bot" -> ".../file/bot")
+    telegram_file_url: str | None = None
+    # The secret Telegram sends back with every webhook request; empty = derived from the token (HMAC)
+    telegram_webhook_secret: SecretStr | None = None
+    # Sending pace: messages per second overall, per chat, and the short burst a chat may get at once
+    telegram_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    telegram_rate_per_chat: float = Field(default=1.0, gt=0, le=100)
+    telegram_chat_burst: int = Field(default=3, ge=1, le=20)
+    # Seconds to wait for Telegram's answer to a send, and for a long poll (polling mode)
+    telegram_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    telegram_poll_seconds: int = Field(default=30, ge=1, le=50)
+
+    @field_validator("telegram_token", "telegram_file_url", "telegram_webhook_secret", mode="before")
+    @classmethod
+    def _empty_telegram_text(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        import re  # kept local: this section is edited on its own
+
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("use 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return value
 
     # --- SMS channel through Twilio (issue 4) --------------------------------------------------
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    # One-way alphanumeric sender (e.g. "MAIRIE") for reminders and broadcasts; it cannot receive replies
+    twilio_one_way_from: str | None = None
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Longest SMS sent in one go (segments); a longer text is split into several SMS
+    sms_max_segments: int = Field(default=3, ge=1, le=10)
+    # Replace what GSM-7 lacks (’ œ ê ç « » …) before sending: 160 characters a segment instead of 70
+    sms_transliterate: bool = True
+    # Added to SMS the service sends on its own initiative, e.g. "STOP au 36xxx"
+    sms_opt_out_mention: str | None = None
+    # How to answer a one-way SMS: the number to text (default: RELAI_TWILIO_FROM when it is a number),
+    # a Telegram link, the mairie's phone
+    sms_reply_number: str | None = None
+    sms_telegram_link: str | None = None
+    sms_contact_phone: str | None = None
+
+    @field_validator(
+        "twilio_from",
+        "twilio_one_way_from",
+        "sms_opt_out_mention",
+        "sms_reply_number",
+        "sms_telegram_link",
+        "sms_contact_phone",
+        mode="before",
+    )
+    @classmethod
+    def _empty_sms_text(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _twilio_from(cls, value: str | None) -> str | None:
+        import re  # kept local: this section is edited on its own
+
+        if value is not None and not re.fullmatch(r"\+[1-9]\d{4,14}|\d{3,8}|MG[0-9a-fA-F]{32}", value.strip()):
+            raise ValueError("use a Twilio number in E.164 (+262...), a short code or a Messaging Service SID (MG...)")
+        return value.strip() if value else value
+
+    @field_validator("twilio_one_way_from")
+    @classmethod
+    def _twilio_one_way_from(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}|\+[1-9]\d{4,14}|\d{3,8}", value):
+            raise ValueError("use an alphanumeric sender of 1 to 11 letters, digits or spaces (e.g. MAIRIE)")
+        return value
 
     # --- Delivery engine: outbox, reminders, quiet hours (issue 5) ------------------------------
+    # Local hours when residents may get messages the service sends on its own ("08:00-20:00" or "off");
+    # broadcasts are also held on Sundays and public holidays
+    quiet_hours: str = "08:00-20:00"
+    broadcasts_per_week: int = Field(default=3, ge=0, le=50)
+    # "1d@18:00" = the day before at 18:00 local; "2h", "30m" = that long before; "off" = none
+    reminder_offsets: str = "1d@18:00,2h"
+    # Provider limits: Telegram messages/s overall and seconds between two messages to one chat;
+    # SMS segments/s per sender (Twilio's default outside North America is 10)
+    telegram_rate: float = Field(default=30.0, gt=0, le=1000)
+    telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    sms_rate: float = Field(default=10.0, gt=0, le=1000)
+    # A dispatcher owns the rows it claimed this long; then another may take them (a crashed one's)
+    outbox_lease_seconds: float = Field(default=120.0, ge=10, le=3600)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How long a resident may take a place offered from the waitlist
+    waitlist_offer_minutes: int = Field(default=120, ge=5, le=2880)
+    # Advisers' morning digest (local time) and how long data is kept
+    digest_time: str = "07:30"
+    retention_months: int = Field(default=12, ge=1, le=120)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        from relai_bot.services.quiet_hours import parse_window  # local: this section is edited on its own
+
+        parse_window(value)
+        return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _reminder_offsets(cls, value: str) -> str:
+        from relai_bot.services.reminders import parse_offsets
+
+        parse_offsets(value)
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r}: write HH:MM, e.g. 07:30") from None
+        return value.strip()
 
     # Conversation behaviour
     resume_after_hours: float = Field(default=24.0, gt=0)

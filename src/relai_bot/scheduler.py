@@ -9,6 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete
 
+from relai_bot.delivery.ticks import add_delivery_jobs
 from relai_bot.runtime import Runtime
 from relai_bot.services.agenda import extend_slots
 from relai_bot.store.models import Conversation, ProcessedMessage
@@ -55,4 +56,5 @@ def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
         args=[runtime],
         id="roll_slots",
     )
+    add_delivery_jobs(scheduler, runtime)  # reminders, waitlist, advisers' digest, retention
     return scheduler

@@ -117,8 +117,9 @@ class Engine:
             insert(ProcessedMessage)
             .values(channel=inbound.channel, external_id=str(inbound.message_id)[:80], received_at=now)
             .on_conflict_do_nothing()
+            .returning(ProcessedMessage.external_id)  # rowcount is -1 here on PostgreSQL (psycopg 3)
         )
-        return bool(session.execute(statement).rowcount)
+        return session.execute(statement).first() is not None
 
     def _conversation(self, session: Session, inbound: Inbound, now: Any) -> tuple[Conversation, bool]:
         """The address's conversation row, locked for this turn (FOR UPDATE on PostgreSQL)."""
@@ -137,7 +138,8 @@ class Engine:
                 updated_at=now,
             )
             .on_conflict_do_nothing()
-        ).rowcount
+            .returning(Conversation.id)
+        ).first()
         conversation = session.exec(
             select(Conversation)
             .where(Conversation.channel == inbound.channel, Conversation.address == inbound.address)
@@ -457,3 +459,40 @@ class Engine:
 
     def _say(self, ctx: Context, replies: list[Reply], template: str, **extra: Any) -> None:
         replies.append(Reply(text=ctx.render(template, **extra)))
+
+    # -- a message the service sends on its own initiative ------------------------------------------
+    def push(
+        self, session: Session, channel: str, address: str, target_flow: str, target_step: str, data: dict[str, Any]
+    ) -> Turn:
+        """Put the conversation of (channel, address) at a step and return what that step says.
+
+        Used for reminders and offers with buttons: the options carry ids of the conversation's new turn,
+        so a press (or an answer by number) is an ordinary answer to that step. The step the resident was
+        at goes on the stack ("retour" leads back to it).
+        """
+        now = self.clock.now()
+        inbound = Inbound(channel=channel, address=address, kind="text")
+        conversation, _ = self._conversation(session, inbound, now)
+        resident = self._resident(session, conversation, inbound)
+        ctx = Context(session, now, self.settings, self.renderer, inbound, conversation, resident)
+        ctx.data.update(data)
+        replies: list[Reply] = []
+        self._go(ctx, replies, Target(target_flow, target_step or self.flows.flows[target_flow].start))
+        # An answer within resume_after is an answer to this message, not a return after a long pause
+        conversation.last_inbound_at = now
+        conversation.updated_at = now
+        flag_modified(conversation, "data")
+        session.add(conversation)
+        if resident is not None:
+            logged = [(reply, self._log(session, resident, channel, "out", reply.text, now, None)) for reply in replies]
+            session.flush()
+            for reply, row in logged:
+                reply.log_id = row.id
+        session.flush()
+        return Turn(
+            replies=replies,
+            effects=ctx.effects,
+            resident_id=resident.id if resident else None,
+            flow=conversation.flow,
+            step=conversation.step,
+        )

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from relai_bot.channels.base import ChannelAdapter
+from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.runtime import Runtime
 from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import current_revision, head_revision
@@ -41,12 +42,18 @@ def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Seque
         if scheduler is not None:
             scheduler.start()
         started: list[ChannelAdapter] = []
+        dispatcher: DeliveryWorker | None = None
         try:
             for channel in channels:
                 await channel.start()
                 started.append(channel)
+            if with_scheduler:  # the outbox dispatcher sends through the channels that started
+                dispatcher = DeliveryWorker(runtime, {channel.name: channel for channel in started})
+                dispatcher.start()
             yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             for channel in reversed(started):
                 await channel.stop()
             if scheduler is not None:

@@ -2,20 +2,24 @@
 
 from relai_bot.store.models.agenda import APPOINTMENT_STATUSES, Appointment, CallbackRequest, Opening, Slot
 from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, Venue
+from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
 from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
 from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffUser
 
 __all__ = [
     "APPOINTMENT_STATUSES",
     "Adviser",
+    "AdviserAddress",
     "AdviserScheme",
     "Appointment",
+    "Broadcast",
     "CallbackRequest",
     "ChannelAddress",
     "Conversation",
     "District",
     "MessageLog",
     "Opening",
+    "OutboxMessage",
     "ProcessedMessage",
     "Resident",
     "Scheme",
@@ -23,4 +27,5 @@ __all__ = [
     "Slot",
     "StaffUser",
     "Venue",
+    "WaitlistEntry",
 ]

@@ -67,6 +67,8 @@ class Appointment(SQLModel, table=True):
     status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     channel: str = Field(max_length=16)
     adviser_note: str | None = None
+    # When the resident answered "je confirme" to a reminder (advisers see it)
+    confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class CallbackRequest(SQLModel, table=True):

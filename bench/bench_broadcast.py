@@ -1,0 +1,241 @@
+"""A broadcast to 10,000 residents through the dispatcher, against a fake Bot API enforcing Telegram's limits.
+
+    .venv/bin/python -m bench.bench_broadcast [--recipients 10000] [--faults 0.01] [--database sqlite|postgres]
+
+FakeTelegramServer (30 messages/s overall, 1/s per chat, 429 with retry_after beyond) runs in its own
+process; the real python-telegram-bot client sends. Some chats answer an injected 429 once. Halfway, a
+reminder is enqueued for another resident. Prints the achieved rate as a fraction of the limit, lost and
+duplicated messages, the server's flood refusals (per-chat and overall), and the reminder's delay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import multiprocessing
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, text
+from sqlmodel import select
+from telegram import Bot
+from telegram.request import HTTPXRequest
+from tests.delivery_support import PtbSender, add_residents
+from tests.fakes.telegram_api import FakeTelegramServer
+
+from relai_bot.clock import SystemClock
+from relai_bot.config import load_settings
+from relai_bot.delivery.worker import DeliveryWorker
+from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
+from relai_bot.services import booking, broadcasts, outbox
+from relai_bot.store.models import Appointment, OutboxMessage, Slot
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+FIRST_CHAT = 1_000_000
+REMINDER_CHAT = 999
+
+
+@contextmanager
+def bench_runtime(database: str) -> Iterator[Runtime]:
+    """A runtime on a fresh database with the demo data; quiet hours off (the benchmark may run at night)."""
+    overrides = {"quiet_hours": "off", "broadcasts_per_week": 50}
+    if database == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+            runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
+            migrate(runtime)
+            seed_demo(runtime)
+            try:
+                yield runtime
+            finally:
+                runtime.close()
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"relai_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
+        migrate(runtime)
+        seed_demo(runtime)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Call:
+    chat_id: int | str | None
+    time: float  # time.monotonic() in the server process (the same clock system-wide on Linux)
+    status: int
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    calls: list[Call]
+    refusals: list[str]  # the server's flood refusals (its violations), by detail
+
+
+def serve_fake(conn: Connection, faulty: list[int]) -> None:
+    """FakeTelegramServer in a process of its own, as Telegram is another machine: the dispatcher's work
+    never delays the server's clock. Some chats answer an injected 429 once. Stops on any message."""
+
+    async def main() -> None:
+        async with FakeTelegramServer() as srv:
+            for chat in faulty:
+                srv.fail_next("sendMessage", status=429, retry_after=2, chat_id=chat)
+            conn.send((srv.base_url, srv.base_file_url))
+            await asyncio.to_thread(conn.recv)
+            calls = [Call(c.chat_id, c.time, c.status) for c in srv.calls if c.method == "sendMessage"]
+            conn.send(ServerRecord(calls, [v.detail for v in srv.violations]))
+
+    asyncio.run(main())
+
+
+def prepare(runtime: Runtime, recipients: int) -> tuple[int, int]:
+    """The residents, the broadcast, and a resident with an appointment tomorrow (for the reminder)."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        add_residents(session, recipients, now, first_address=FIRST_CHAT)
+        sent = broadcasts.create_broadcast(
+            session,
+            districts=["saint-laurent"],
+            text="Forum de l'emploi samedi à la mairie.",
+            created_by="bench",
+            now=now,
+            per_week=50,
+        )
+        (resident_id,) = add_residents(session, 1, now, district="moulin-joli", first_address=REMINDER_CHAT)
+        slot = session.exec(
+            select(Slot).where(Slot.starts_at > now + timedelta(days=1)).order_by(Slot.starts_at)
+        ).first()
+        assert slot is not None
+        appointment = booking.book_slot(
+            session,
+            resident_id=resident_id,
+            slot_id=slot.id,
+            scheme_id=None,
+            channel="telegram",
+            now=now,  # type: ignore[arg-type]
+        )
+    assert sent.recipients == recipients, sent
+    return sent.id, appointment.id  # type: ignore[return-value]
+
+
+def enqueue_reminder(runtime: Runtime, appointment_id: int, chat: int) -> None:
+    """A reminder due now, as the reminders tick would enqueue it (it goes through Engine.push)."""
+    with runtime.db.transaction() as session:
+        appointment = session.get(Appointment, appointment_id)
+        assert appointment is not None
+        outbox.enqueue(
+            session,
+            key=f"reminder:{appointment_id}:bench",
+            kind="reminder",
+            channel="telegram",
+            address=str(chat),
+            now=runtime.clock.now(),
+            resident_id=appointment.resident_id,
+            appointment_id=appointment_id,
+            target=("reminder", "remind", {"appointment_id": appointment_id}),
+        )
+
+
+def remaining(runtime: Runtime, broadcast_id: int) -> int:
+    with runtime.db.transaction() as session:
+        return session.exec(
+            select(func.count()).where(
+                OutboxMessage.broadcast_id == broadcast_id,
+                OutboxMessage.status.in_(("pending", "sending")),  # type: ignore[attr-defined]
+            )
+        ).one()
+
+
+async def run(recipients: int, faults: float, database: str) -> None:
+    with bench_runtime(database) as runtime:
+        broadcast_id, appointment_id = prepare(runtime, recipients)
+        faulty = random.Random(7).sample(range(FIRST_CHAT, FIRST_CHAT + recipients), int(recipients * faults))
+        ours, theirs = multiprocessing.Pipe()
+        server = multiprocessing.get_context("spawn").Process(target=serve_fake, args=(theirs, faulty), daemon=True)
+        server.start()
+        base_url, base_file_url = ours.recv()
+        request = HTTPXRequest(connection_pool_size=16, pool_timeout=30.0)
+        async with Bot("123:ABC", base_url=base_url, base_file_url=base_file_url, request=request) as bot:
+            worker = DeliveryWorker(runtime, {"telegram": PtbSender(bot)})
+            started = time.monotonic()
+            worker.start()
+            reminder_at: float | None = None
+            next_report = 30.0
+            while True:
+                await asyncio.sleep(0.5)
+                left = await asyncio.to_thread(remaining, runtime, broadcast_id)
+                if reminder_at is None and left <= recipients // 2:
+                    await asyncio.to_thread(enqueue_reminder, runtime, appointment_id, REMINDER_CHAT)
+                    reminder_at = time.monotonic()
+                    worker.notify()
+                if left == 0:
+                    break
+                elapsed = time.monotonic() - started
+                if elapsed >= next_report:
+                    print(f"  {elapsed:5.0f} s: {recipients - left} sent", flush=True)
+                    next_report += 30.0
+            await asyncio.sleep(0.5)
+            await worker.stop()
+        ours.send("stop")
+        record: ServerRecord = ours.recv()
+        server.join()
+        report(runtime, record, broadcast_id, recipients, len(faulty), reminder_at)
+
+
+def report(
+    runtime: Runtime, record: ServerRecord, broadcast_id: int, recipients: int, faults: int, reminder_at: float | None
+) -> None:
+    ok = [c for c in record.calls if c.status == 200]
+    per_chat = Counter(c.chat_id for c in ok if isinstance(c.chat_id, int) and c.chat_id >= FIRST_CHAT)
+    lost = recipients - len(per_chat)
+    duplicated = sum(n - 1 for n in per_chat.values() if n > 1)
+    times = sorted(c.time for c in ok)
+    span = times[-1] - times[0] if len(times) > 1 else float("nan")
+    rate = (len(times) - 1) / span if span else float("nan")
+    busiest = max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+    chat_refusals = [d for d in record.refusals if "chat" in d]
+    overall_refusals = [d for d in record.refusals if "global" in d]
+    injected = sum(1 for c in record.calls if c.status == 429) - len(chat_refusals) - len(overall_refusals)
+    reminder = [c for c in ok if c.chat_id == REMINDER_CHAT]
+    delay = f"{reminder[0].time - reminder_at:.2f} s" if reminder and reminder_at else "not sent"
+    with runtime.db.transaction() as session:
+        outcome = broadcasts.broadcast_report(session, broadcast_id)
+    print(f"broadcast to {recipients} Telegram residents, {faults} chats answering an injected 429 once")
+    print(f"  sent {len(times)} messages in {span:.1f} s: {rate:.2f} msg/s = {rate / 30:.3f} of the 30 msg/s limit")
+    print(f"  busiest second at the server: {busiest} messages")
+    print(f"  lost {lost}, duplicated {duplicated}; outbox rows {outcome}")
+    print(f"  flood refusals: per-chat {len(chat_refusals)}, overall {len(overall_refusals)}; injected 429s {injected}")
+    print(f"  reminder enqueued mid-broadcast reached the server after {delay}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--faults", type=float, default=0.01, help="share of chats answering a 429 once")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    asyncio.run(run(args.recipients, args.faults, args.database))
+
+
+if __name__ == "__main__":
+    main()

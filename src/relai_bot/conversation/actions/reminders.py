@@ -1,0 +1,91 @@
+"""Answers to the messages the delivery engine sends: a reminder's "je confirme", waitlist offers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from relai_bot.conversation.actions.appointments import appointment_item, slot_item
+from relai_bot.conversation.context import Context, action
+from relai_bot.services import booking, reminders, schemes, waitlist
+from relai_bot.services.errors import NotFound
+
+
+@action("confirm_appointment")
+def confirm_appointment(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    appointment = reminders.confirm_appointment(
+        ctx.session,
+        appointment_id=int(ctx.data["appointment_id"]),
+        resident_id=resident.id,  # type: ignore[arg-type]
+        now=ctx.now,
+    )
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    ctx.effect("appointment_confirmed", appointment_id=appointment.id)
+    return None
+
+
+# -- the waitlist ------------------------------------------------------------------------------------
+@action("join_waitlist")
+def join_waitlist(ctx: Context) -> str | None:
+    """Wait for a place in data.slot_id, or in the next slots of data.scheme_code."""
+    resident = ctx.require_resident()
+    slot_id = ctx.data.get("slot_id")
+    code = ctx.data.get("scheme_code")
+    waitlist.join(
+        ctx.session,
+        resident_id=resident.id,  # type: ignore[arg-type]
+        channel=ctx.channel,
+        now=ctx.now,
+        slot_id=int(slot_id) if slot_id else None,
+        scheme_id=schemes.get_scheme(ctx.session, str(code)).id if code and not slot_id else None,
+    )
+    ctx.vars["offer_minutes"] = ctx.settings.waitlist_offer_minutes
+    for key in ("slot_id", "venue_id", "scheme_code"):
+        ctx.data.pop(key, None)
+    return None
+
+
+@action("waitlist_offer")
+def waitlist_offer(ctx: Context) -> str | None:
+    try:
+        entry, slot = waitlist.current_offer(
+            ctx.session,
+            int(ctx.data["waitlist_entry_id"]),
+            ctx.require_resident().id,
+            ctx.now,  # type: ignore[arg-type]
+        )
+    except NotFound:
+        return "gone"
+    views = booking.free_slots(ctx.session, ctx.now, slot_id=slot.id, limit=1, horizon=timedelta(days=365))
+    if not views:
+        return "gone"
+    ctx.vars["slot"] = slot_item(views[0])
+    ctx.vars["expires_at"] = entry.offer_expires_at
+    return None
+
+
+@action("accept_offer")
+def accept_offer(ctx: Context) -> str | None:
+    resident = ctx.require_resident()
+    appointment = waitlist.accept(
+        ctx.session,
+        entry_id=int(ctx.data["waitlist_entry_id"]),
+        resident_id=resident.id,  # type: ignore[arg-type]
+        channel=ctx.channel,
+        now=ctx.now,
+    )
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
+    ctx.data.pop("waitlist_entry_id", None)
+    return None
+
+
+@action("decline_offer")
+def decline_offer(ctx: Context) -> str | None:
+    waitlist.decline(
+        ctx.session,
+        entry_id=int(ctx.data.pop("waitlist_entry_id")),
+        resident_id=ctx.require_resident().id,  # type: ignore[arg-type]
+        now=ctx.now,
+    )
+    return None

@@ -1,0 +1,328 @@
+"""The outbox: what the service sends on its own initiative, one row per recipient and message.
+
+Enqueueing is idempotent (a unique key per message and recipient). A dispatcher *claims* due rows: it
+sets them to "sending" with a lease (`claimed_by`, `claimed_until`) in one transaction — on PostgreSQL
+with `SELECT … FOR UPDATE SKIP LOCKED`, so that several dispatchers never take the same row; on SQLite
+the transaction holds the write lock (BEGIN IMMEDIATE), which serialises claims. A row whose lease ran
+out (its dispatcher died) can be claimed again: only messages in flight at a crash may go twice. A row
+the provider accepted ("sent") is final and never sent again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, select
+
+from relai_bot.store.models import ChannelAddress, MessageLog, OutboxMessage
+from relai_bot.store.models.delivery import PRIORITIES
+
+# Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
+CHANNEL_PREFERENCE = ("telegram", "sms")
+FINAL_STATUSES = frozenset({"sent", "delivered", "failed", "skipped"})
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+_INSERT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str
+    address: str
+    reachable: bool
+
+
+def addresses_of(session: Session, resident_ids: Iterable[int]) -> dict[int, list[Address]]:
+    """Each resident's deliverable addresses, reachable ones first, in channel preference order."""
+    ids = list(set(resident_ids))
+    found: dict[int, list[Address]] = {i: [] for i in ids}
+    for start in range(0, len(ids), _INSERT_CHUNK):
+        chunk = ids[start : start + _INSERT_CHUNK]
+        rows = session.exec(
+            select(ChannelAddress).where(
+                ChannelAddress.resident_id.in_(chunk),  # type: ignore[attr-defined]
+                ChannelAddress.channel.in_(CHANNEL_PREFERENCE),  # type: ignore[attr-defined]
+            )
+        )
+        for row in rows:
+            found[row.resident_id].append(Address(row.channel, row.address, row.unreachable_at is None))
+    for addresses in found.values():
+        addresses.sort(key=lambda a: (not a.reachable, CHANNEL_PREFERENCE.index(a.channel)))
+    return found
+
+
+def best_address(session: Session, resident_id: int) -> Address | None:
+    """Where to write to a resident first (an unreachable address only if there is nothing else)."""
+    addresses = addresses_of(session, [resident_id])[resident_id]
+    return addresses[0] if addresses else None
+
+
+def next_address(session: Session, resident_id: int, after_channel: str) -> Address | None:
+    """The fallback after a channel failed for good: a reachable address on a later channel."""
+    if after_channel not in CHANNEL_PREFERENCE:
+        return None
+    later = CHANNEL_PREFERENCE[CHANNEL_PREFERENCE.index(after_channel) + 1 :]
+    for address in addresses_of(session, [resident_id])[resident_id]:
+        if address.reachable and address.channel in later:
+            return address
+    return None
+
+
+def message_row(
+    *,
+    key: str,
+    kind: str,
+    channel: str,
+    address: str,
+    now: datetime,
+    body: str = "",
+    resident_id: int | None = None,
+    adviser_id: int | None = None,
+    appointment_id: int | None = None,
+    broadcast_id: int | None = None,
+    target: tuple[str, str, dict[str, Any]] | None = None,
+    due_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one outbox row (for `enqueue_many`)."""
+    due = due_at or now
+    flow, step, data = target if target else (None, None, {})
+    return {
+        "key": key[:160],
+        "kind": kind,
+        "priority": PRIORITIES[kind],
+        "resident_id": resident_id,
+        "adviser_id": adviser_id,
+        "appointment_id": appointment_id,
+        "broadcast_id": broadcast_id,
+        "channel": channel,
+        "address": address,
+        "body": body,
+        "target_flow": flow,
+        "target_step": step,
+        "target_data": data,
+        "status": "pending",
+        "attempts": 0,
+        "due_at": due,
+        "next_attempt_at": due,
+        "expires_at": expires_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows whose key is new; returns how many were new (enqueueing twice is harmless)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    created = 0
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = list(rows[start : start + _INSERT_CHUNK])
+        statement = insert(OutboxMessage).values(chunk).on_conflict_do_nothing(index_elements=["key"])
+        created += len(session.execute(statement.returning(OutboxMessage.id)).all())  # type: ignore[arg-type]
+    return created
+
+
+def enqueue(session: Session, **fields: Any) -> bool:
+    """Enqueue one message (see `message_row`); False when its key was already there."""
+    return enqueue_many(session, [message_row(**fields)]) == 1
+
+
+def claim(
+    session: Session, *, channel: str, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[OutboxMessage]:
+    """Take up to `limit` due rows of a channel, most urgent first, for `lease`."""
+    due = or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),  # type: ignore[arg-type]
+        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),  # type: ignore[arg-type,operator]
+    )
+    statement = (
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == channel, due)
+        .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(session.exec(statement.execution_options(populate_existing=True)))
+    if not rows:
+        return []
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+        .values(
+            # A row taken back from a dead dispatcher may have been tried: it counts as an attempt
+            attempts=case(
+                (OutboxMessage.status == "sending", OutboxMessage.attempts + 1), else_=OutboxMessage.attempts
+            ),
+            status="sending",
+            claimed_by=worker,
+            claimed_until=now + lease,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for row in rows:  # what the UPDATE wrote, without reading the rows again
+        if row.status == "sending":
+            set_committed_value(row, "attempts", row.attempts + 1)
+        for name, value in (("status", "sending"), ("claimed_by", worker), ("claimed_until", now + lease)):
+            set_committed_value(row, name, value)
+    return rows
+
+
+def _mine(row_id: int) -> Any:
+    return and_(OutboxMessage.id == row_id, OutboxMessage.status == "sending")  # type: ignore[arg-type]
+
+
+def mark_sent(session: Session, row_id: int, provider_message_id: str | None, now: datetime) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(_mine(row_id))
+        .values(
+            status="sent",
+            provider_message_id=provider_message_id[:80] if provider_message_id else None,
+            sent_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,  # an error of an earlier attempt stays, for the record
+        )
+    )
+    return bool(result.rowcount)
+
+
+def mark_final(
+    session: Session, row_id: int, status: str, now: datetime, error: str | None, code: str | None = None
+) -> bool:
+    """failed or skipped: never tried again."""
+    assert status in ("failed", "skipped")
+    result = session.execute(
+        update(OutboxMessage)
+        .where(_mine(row_id))
+        .values(
+            status=status,
+            error=error[:200] if error else None,
+            error_code=code[:16] if code else None,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def backoff(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter on the upper half (30 s, 1 min, 2 min … 1 h), never under retry_after."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    wait = ceiling * (0.5 + 0.5 * (rng or random).random())
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after) * (1 + 0.1 * (rng or random).random()))
+    return wait
+
+
+def reschedule(
+    session: Session,
+    row_id: int,
+    at: datetime,
+    now: datetime,
+    *,
+    attempted: bool,
+    error: str | None = None,
+    code: str | None = None,
+) -> bool:
+    """Back to pending until `at`. A failed try counts an attempt; a hold by quiet hours or the
+    provider's "slow down" (429) does not."""
+    values: dict[str, Any] = {
+        "status": "pending",
+        "next_attempt_at": at,
+        "claimed_by": None,
+        "claimed_until": None,
+        "updated_at": now,
+    }
+    if attempted:
+        values["attempts"] = OutboxMessage.attempts + 1
+    if error is not None:
+        values["error"] = error[:200]
+        values["error_code"] = code[:16] if code else None
+    result = session.execute(update(OutboxMessage).where(_mine(row_id)).values(**values))
+    return bool(result.rowcount)
+
+
+def move_to(session: Session, row_id: int, channel: str, address: str, now: datetime, error: str | None) -> bool:
+    """Send on another channel from now on (the first one failed for good)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(_mine(row_id))
+        .values(
+            status="pending",
+            channel=channel,
+            address=address,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            error=error[:200] if error else None,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def release(session: Session, row_ids: Sequence[int], now: datetime) -> int:
+    """Give claimed rows back unsent (a dispatcher stopping cleanly)."""
+    if not row_ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(row_ids)), OutboxMessage.status == "sending")  # type: ignore[union-attr]
+        .values(status="pending", claimed_by=None, claimed_until=None, updated_at=now)
+    )
+    return result.rowcount or 0
+
+
+def record_report(session: Session, channel: str, provider_message_id: str, status: str, now: datetime) -> bool:
+    """A provider's delivery report on a message the outbox sent: sent -> delivered (or failed)."""
+    new = {"delivered": "delivered", "read": "delivered", "undelivered": "failed", "failed": "failed"}.get(status)
+    if new is None:
+        return False
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,  # type: ignore[arg-type]
+            OutboxMessage.provider_message_id == provider_message_id,  # type: ignore[arg-type]
+            OutboxMessage.status == "sent",  # type: ignore[arg-type]
+        )
+        .values(status=new, error=f"report {status}" if new == "failed" else None, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def log_outbound(session: Session, resident_id: int, channel: str, body: str, now: datetime) -> int:
+    """The message-log row of a message the outbox sends to a resident; its id goes on the Reply."""
+    row = MessageLog(resident_id=resident_id, channel=channel, direction="out", body=body, created_at=now)
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    return row.id
+
+
+def note_provider_id(session: Session, log_id: int, provider_message_id: str) -> None:
+    """Put the provider's id on the message-log row if the channel did not (delivery reports find it)."""
+    session.execute(
+        update(MessageLog)
+        .where(MessageLog.id == log_id, MessageLog.provider_message_id.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(provider_message_id=provider_message_id[:80], status="sent")
+    )
+
+
+def counts(session: Session, **where: Any) -> dict[str, int]:
+    """How many rows per status (optionally of one broadcast, kind…)."""
+    statement = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    for name, value in where.items():
+        statement = statement.where(getattr(OutboxMessage, name) == value)
+    return {status: n for status, n in session.exec(statement)}

@@ -1,0 +1,174 @@
+"""Appointment reminders: when they are due, which ones to enqueue, whether one is still worth sending.
+
+Reminders are computed from the appointments table by a scheduler tick (no coupling with the booking
+code, and nothing is lost across restarts): every booked appointment gets one outbox row per offset,
+with an idempotent key. Just before a reminder goes, it is checked again: still booked, not too late,
+and no later reminder of the same appointment already due (after a downtime only the latest goes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from relai_bot.services import outbox
+from relai_bot.services.errors import AppointmentNotActive, NotFound
+from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot
+
+# A reminder is of no use once the appointment is this close (the resident could not get there)
+USEFUL_UNTIL_BEFORE = timedelta(minutes=30)
+REMINDER_FLOW = ("reminder", "remind")
+_DAY_AT = re.compile(r"^(\d{1,2})d@(\d{1,2}):(\d{2})$")
+_BEFORE = re.compile(r"^(\d{1,3})(h|m)$")
+
+
+@dataclass(frozen=True)
+class ReminderOffset:
+    """ "1d@18:00": N days before at a local time; "2h" / "30m": that long before."""
+
+    label: str
+    days: int = 0
+    at: time | None = None
+    before: timedelta | None = None
+
+    def due(self, starts_at: datetime, tz: ZoneInfo) -> datetime:
+        if self.before is not None:
+            return starts_at - self.before
+        assert self.at is not None
+        day = starts_at.astimezone(tz).date() - timedelta(days=self.days)
+        return datetime.combine(day, self.at, tzinfo=tz).astimezone(starts_at.tzinfo)
+
+
+def parse_offsets(value: str) -> list[ReminderOffset]:
+    """ "1d@18:00,2h" -> two offsets; "" or "off" -> none. Raises ValueError."""
+    offsets: list[ReminderOffset] = []
+    if value.strip().lower() in ("", "off", "none"):
+        return offsets
+    for raw in value.split(","):
+        item = raw.strip().lower().replace(" ", "")
+        day_at, before = _DAY_AT.match(item), _BEFORE.match(item)
+        if day_at:
+            days, hour, minute = (int(g) for g in day_at.groups())
+            if not (1 <= days <= 14 and hour <= 23 and minute <= 59):
+                raise ValueError(f"{raw.strip()!r}: 1 to 14 days before, at HH:MM")
+            offsets.append(ReminderOffset(item, days=days, at=time(hour, minute)))
+        elif before:
+            amount, unit = int(before.group(1)), before.group(2)
+            delta = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
+            if not timedelta(minutes=5) <= delta <= timedelta(days=14):
+                raise ValueError(f"{raw.strip()!r}: between 5 minutes and 14 days before")
+            offsets.append(ReminderOffset(item, before=delta))
+        else:
+            raise ValueError(f"{raw.strip()!r}: write 1d@18:00 (the day before at 18:00) or 2h or 30m")
+    if len({o.label for o in offsets}) != len(offsets):
+        raise ValueError("an offset is given twice")
+    return offsets
+
+
+def reminder_key(appointment_id: int, offset: ReminderOffset) -> str:
+    return f"reminder:{appointment_id}:{offset.label}"
+
+
+def schedule_reminders(session: Session, now: datetime, tz: ZoneInfo, offsets: list[ReminderOffset]) -> int:
+    """Enqueue the reminders of every upcoming booked appointment (idempotent). Returns how many are new.
+
+    No reminder is made for a moment before the booking (a booking at 19:00 for tomorrow morning gets no
+    "day before at 18:00"); a reminder whose moment passed during a downtime is made, and the check
+    before sending decides whether it is still useful.
+    """
+    if not offsets:
+        return 0
+    horizon = max(timedelta(days=o.days + 1) if o.before is None else o.before for o in offsets)
+    appointments = session.exec(
+        select(Appointment).where(
+            Appointment.status == "booked",
+            Appointment.starts_at > now + USEFUL_UNTIL_BEFORE,
+            Appointment.starts_at <= now + horizon + timedelta(days=1),
+        )
+    ).all()
+    if not appointments:
+        return 0
+    addresses = outbox.addresses_of(session, [a.resident_id for a in appointments])
+    rows = []
+    for appointment in appointments:
+        choices = addresses.get(appointment.resident_id) or []
+        if not choices:
+            continue  # only a terminal address: nothing can carry a reminder
+        for offset in offsets:
+            due = offset.due(appointment.starts_at, tz)
+            if due < appointment.booked_at:
+                continue
+            rows.append(
+                outbox.message_row(
+                    key=reminder_key(appointment.id, offset),  # type: ignore[arg-type]
+                    kind="reminder",
+                    channel=choices[0].channel,
+                    address=choices[0].address,
+                    now=now,
+                    resident_id=appointment.resident_id,
+                    appointment_id=appointment.id,
+                    target=(*REMINDER_FLOW, {"appointment_id": appointment.id}),
+                    due_at=due,
+                    expires_at=appointment.starts_at - USEFUL_UNTIL_BEFORE,
+                )
+            )
+    return outbox.enqueue_many(session, rows)
+
+
+def skip_reason(session: Session, row: OutboxMessage, now: datetime) -> str | None:
+    """Why a reminder about to go is of no use any more (None: send it)."""
+    appointment = session.get(Appointment, row.appointment_id) if row.appointment_id else None
+    if appointment is None:
+        return "appointment_gone"
+    if appointment.status != "booked":
+        return f"appointment_{appointment.status}"
+    if appointment.starts_at - USEFUL_UNTIL_BEFORE <= now:
+        return "too_late"
+    later_due = session.exec(
+        select(func.count()).where(
+            OutboxMessage.appointment_id == appointment.id,
+            OutboxMessage.kind == "reminder",
+            OutboxMessage.id != row.id,
+            OutboxMessage.due_at > row.due_at,
+            OutboxMessage.due_at <= now,
+        )
+    ).one()
+    if later_due:
+        return "superseded"
+    return None
+
+
+def adviser_of(session: Session, appointment_id: int) -> int | None:
+    row = session.exec(
+        select(Slot.adviser_id)
+        .join(Appointment, Appointment.slot_id == Slot.id)
+        .where(Appointment.id == appointment_id)
+    ).first()
+    return row
+
+
+def confirm_appointment(session: Session, *, appointment_id: int, resident_id: int, now: datetime) -> Appointment:
+    """The resident answered "je confirme": advisers see it in their agenda and digest."""
+    appointment = session.get(Appointment, appointment_id, populate_existing=True)
+    if appointment is None or appointment.resident_id != resident_id:
+        raise NotFound(f"appointment {appointment_id}")
+    if appointment.status != "booked" or appointment.ends_at <= now:
+        raise AppointmentNotActive()
+    if appointment.confirmed_at is None:
+        session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment_id, Appointment.confirmed_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .values(confirmed_at=now, status_changed_at=now)
+        )
+        session.refresh(appointment)
+    return appointment
+
+
+def resident_stopped(session: Session, resident_id: int) -> bool:
+    resident = session.get(Resident, resident_id)
+    return resident is None or resident.stopped_at is not None
