@@ -135,9 +135,7 @@ async def test_async_client_counts_segments(srv: FakeTwilioServer, async_client:
 
 
 async def test_messaging_service_send_is_accepted(srv: FakeTwilioServer, async_client: Client) -> None:
-    message = await async_client.messages.create_async(
-        to=RESIDENT, messaging_service_sid=SERVICE_SID, body="Bonjour"
-    )
+    message = await async_client.messages.create_async(to=RESIDENT, messaging_service_sid=SERVICE_SID, body="Bonjour")
     assert message.status == "accepted"
     assert message.num_segments == "0"
     assert message.from_ is None

@@ -79,9 +79,7 @@ def test_gsm7_segments(length: int, segments: int) -> None:
     assert (m.encoding, m.units, m.segments, m.characters) == ("GSM-7", length, segments, length)
 
 
-@pytest.mark.parametrize(
-    ("length", "segments"), [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)]
-)
+@pytest.mark.parametrize(("length", "segments"), [(1, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
 def test_one_e_circumflex_switches_to_ucs2(length: int, segments: int) -> None:
     text = "Fête" + _gsm_text(length - 4) if length >= 4 else "ê" * length
     assert text.count("ê") == 1 or length < 4

@@ -157,8 +157,7 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
         by_snake[_snake(name)] = name
 
     conditional = [
-        [by_snake.get(item, item) for item in group]
-        for group in (create.get("x-twilio") or {}).get("conditional", [])
+        [by_snake.get(item, item) for item in group] for group in (create.get("x-twilio") or {}).get("conditional", [])
     ]
     success = next(code for code in sorted(create["responses"]) if code.startswith("2"))
     response_ref = create["responses"][success]["content"]["application/json"]["schema"]["$ref"]
@@ -190,9 +189,9 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
             "operation_id": fetch.get("operationId"),
             "path_params": _path_params(spec, fetch),
             "response_status": int(fetch_ok),
-            "response_schema": fetch["responses"][fetch_ok]["content"]["application/json"]["schema"][
-                "$ref"
-            ].rsplit("/", 1)[-1],
+            "response_schema": fetch["responses"][fetch_ok]["content"]["application/json"]["schema"]["$ref"].rsplit(
+                "/", 1
+            )[-1],
             "other_methods": sorted(
                 m.upper() for m in spec["paths"][FETCH_PATH] if m in {"delete", "post", "put", "patch"}
             ),
