@@ -267,6 +267,20 @@ async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, cloc
             first = reminder_rows(runtime)[0]
             assert (first.status, first.channel) == ("sent", "sms")
             assert first.error is not None and first.error.startswith("telegram: unreachable")
+            # Twilio's delivery report reaches the outbox row too
+            from relai_bot.services.delivery_reports import record_status
+
+            with runtime.db.transaction() as session:
+                report = record_status(
+                    session,
+                    channel="sms",
+                    provider_message_id=first.provider_message_id,  # type: ignore[arg-type]
+                    status="delivered",
+                    error_code=None,
+                    now=clock.now(),
+                )
+            assert report.found and report.changed
+            assert reminder_rows(runtime)[0].status == "delivered"
             with runtime.db.transaction() as session:
                 telegram_address = session.exec(
                     select(ChannelAddress).where(ChannelAddress.channel == "telegram")

@@ -381,3 +381,19 @@ async def test_far_from_every_venue_phone_slots_come_first(driver: Driver) -> No
         await chat.tap(1)
     assert not town.labels[0].endswith("par téléphone")
     assert hauts.labels[0].endswith("par téléphone")
+
+
+async def test_no_free_slot_then_the_waitlist_offers_the_freed_place(driver: Driver) -> None:
+    with driver.runtime.db.transaction() as session:
+        for slot in session.exec(select(Slot)):
+            slot.booked = slot.capacity
+            session.add(slot)
+    chat = await driver.onboarded()
+    await chat.tap("Prendre rendez-vous")
+    await chat.tap(1)
+    await chat.tap("Me prévenir si une place se libère")
+    assert "liste d'attente" in chat.text
+    # A new booking afterwards asks for the scheme again (nothing lingers from the last one)
+    await chat.tap("Revenir au menu")
+    await chat.tap("Prendre rendez-vous")
+    assert "C'est pour quelle aide ?" in chat.text

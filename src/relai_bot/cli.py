@@ -96,8 +96,16 @@ def serve() -> None:
     _logging(settings)
     runtime = _runtime(settings)
     _prepare_database(runtime)
-    typer.echo(f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz)", err=True)
-    app_ = create_app(runtime, channels=build_channels(runtime))
+    try:
+        channels = build_channels(runtime)
+    except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
+        typer.echo(f"relai-bot: {error}", err=True)
+        raise typer.Exit(2) from None
+    names = ", ".join(channel.name for channel in channels) or "none (set RELAI_TELEGRAM_TOKEN or RELAI_TWILIO_*)"
+    typer.echo(
+        f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz); channels: {names}", err=True
+    )
+    app_ = create_app(runtime, channels=channels)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
 
 

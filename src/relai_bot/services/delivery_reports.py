@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from relai_bot.services import residents
+from relai_bot.services import outbox, residents
 from relai_bot.store.models import ChannelAddress, MessageLog
 
 # How far along each status is (Twilio's message statuses; other providers map onto them)
@@ -77,13 +77,14 @@ def record_status(
     error_code: str | None,
     now: datetime,
 ) -> StatusUpdate:
-    """Record a delivery report on the message-log row holding the provider's id."""
-    del now  # the log keeps no report time yet; the outbox will
+    """Record a delivery report on the outbox row and on the message-log row holding the provider's id."""
+    in_outbox = outbox.record_report(session, channel, provider_message_id, status, now)
     row = session.exec(
         select(MessageLog).where(MessageLog.channel == channel, MessageLog.provider_message_id == provider_message_id)
     ).first()
     if row is None:
-        return StatusUpdate(found=False, changed=False, status=status)
+        # A message to an adviser has an outbox row but no message-log row
+        return StatusUpdate(found=in_outbox, changed=in_outbox, status=status)
     previous = row.status
     if not moves_forward(previous, status):
         return StatusUpdate(True, False, previous, previous, row.resident_id)
