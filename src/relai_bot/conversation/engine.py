@@ -7,27 +7,22 @@ the `Reply` objects it returns. The dispatcher calls `handle` inside a database 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-from rapidfuzz import fuzz
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from relai_bot.clock import Clock
 from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
+from relai_bot.conversation import options, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
-from relai_bot.messages import Inbound, Option, Reply, Turn
+from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
 from relai_bot.services.text import fold
-from relai_bot.store.models import Conversation, MessageLog, ProcessedMessage, Resident
+from relai_bot.store.models import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +30,6 @@ MAX_HOPS = 30
 MAX_STACK = 20
 MAX_INPUT_CHARS = 1000
 HOME = Target("menu", "")
-_WHOLE_EXPRESSION = re.compile(r"^\{\{\s*(.+?)\s*\}\}$")
 
 
 def domain_error_names() -> frozenset[str]:
@@ -67,41 +61,29 @@ class Engine:
     # -- one turn ---------------------------------------------------------------------------------
     def handle(self, session: Session, inbound: Inbound) -> Turn:
         now = self.clock.now()
-        if inbound.message_id and not self._first_delivery(session, inbound, now):
+        if inbound.message_id and not state.first_delivery(session, inbound, now):
             return Turn(duplicate=True)
-        conversation, is_new = self._conversation(session, inbound, now)
-        resident = self._resident(session, conversation, inbound)
+        conversation, created = state.lock_conversation(session, inbound.channel, inbound.address, now)
+        is_new = created or self._stale(conversation)
+        resident = state.resident_of(session, conversation, inbound)
         ctx = Context(session, now, self.settings, self.renderer, inbound, conversation, resident)
         replies: list[Reply] = []
         text = (inbound.text or "").strip()[:MAX_INPUT_CHARS]
         if resident is not None:
             residents.touch(session, resident, now)
             residents.mark_reachable(session, inbound.channel, inbound.address)
-            self._log(session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id)
+            state.log_message(
+                session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id
+            )
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:
             replies[-1].attachment = ctx.attachments[-1]
         if ctx.forget:
-            session.expunge(conversation)
-            session.execute(
-                delete(Conversation).where(
-                    Conversation.channel == inbound.channel,  # type: ignore[arg-type]
-                    Conversation.address == inbound.address,  # type: ignore[arg-type]
-                )
-            )
+            state.forget(session, conversation)
         else:
-            conversation.last_inbound_at = now
-            conversation.updated_at = now
-            flag_modified(conversation, "data")  # changed in place by actions and choices
-            session.add(conversation)
+            state.save(session, conversation, now)
             if ctx.resident is not None:
-                logged = [
-                    (reply, self._log(session, ctx.resident, inbound.channel, "out", reply.text, now, None))
-                    for reply in replies
-                ]
-                session.flush()
-                for reply, row in logged:
-                    reply.log_id = row.id
+                state.log_replies(session, ctx.resident, inbound.channel, replies, now)
         session.flush()
         return Turn(
             replies=replies,
@@ -111,68 +93,10 @@ class Engine:
             step=None if ctx.forget else conversation.step,
         )
 
-    def _first_delivery(self, session: Session, inbound: Inbound, now: Any) -> bool:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert(ProcessedMessage)
-            .values(channel=inbound.channel, external_id=str(inbound.message_id)[:80], received_at=now)
-            .on_conflict_do_nothing()
-            .returning(ProcessedMessage.external_id)  # rowcount is -1 here on PostgreSQL (psycopg 3)
-        )
-        return session.execute(statement).first() is not None
-
-    def _conversation(self, session: Session, inbound: Inbound, now: Any) -> tuple[Conversation, bool]:
-        """The address's conversation row, locked for this turn (FOR UPDATE on PostgreSQL)."""
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        created = session.execute(
-            insert(Conversation)
-            .values(
-                channel=inbound.channel,
-                address=inbound.address,
-                flow="",
-                step="",
-                data={},
-                stack=[],
-                options=[],
-                turn=0,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
-            .returning(Conversation.id)
-        ).first()
-        conversation = session.exec(
-            select(Conversation)
-            .where(Conversation.channel == inbound.channel, Conversation.address == inbound.address)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        stale = conversation.flow not in self.flows.flows or (
-            conversation.step not in self.flows.flows[conversation.flow].steps
-        )
-        return conversation, bool(created) or stale
-
-    def _resident(self, session: Session, conversation: Conversation, inbound: Inbound) -> Resident | None:
-        if conversation.resident_id is not None:
-            resident = session.get(Resident, conversation.resident_id)
-            if resident is not None:
-                return resident
-        resident = residents.find_by_address(session, inbound.channel, inbound.address)
-        conversation.resident_id = resident.id if resident else None
-        return resident
-
-    def _log(
-        self, session: Session, resident: Resident, channel: str, direction: str, body: str, now: Any, mid: str | None
-    ) -> MessageLog:
-        row = MessageLog(
-            resident_id=resident.id,  # type: ignore[arg-type]
-            channel=channel,
-            direction=direction,
-            body=body,
-            created_at=now,
-            provider_message_id=f"in:{mid}" if mid else None,
-        )
-        session.add(row)
-        return row
+    def _stale(self, conversation: Conversation) -> bool:
+        """A conversation whose step no longer exists (flows changed between two messages) starts afresh."""
+        flow = self.flows.flows.get(conversation.flow)
+        return flow is None or conversation.step not in flow.steps
 
     def _turn(self, ctx: Context, replies: list[Reply], is_new: bool, text: str) -> None:
         conversation, resident, inbound = ctx.conversation, ctx.resident, ctx.inbound
@@ -182,7 +106,7 @@ class Engine:
         if inbound.kind == "start":
             ctx.data["start_payload"] = str(inbound.payload.get("payload") or "")[:64]
         if resident is not None and resident.stopped_at is not None:
-            pressed = self._option_by_id(conversation, inbound.choice or "") if inbound.kind == "choice" else None
+            pressed = options.by_id(conversation, inbound.choice or "") if inbound.kind == "choice" else None
             if "start" in matched or (pressed is not None and pressed["key"] == "start"):
                 residents.resume(ctx.session, resident)
                 self._say(ctx, replies, "common/resumed")
@@ -217,7 +141,10 @@ class Engine:
         if keyword == "menu":
             self._go(ctx, replies, self._home(ctx))
             return
-        if keyword in ("cancel", "back") and self._option_by_text(conversation.options, text) is not None:
+        if (
+            keyword in ("cancel", "back")
+            and options.by_text(conversation.options, text, self.renderer.answers) is not None
+        ):
             keyword = None  # the word is also an answer here ("annuler" a rendez-vous)
         if keyword == "cancel":
             if conversation.flow != "menu":
@@ -243,7 +170,7 @@ class Engine:
         inbound = ctx.inbound
         option: dict[str, Any] | None = None
         if inbound.kind == "choice":
-            option = self._option_by_id(ctx.conversation, inbound.choice or "")
+            option = options.by_id(ctx.conversation, inbound.choice or "")
             if option is None:
                 self._say(ctx, replies, "common/stale_button")
                 self._reprompt(ctx, replies)
@@ -261,7 +188,7 @@ class Engine:
             self._reprompt(ctx, replies)
             return
         else:
-            option = self._option_by_text(ctx.conversation.options, text)
+            option = options.by_text(ctx.conversation.options, text, self.renderer.answers)
         if option is not None:
             self._choose(ctx, replies, step, option)
         elif step.input is not None:
@@ -340,7 +267,7 @@ class Engine:
             conversation.stack = [*conversation.stack, [leaving.flow, leaving.step]][-MAX_STACK:]
         conversation.flow, conversation.step = target.flow, target.step
         conversation.turn += 1
-        conversation.options = self._options(ctx, step)
+        conversation.options = options.build_options(ctx, step)
         if not quiet:
             self._attach_options(ctx, replies)
 
@@ -350,7 +277,7 @@ class Engine:
         """Run an action; its outcome or a domain error may send the resident elsewhere."""
         if call is None:
             return None
-        args = {k: self._value(v, ctx.template_context()) for k, v in call.args.items()}
+        args = {k: options.render_value(self.renderer, v, ctx.template_context()) for k, v in call.args.items()}
         try:
             outcome = ACTIONS[call.action](ctx, **args)
         except domain_errors.DomainError as error:
@@ -368,60 +295,12 @@ class Engine:
         return None
 
     # -- options ----------------------------------------------------------------------------------
-    def _options(self, ctx: Context, step: StepSpec) -> list[dict[str, Any]]:
-        options: list[dict[str, Any]] = []
-        base = ctx.template_context()
-        for index, choice in enumerate(step.choices):
-            if choice.for_each is not None:
-                for position, item in enumerate(ctx.vars.get(choice.for_each) or []):
-                    scope = {**base, "item": item}
-                    label = (
-                        self.renderer.inline(choice.label, scope)
-                        if "{{" in choice.label
-                        else self.renderer.label(choice.label, ctx.language, scope)
-                    )
-                    options.append(
-                        {
-                            "key": f"{choice.for_each}_{position + 1}",
-                            "label": label,
-                            "set": {k: self._value(v, scope) for k, v in choice.set.items()},
-                            "args": {
-                                k: self._value(v, scope) for k, v in (choice.do.args if choice.do else {}).items()
-                            },
-                            "choice": index,
-                        }
-                    )
-            else:
-                options.append(
-                    {
-                        "key": choice.key,
-                        "label": ctx.label(choice.label),
-                        "set": {k: self._value(v, base) for k, v in choice.set.items()},
-                        "args": {k: self._value(v, base) for k, v in (choice.do.args if choice.do else {}).items()},
-                        "choice": index,
-                    }
-                )
-        for number, option in enumerate(options, start=1):
-            option["n"] = number
-        return options
-
-    def _value(self, value: Any, scope: dict[str, Any]) -> Any:
-        if not isinstance(value, str) or "{{" not in value:
-            return value
-        whole = _WHOLE_EXPRESSION.match(value)
-        if whole:
-            return self.renderer.env.compile_expression(whole.group(1))(**scope)
-        return self.renderer.inline(value, scope)
-
     def _attach_options(self, ctx: Context, replies: list[Reply]) -> None:
-        conversation = ctx.conversation
-        if not conversation.options:
+        if not ctx.conversation.options:
             return
         if not replies:
             self._say(ctx, replies, "common/choose")
-        replies[-1].options = [
-            Option(id=f"{conversation.turn}.{o['n']}", label=o["label"], number=o["n"]) for o in conversation.options
-        ]
+        replies[-1].options = options.offered(ctx.conversation)
 
     def _reprompt(self, ctx: Context, replies: list[Reply]) -> None:
         """Show the current options again, with the same ids (buttons already on screen stay valid)."""
@@ -429,27 +308,6 @@ class Engine:
             self._attach_options(ctx, replies)
         elif not replies:
             self._say(ctx, replies, "common/not_understood")
-
-    def _option_by_id(self, conversation: Conversation, choice: str) -> dict[str, Any] | None:
-        turn, _, number = choice.partition(".")
-        if turn != str(conversation.turn) or not number.isdigit():
-            return None
-        return next((o for o in conversation.options if o["n"] == int(number)), None)
-
-    def _option_by_text(self, options: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
-        wanted = fold(text)
-        if not wanted:
-            return None
-        if wanted.isdigit():
-            return next((o for o in options if o["n"] == int(wanted)), None)
-        for option in options:
-            synonyms = self.renderer.answers.get(str(option["key"]), frozenset())
-            if wanted in (fold(str(option["key"]).replace("_", " ")), fold(option["label"])) or wanted in synonyms:
-                return option
-        scored = sorted(((fuzz.ratio(wanted, fold(o["label"])), o["n"]) for o in options), reverse=True)
-        if scored and scored[0][0] >= 85 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-            return next(o for o in options if o["n"] == scored[0][1])
-        return None
 
     def _keywords(self, text: str) -> set[str]:
         folded = fold(text)
@@ -472,22 +330,16 @@ class Engine:
         """
         now = self.clock.now()
         inbound = Inbound(channel=channel, address=address, kind="text")
-        conversation, _ = self._conversation(session, inbound, now)
-        resident = self._resident(session, conversation, inbound)
+        conversation, _ = state.lock_conversation(session, channel, address, now)
+        resident = state.resident_of(session, conversation, inbound)
         ctx = Context(session, now, self.settings, self.renderer, inbound, conversation, resident)
         ctx.data.update(data)
         replies: list[Reply] = []
         self._go(ctx, replies, Target(target_flow, target_step or self.flows.flows[target_flow].start))
         # An answer within resume_after is an answer to this message, not a return after a long pause
-        conversation.last_inbound_at = now
-        conversation.updated_at = now
-        flag_modified(conversation, "data")
-        session.add(conversation)
+        state.save(session, conversation, now)
         if resident is not None:
-            logged = [(reply, self._log(session, resident, channel, "out", reply.text, now, None)) for reply in replies]
-            session.flush()
-            for reply, row in logged:
-                reply.log_id = row.id
+            state.log_replies(session, resident, channel, replies, now)
         session.flush()
         return Turn(
             replies=replies,

@@ -337,9 +337,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"{key!r} is written twice", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"{key!r} is written twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 

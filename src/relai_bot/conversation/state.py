@@ -1,0 +1,117 @@
+"""The conversation's rows: de-duplication of provider messages, the locked conversation row, the message log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Session, select
+
+from relai_bot.messages import Inbound, Reply
+from relai_bot.services import residents
+from relai_bot.store.models import Conversation, MessageLog, ProcessedMessage, Resident
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def first_delivery(session: Session, inbound: Inbound, now: datetime) -> bool:
+    """False when the provider already delivered this message id (it is then handled once only)."""
+    statement = (
+        _insert(session)(ProcessedMessage)
+        .values(channel=inbound.channel, external_id=str(inbound.message_id)[:80], received_at=now)
+        .on_conflict_do_nothing()
+        .returning(ProcessedMessage.external_id)  # rowcount is -1 here on PostgreSQL (psycopg 3)
+    )
+    return session.execute(statement).first() is not None
+
+
+def lock_conversation(session: Session, channel: str, address: str, now: datetime) -> tuple[Conversation, bool]:
+    """The address's conversation row, created if needed and locked for this turn (FOR UPDATE on PostgreSQL).
+
+    Returns (row, created).
+    """
+    created = session.execute(
+        _insert(session)(Conversation)
+        .values(
+            channel=channel,
+            address=address,
+            flow="",
+            step="",
+            data={},
+            stack=[],
+            options=[],
+            turn=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(Conversation.id)
+    ).first()
+    conversation = session.exec(
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.address == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return conversation, created is not None
+
+
+def resident_of(session: Session, conversation: Conversation, inbound: Inbound) -> Resident | None:
+    if conversation.resident_id is not None:
+        resident = session.get(Resident, conversation.resident_id)
+        if resident is not None:
+            return resident
+    resident = residents.find_by_address(session, inbound.channel, inbound.address)
+    conversation.resident_id = resident.id if resident else None
+    return resident
+
+
+def log_message(
+    session: Session,
+    resident: Resident,
+    channel: str,
+    direction: str,
+    body: str,
+    now: datetime,
+    message_id: str | None = None,
+) -> MessageLog:
+    row = MessageLog(
+        resident_id=resident.id,  # type: ignore[arg-type]
+        channel=channel,
+        direction=direction,
+        body=body,
+        created_at=now,
+        provider_message_id=f"in:{message_id}" if message_id else None,
+    )
+    session.add(row)
+    return row
+
+
+def save(session: Session, conversation: Conversation, now: datetime) -> None:
+    conversation.last_inbound_at = now
+    conversation.updated_at = now
+    flag_modified(conversation, "data")  # changed in place by actions and choices
+    session.add(conversation)
+
+
+def forget(session: Session, conversation: Conversation) -> None:
+    """Consent refused or data erased: not even the position in the conversation is kept."""
+    session.expunge(conversation)
+    session.execute(
+        delete(Conversation).where(
+            Conversation.channel == conversation.channel,  # type: ignore[arg-type]
+            Conversation.address == conversation.address,  # type: ignore[arg-type]
+        )
+    )
+
+
+def log_replies(session: Session, resident: Resident, channel: str, replies: list[Reply], now: datetime) -> None:
+    """Log what the resident is sent; each reply learns its log row (channels record delivery on it)."""
+    logged = [(reply, log_message(session, resident, channel, "out", reply.text, now)) for reply in replies]
+    session.flush()
+    for reply, row in logged:
+        reply.log_id = row.id
