@@ -144,3 +144,27 @@ async def test_serve_starts_and_stops_the_dispatcher(runtime: Runtime) -> None:
             await asyncio.sleep(0.01)
     assert sender.sent == {"10000": 1}
     assert count(runtime, OutboxMessage) == 1
+
+
+def test_link_adviser_command_then_the_digest_has_an_address(sqlite_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from relai_bot.cli import app
+    from relai_bot.config import load_settings
+    from relai_bot.store.db import Database
+    from relai_bot.store.models import AdviserAddress
+
+    env = {"RELAI_DATABASE_URL": sqlite_url}
+    runner = CliRunner()
+    assert runner.invoke(app, ["seed", "--demo"], env=env).exit_code == 0
+    result = runner.invoke(app, ["link-adviser", "payet", "--telegram", "424242"], env=env)
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["link-adviser", "payet", "--telegram", "434343"], env=env)
+    assert again.exit_code == 0
+    unknown = runner.invoke(app, ["link-adviser", "nobody", "--telegram", "1"], env=env)
+    assert unknown.exit_code == 2 and "does not exist" in unknown.stderr
+    db = Database(load_settings(database_url=sqlite_url).database_url)
+    with db.transaction() as session:
+        rows = session.exec(select(AdviserAddress)).all()
+        assert [(r.channel, r.address) for r in rows] == [("telegram", "434343")]
+    db.dispose()

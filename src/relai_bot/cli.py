@@ -197,6 +197,29 @@ def broadcast(
     typer.echo(f"broadcast {sent.id}: {sent.recipients} recipients enqueued; left out: {left_out}")
 
 
+@app.command("link-adviser")
+def link_adviser(
+    code: Annotated[str, typer.Argument(help="The adviser's code, e.g. payet")],
+    telegram: Annotated[str, typer.Option(help="The adviser's Telegram chat id (digest and alerts go there).")],
+) -> None:
+    """Link an adviser's Telegram account: the 07:30 digest and "reminder not received" alerts go there."""
+    from relai_bot.runtime import migrate
+    from relai_bot.services.advisers import link_adviser as link
+    from relai_bot.services.errors import NotFound
+
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            link(session, code=code, channel="telegram", address=telegram.strip(), now=runtime.clock.now())
+    except NotFound as error:
+        typer.echo(f"relai-bot: {error} does not exist", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    typer.echo(f"adviser {code}: Telegram linked")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the database migrations."""
