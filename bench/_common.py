@@ -20,13 +20,12 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
-def seeded_runtime(database: str = "sqlite") -> Iterator[Runtime]:
+def seeded_runtime(database: str = "sqlite", **overrides: object) -> Iterator[Runtime]:
     """A runtime on a fresh database with the demo data (a temp SQLite file, or a throwaway PG database)."""
     if database == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
-            runtime = build_runtime(
-                load_settings(database_url=f"sqlite:///{Path(folder) / 'bench.sqlite3'}"), SystemClock()
-            )
+            url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+            runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
             migrate(runtime)
             seed_demo(runtime)
             try:
@@ -39,9 +38,8 @@ def seeded_runtime(database: str = "sqlite") -> Iterator[Runtime]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        runtime = build_runtime(
-            load_settings(database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"), SystemClock()
-        )
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
         migrate(runtime)
         seed_demo(runtime)
         try:

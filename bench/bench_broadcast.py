@@ -15,68 +15,33 @@ import asyncio
 import bisect
 import multiprocessing
 import random
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from multiprocessing.connection import Connection
-from pathlib import Path
 
-from sqlalchemy import create_engine, func, text
+from sqlalchemy import func
 from sqlmodel import select
 from telegram import Bot
 from telegram.request import HTTPXRequest
 from tests.delivery_support import PtbSender, add_residents
 from tests.fakes.telegram_api import FakeTelegramServer
 
-from relai_bot.clock import SystemClock
-from relai_bot.config import load_settings
+from bench._common import seeded_runtime
 from relai_bot.delivery.worker import DeliveryWorker
-from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
+from relai_bot.runtime import Runtime
 from relai_bot.services import booking, broadcasts, outbox
 from relai_bot.store.models import Appointment, OutboxMessage, Slot
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST_CHAT = 1_000_000
 REMINDER_CHAT = 999
 
 
-@contextmanager
-def bench_runtime(database: str) -> Iterator[Runtime]:
+def bench_runtime(database: str) -> AbstractContextManager[Runtime]:
     """A runtime on a fresh database with the demo data; quiet hours off (the benchmark may run at night)."""
-    overrides = {"quiet_hours": "off", "broadcasts_per_week": 50}
-    if database == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-            runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
-            migrate(runtime)
-            seed_demo(runtime)
-            try:
-                yield runtime
-            finally:
-                runtime.close()
-        return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"relai_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        runtime = build_runtime(load_settings(database_url=url, **overrides), SystemClock())
-        migrate(runtime)
-        seed_demo(runtime)
-        try:
-            yield runtime
-        finally:
-            runtime.close()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return seeded_runtime(database, quiet_hours="off", broadcasts_per_week=50)
 
 
 @dataclass(frozen=True)
