@@ -34,9 +34,8 @@ class Settings(BaseSettings):
     telegram_file_url: str | None = None
     # The secret Telegram sends back with every webhook request; empty = derived from the token (HMAC)
     telegram_webhook_secret: SecretStr | None = None
-    # Sending pace: messages per second overall, per chat, and the short burst a chat may get at once
-    telegram_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
-    telegram_rate_per_chat: float = Field(default=1.0, gt=0, le=100)
+    # The short burst of messages one chat may get at once (the pace itself: telegram_rate and
+    # telegram_chat_interval, in the delivery engine's section, shared by replies and the outbox)
     telegram_chat_burst: int = Field(default=3, ge=1, le=20)
     # Seconds to wait for Telegram's answer to a send, and for a long poll (polling mode)
     telegram_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
