@@ -29,7 +29,7 @@ from tests.delivery_support import CountingSender, statuses
 UNLIMITED = {"telegram": ChannelLimits(rate=100_000, chat_interval=0, concurrency=16)}
 
 
-def race(url: str, clock: FrozenClock, rows: int, dispatchers: int = 2) -> None:
+def race(url: str, clock: FrozenClock, rows: int, dispatchers: int = 2, send_delay: float = 0.0) -> None:
     runtime = make_runtime(url, clock)
     now = clock.now()
     with runtime.db.transaction() as session:
@@ -49,7 +49,7 @@ def race(url: str, clock: FrozenClock, rows: int, dispatchers: int = 2) -> None:
                 for i in range(rows)
             ],
         )
-    senders = [CountingSender() for _ in range(dispatchers)]
+    senders = [CountingSender(delay=send_delay) for _ in range(dispatchers)]
     errors: list[BaseException] = []
     start = threading.Barrier(dispatchers)
 
@@ -96,7 +96,9 @@ def test_two_dispatchers_on_postgresql_never_send_a_row_twice(postgres_url: str,
 
 
 def test_two_dispatchers_on_sqlite_never_send_a_row_twice(sqlite_url: str, clock: FrozenClock) -> None:
-    race(sqlite_url, clock, 2_000)
+    # Sends take a few ms (as over a network), so that one dispatcher cannot drain the outbox alone
+    # before the other's first claim: the test is about sharing the rows without sending one twice.
+    race(sqlite_url, clock, 2_000, send_delay=0.005)
 
 
 @pytest.mark.postgres
