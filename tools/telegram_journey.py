@@ -1,6 +1,6 @@
 """Watch `relai-bot serve` run a resident's whole journey on Telegram by buttons alone.
 
-    .venv/bin/python tools/telegram_journey.py
+    .venv/bin/python -m tools.telegram_journey
 
 Starts the project's fake Bot API server (tests/fakes/telegram_api.py) and `relai-bot serve` pointed at it
 (RELAI_TELEGRAM_TOKEN + RELAI_TELEGRAM_API_URL, polling mode, a temporary SQLite database), then plays a

@@ -1,0 +1,106 @@
+"""Watch `relai-bot serve` run a resident's whole journey by SMS, STOP included.
+
+    .venv/bin/python -m tools.sms_journey
+
+Runs the project's fake Twilio REST server (tests/fakes/twilio_api.py) in this process and starts
+`relai-bot serve` pointed at it (RELAI_TWILIO_* and RELAI_PUBLIC_URL, a temporary SQLite database). Then it
+texts like a resident: signed inbound webhooks, exactly as Twilio would send them, answered by numbers —
+consent, district, book, "Mes rendez-vous", cancel, then STOP and one more message (which must get no
+answer). Prints each exchange, the segments of every SMS, and what the fake server refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from relai_bot.channels.sms_encoding import measure
+from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
+
+REPO = Path(__file__).resolve().parents[1]
+RESIDENT = "+262692123456"
+SERVICE = "+262939001122"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def main() -> int:
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with FakeTwilioServer() as twilio:
+        with tempfile.TemporaryDirectory() as folder:
+            env = {
+                **os.environ,
+                "RELAI_DATABASE_URL": f"sqlite:///{folder}/journey.sqlite3",
+                "RELAI_PORT": str(port),
+                "RELAI_PUBLIC_URL": public,
+                "RELAI_TWILIO_ACCOUNT_SID": twilio.account_sid,
+                "RELAI_TWILIO_AUTH_TOKEN": twilio.auth_token,
+                "RELAI_TWILIO_FROM": SERVICE,
+                "RELAI_TWILIO_API_URL": twilio.base_url,
+            }
+            serve = subprocess.Popen(
+                [str(Path(sys.executable).with_name("relai-bot")), "serve"],
+                cwd=folder,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    deadline = time.monotonic() + 60
+                    while time.monotonic() < deadline:
+                        try:
+                            if (await http.get(f"{public}/healthz")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.2)
+                    url = f"{public}/webhooks/twilio/sms"
+
+                    async def text(body: str, expect_answer: bool = True) -> None:
+                        before = len(twilio.messages)
+                        params = inbound_sms_params(RESIDENT, SERVICE, body, account_sid=twilio.account_sid)
+                        headers = signed_form(url, twilio.auth_token, params)
+                        response = await http.post(url, data=params, headers=headers)
+                        assert response.status_code == 200, response.status_code
+                        if expect_answer:
+                            await twilio.wait_for_messages(before + 1, timeout=15)
+                            await asyncio.sleep(0.3)  # a reply split in several SMS
+                        else:
+                            await asyncio.sleep(1.5)
+                        print(f"\n> {body}")
+                        for message in twilio.messages[before:]:
+                            m = measure(message.body)
+                            print(f"  [{m.encoding}, {m.segments} segment(s)]")
+                            print("  " + message.body.replace("\n", "\n  "))
+                        if not expect_answer:
+                            print("  (no answer: the number is stopped)" if len(twilio.messages) == before else "  !!")
+
+                    forged = await http.post(url, data=inbound_sms_params(RESIDENT, SERVICE, "bonjour"))
+                    print(f"forged webhook (no signature): HTTP {forged.status_code}")
+                    for body in ("Bonjour", "1", "1", "2", "2", "2", "1", "1", "oui", "1", "1", "annuler", "oui"):
+                        await text(body)
+                    await text("STOP")
+                    await text("bonjour", expect_answer=False)
+                    print(f"\nrequests the fake Twilio refused: {len(twilio.violations)}")
+                    return 1 if twilio.violations else 0
+            finally:
+                serve.terminate()
+                serve.wait(10)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
