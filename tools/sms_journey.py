@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
 
 from relai_bot.channels.sms_encoding import measure
-from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
 
 REPO = Path(__file__).resolve().parents[1]
 RESIDENT = "+262692123456"
