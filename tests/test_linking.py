@@ -21,10 +21,7 @@ PHONE = "+262692123456"
 
 
 async def booked(chat: Chat) -> None:
-    await chat.tap("Prendre rendez-vous")
-    await chat.tap(1)
-    await chat.tap(1)
-    await chat.tap("Oui, je réserve")
+    await chat.book_first_slot()
     await chat.tap("Revenir au menu")
 
 

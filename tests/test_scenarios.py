@@ -185,10 +185,7 @@ async def test_profile_given_at_onboarding_skips_questions(driver: Driver) -> No
 
 async def test_my_appointments_move_then_cancel(driver: Driver) -> None:
     chat = await driver.onboarded()
-    await chat.tap("Prendre rendez-vous")
-    await chat.tap(1)
-    await chat.tap(1)
-    await chat.tap("Oui, je réserve")
+    await chat.book_first_slot()
     await chat.tap("Mes rendez-vous")
     assert "Vous avez 1 rendez-vous." in chat.text
     await chat.tap(1)
@@ -276,10 +273,7 @@ async def test_stop_before_consent_forgets_the_conversation(driver: Driver) -> N
 
 async def test_forget_my_data_erases_everything(driver: Driver) -> None:
     chat = await driver.onboarded()
-    await chat.tap("Prendre rendez-vous")
-    await chat.tap(1)
-    await chat.tap(1)
-    await chat.tap("Oui, je réserve")
+    await chat.book_first_slot()
     await chat.tap("Revenir au menu")
     await chat.tap("Mon compte")
     await chat.tap("Oublier mes données")

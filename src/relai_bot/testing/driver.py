@@ -57,6 +57,13 @@ class Chat:
         """Press the option whose label is (or starts with) `label`, or the option with that number."""
         return await self.press(self.option(label).id)
 
+    async def book_first_slot(self) -> Turn:
+        """From the menu: book the first free slot with a general adviser ("Je ne sais pas" for the scheme)."""
+        await self.tap("Prendre rendez-vous")
+        await self.tap(1)
+        await self.tap(1)
+        return await self.tap("Oui, je réserve")
+
     def option(self, label: str | int) -> Option:
         options = self.options
         if isinstance(label, int):
