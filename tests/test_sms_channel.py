@@ -472,8 +472,12 @@ async def test_proactive_sms_come_from_the_one_way_sender_without_reply_1(sqlite
         assert "envoyez le numéro par SMS au 0939 00 11 22" in message.body
         assert "Telegram : t.me/relai_possession_bot" in message.body
         assert "appelez la mairie au 0262 22 00 00" in message.body
-        assert message.body.endswith("STOP au 36111")
+        assert "STOP au 36111" not in message.body  # the opt-out mention is for broadcasts
         assert (result.encoding, result.segments) == ("GSM-7", message.segments) and message.segments <= 3
+        await stack.channel.send(
+            NUMBER, Reply(text="Forum emploi samedi au gymnase.", kind="broadcast"), proactive=True
+        )
+        assert stack.srv.messages[-1].body.endswith("STOP au 36111")
         # a conversation reply still comes from the two-way number, and says "Répondez"
         await stack.channel.send(NUMBER, REMINDER)
         assert stack.srv.messages[-1].from_ == TWO_WAY and "Répondez 1 ou 2." in stack.srv.messages[-1].body

@@ -48,6 +48,9 @@ class Reply:
     # The message-log row written for this reply (consenting residents only): channels record the
     # provider's id, the SMS encoding and segments, and the delivery status on it
     log_id: int | None = None
+    # For what the service sends on its own initiative, its kind (reminder, broadcast, waitlist_offer…):
+    # an SMS adds the opt-out mention to broadcasts only
+    kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ class SmsComposer:
             (self.prepare(self.reply_text(r, language=language, one_way=one_way, flow=flow)), r.log_id) for r in replies
         ]
         texts = [(text, log_id) for text, log_id in texts if text]
-        if proactive and self.settings.sms_opt_out_mention and texts:
+        broadcast = any(r.kind == "broadcast" for r in replies)
+        if proactive and broadcast and self.settings.sms_opt_out_mention and texts:
             last, log_id = texts[-1]
             texts[-1] = (last + "\n" + self.prepare(self.settings.sms_opt_out_mention.strip()), log_id)
         batches: list[SmsBatch] = []

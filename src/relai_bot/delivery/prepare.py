@@ -185,7 +185,7 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
             language = resident.language if resident else None
             context = {"text": row.body}
             text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
-        reply = Reply(text=text)
+        reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:
             reply.log_id = outbox.log_outbound(session, row.resident_id, row.channel, text, now)
         return reply
@@ -202,4 +202,4 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         return _skip(session, row, now, "nothing to say")
     last = turn.replies[-1]
     text = "\n\n".join(r.text for r in turn.replies)
-    return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id)
+    return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id, kind=row.kind)
