@@ -18,9 +18,9 @@ from relai_bot.clock import FrozenClock
 from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.runtime import Runtime
-from relai_bot.services import outbox
+from relai_bot.services import booking, outbox
 from relai_bot.services.outbound import SendFailure, SendResult
-from relai_bot.store.models import ChannelAddress, OutboxMessage, Resident
+from relai_bot.store.models import ChannelAddress, OutboxMessage, Resident, Slot
 from tests.delivery_support import CountingSender, add_residents, statuses, telegram_sender
 
 FAST = {"telegram": ChannelLimits(rate=1000, chat_interval=0, concurrency=8)}
@@ -271,3 +271,54 @@ async def test_a_clean_stop_gives_claimed_rows_back(runtime: Runtime) -> None:
     counts = statuses(runtime)
     assert "sending" not in counts
     assert counts["sent"] == sum(sender.sent.values()) and counts["sent"] + counts["pending"] == 40
+
+
+async def test_rows_for_a_channel_without_a_sender_do_not_wait_forever(runtime: Runtime) -> None:
+    """SMS is not configured here: a reminder moves to the resident's Telegram, a broadcast is skipped."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        both, sms_only = add_residents(session, 2, now, channel="sms", first_address=692000000)
+        session.add(ChannelAddress(resident_id=both, channel="telegram", address="777", created_at=now))
+        slot = session.exec(
+            select(Slot).where(Slot.starts_at > now + timedelta(days=1)).order_by(Slot.starts_at)
+        ).first()
+        appointment = booking.book_slot(
+            session,
+            resident_id=both,
+            slot_id=slot.id,
+            scheme_id=None,
+            channel="sms",
+            now=now,  # type: ignore[union-attr]
+        )
+        outbox.enqueue_many(
+            session,
+            [
+                outbox.message_row(
+                    key="r",
+                    kind="reminder",
+                    channel="sms",
+                    address="692000000",
+                    now=now,
+                    body="Rappel",
+                    resident_id=both,
+                    appointment_id=appointment.id,
+                ),
+                outbox.message_row(
+                    key="b",
+                    kind="broadcast",
+                    channel="sms",
+                    address="692000001",
+                    now=now,
+                    body="Forum",
+                    resident_id=sms_only,
+                ),
+            ],
+        )
+    sender = CountingSender()
+    worker = DeliveryWorker(runtime, {"telegram": sender}, limits=FAST, poll_seconds=0.01)
+    await worker.drain()
+    await worker.stop()
+    by_key = {row.key: row for row in rows(runtime)}
+    assert (by_key["r"].status, by_key["r"].channel, by_key["r"].address) == ("sent", "telegram", "777")
+    assert sender.sent == {"777": 1}
+    assert by_key["b"].status == "skipped" and "no sender configured" in (by_key["b"].error or "")

@@ -9,6 +9,7 @@ rendered by `Engine.push`, so its buttons are answers to the conversation's new 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -203,3 +204,41 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
     last = turn.replies[-1]
     text = "\n\n".join(r.text for r in turn.replies)
     return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id, kind=row.kind)
+
+
+def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limit: int = 200) -> int:
+    """Due rows for a channel no sender serves here (not configured, or the terminal's "console"):
+    a reminder or an offer moves to a served channel of the resident; anything else is skipped, with the
+    reason (so nothing waits forever). Returns how many rows were settled."""
+    now = runtime.clock.now()
+    settled = 0
+    with runtime.db.transaction() as session:
+        channels = session.exec(
+            select(OutboxMessage.channel)
+            .where(OutboxMessage.status == "pending", OutboxMessage.channel.not_in(list(served)))  # type: ignore[attr-defined]
+            .distinct()
+        ).all()
+        for channel in channels:
+            lease = timedelta(seconds=runtime.settings.outbox_lease_seconds)
+            rows = outbox.claim(session, channel=channel, worker=worker, now=now, lease=lease, limit=limit)
+            for row in rows:
+                settled += 1
+                other = _served_address(session, row.resident_id, served) if row.kind in FALLBACK_KINDS else None
+                if other is not None:
+                    outbox.move_to(session, row.id, other[0], other[1], now, f"{channel}: no sender here")  # type: ignore[arg-type]
+                    continue
+                outbox.mark_final(session, row.id, "skipped", now, f"{channel}: no sender configured")  # type: ignore[arg-type]
+                if row.kind == "reminder" and row.appointment_id is not None:
+                    notify_unreached(runtime, session, row.appointment_id, now)
+    if settled:
+        log.info("outbox: %d row(s) for channels without a sender settled", settled)
+    return settled
+
+
+def _served_address(session: Session, resident_id: int | None, served: Collection[str]) -> tuple[str, str] | None:
+    if resident_id is None:
+        return None
+    for address in outbox.addresses_of(session, [resident_id])[resident_id]:
+        if address.reachable and address.channel in served:
+            return address.channel, address.address
+    return None

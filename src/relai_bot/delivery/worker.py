@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 
@@ -23,7 +24,7 @@ from relai_bot.config import Settings
 from relai_bot.delivery.leadership import LaneLock
 from relai_bot.delivery.limits import ChannelLimits, ChatSpacing, WindowLimiter
 from relai_bot.delivery.outcomes import Outcome, apply_outcomes
-from relai_bot.delivery.prepare import Job, claim_jobs
+from relai_bot.delivery.prepare import Job, claim_jobs, settle_unserved
 from relai_bot.runtime import Runtime
 from relai_bot.services.outbound import Sender, SendFailure
 
@@ -34,6 +35,8 @@ LOOKAHEAD_SECONDS = 1.0
 # ... and never more than this many rows (fast channels: claims stay small transactions)
 MAX_CLAIM = 500
 SEND_TIMEOUT = 35.0
+# How often rows for a channel without a sender here are settled (moved to another channel, or skipped)
+UNSERVED_CHECK_SECONDS = 60.0
 FLUSH_INTERVAL = 0.1
 FLUSH_RETRIES = 5
 
@@ -98,6 +101,7 @@ class DeliveryWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._claimer: asyncio.Task[None] | None = None
         self._stopping = False
+        self._next_unserved_check = 0.0  # when to look for rows no lane of this worker can send
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_tasks(self) -> None:
@@ -188,6 +192,9 @@ class DeliveryWorker:
     async def _pass(self) -> int:
         """Fill every lane that has room; returns how many rows were claimed."""
         claimed = 0
+        if time.monotonic() >= self._next_unserved_check:
+            self._next_unserved_check = time.monotonic() + UNSERVED_CHECK_SECONDS
+            await asyncio.to_thread(settle_unserved, self.runtime, list(self.lanes), self.worker_id)
         for lane in self.lanes.values():
             room = lane.room
             if not room:
