@@ -44,6 +44,11 @@ class Context:
     def channel(self) -> str:
         return self.inbound.channel
 
+    def drop(self, *keys: str) -> None:
+        """Forget answers kept in the conversation (a finished booking must not linger into the next one)."""
+        for key in keys:
+            self.data.pop(key, None)
+
     def effect(self, name: str, **data: Any) -> None:
         self.effects.append(Effect(name, data))
 

@@ -161,8 +161,7 @@ def book(ctx: Context) -> str | None:
     ctx.vars["appointment"] = appointment_item(view)
     ctx.attachments.append(_ics(ctx, view))
     ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
-    for key in ("slot_id", "venue_id", "scheme_code"):
-        ctx.data.pop(key, None)
+    ctx.drop("slot_id", "venue_id", "scheme_code")
     return None
 
 
@@ -224,5 +223,4 @@ def forget_booking(ctx: Context) -> str | None:
 
 
 def _forget_booking(ctx: Context) -> None:
-    for key in ("slot_id", "venue_id", "scheme_code", "appointment_id", "moving_slot_id"):
-        ctx.data.pop(key, None)
+    ctx.drop("slot_id", "venue_id", "scheme_code", "appointment_id", "moving_slot_id")

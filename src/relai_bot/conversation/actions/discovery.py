@@ -70,8 +70,7 @@ def profile_known(ctx: Context) -> str | None:
 
 @action("forget_questionnaire")
 def forget_questionnaire(ctx: Context) -> str | None:
-    for key in ("age_bracket", "situation", "goal", "query", "scheme_code"):
-        ctx.data.pop(key, None)
+    ctx.drop("age_bracket", "situation", "goal", "query", "scheme_code")
     return None
 
 

@@ -40,8 +40,7 @@ def join_waitlist(ctx: Context) -> str | None:
         scheme_id=schemes.get_scheme(ctx.session, str(code)).id if code and not slot_id else None,
     )
     ctx.vars["offer_minutes"] = ctx.settings.waitlist_offer_minutes
-    for key in ("slot_id", "venue_id", "scheme_code"):
-        ctx.data.pop(key, None)
+    ctx.drop("slot_id", "venue_id", "scheme_code")
     return None
 
 
