@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from relai_bot.clock import SystemClock
 from relai_bot.config import load_settings
-from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
+from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

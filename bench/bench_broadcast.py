@@ -31,9 +31,9 @@ from tests.fakes.telegram_api import FakeTelegramServer
 
 from bench._common import seeded_runtime
 from relai_bot.delivery.worker import DeliveryWorker
-from relai_bot.runtime import Runtime
 from relai_bot.services import booking, broadcasts, outbox
 from relai_bot.store.models import Appointment, OutboxMessage, Slot
+from relai_bot.wiring import Runtime
 
 FIRST_CHAT = 1_000_000
 REMINDER_CHAT = 999

@@ -17,9 +17,9 @@ import time
 from sqlmodel import select
 
 from bench._common import max_rss_mib, percentiles, seeded_runtime
-from relai_bot.runtime import Runtime
 from relai_bot.store.models import Appointment, Slot
 from relai_bot.testing.driver import Chat, Driver
+from relai_bot.wiring import Runtime
 
 SCRIPT = [
     "bonjour",

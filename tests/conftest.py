@@ -14,8 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from relai_bot.clock import FrozenClock
 from relai_bot.config import Settings, load_settings
-from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
 from relai_bot.testing.driver import Driver
+from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 
 # A Tuesday, 10:00 in La Réunion: slots exist from the next hour on.
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)

@@ -21,10 +21,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from relai_bot.messages import Reply
-from relai_bot.runtime import Runtime
-from relai_bot.services.outbound import SendFailure, SendResult
+from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.store.models import ChannelAddress, District, Resident
+from relai_bot.turns import Reply
+from relai_bot.wiring import Runtime
 from tests.fakes.telegram_api import FakeTelegramServer
 
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 import httpx
 import uvicorn
 
-from relai_bot.channels.sms import INBOUND_PATH, STATUS_PATH, SmsChannel
+from relai_bot.channels.sms.channel import INBOUND_PATH, STATUS_PATH, SmsChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
-from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
 from relai_bot.web.app import create_app
+from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 from tests.fakes.twilio_api import FakeMessage, FakeTwilioServer, inbound_sms_params, signed_form
 
 TWO_WAY = "+262939001122"  # a "technical platform" style number; any E.164 will do for the fake

@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 import uvicorn
 
-from relai_bot.channels.telegram import TelegramChannel
+from relai_bot.channels.telegram.channel import TelegramChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
-from relai_bot.runtime import Runtime, build_runtime, migrate, seed_demo
 from relai_bot.services.text import fold
 from relai_bot.web.app import create_app
+from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 from tests.fakes.telegram_api import FakeTelegramServer
 
 TOKEN = "123456:TEST-relai-token"

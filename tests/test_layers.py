@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "relai_bot"
+from tests.paths import PACKAGE
 
 PROVIDER_LIBRARIES = {"telegram", "twilio", "starlette", "uvicorn", "fastapi", "aiohttp"}
 # Where provider libraries may be imported: the channel adapters, the web app, the CLI and test helpers.
@@ -66,7 +66,7 @@ def test_the_package_is_found() -> None:
 
 def test_the_import_scan_sees_imports() -> None:
     found = {module for _, module in imports(PACKAGE / "web" / "app.py")}
-    assert {"starlette.applications", "relai_bot.runtime.Runtime"} <= found
+    assert {"starlette.applications", "relai_bot.wiring.Runtime"} <= found
 
 
 def test_relative_imports_are_resolved() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
 
-from relai_bot.channels.sms_encoding import measure
+from relai_bot.channels.sms.encoding import measure
 
 REPO = Path(__file__).resolve().parents[1]
 RESIDENT = "+262692123456"

@@ -36,7 +36,7 @@ def _settings() -> Settings:
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
-    from relai_bot.runtime import build_runtime
+    from relai_bot.wiring import build_runtime
 
     try:
         return build_runtime(settings)
@@ -61,8 +61,8 @@ def _database_errors() -> Iterator[None]:
 def _prepare_database(runtime) -> None:  # type: ignore[no-untyped-def]
     """Embedded SQLite: migrate and load the demo data if empty. Elsewhere the schema must be at head already
     (several instances must not race to migrate: run `relai-bot db upgrade` once per deployment)."""
-    from relai_bot.runtime import prepare_embedded
     from relai_bot.store.db import current_revision, head_revision
+    from relai_bot.wiring import prepare_embedded
 
     with _database_errors():
         if runtime.settings.is_sqlite:
@@ -118,7 +118,7 @@ def chat(
 ) -> None:
     """Talk to the bot in the terminal as a resident; answer with the option numbers."""
     from relai_bot.channels.console import render_reply
-    from relai_bot.messages import Inbound
+    from relai_bot.turns import Inbound
 
     settings = _settings()
     logging.basicConfig(level=logging.WARNING)
@@ -151,7 +151,7 @@ def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load La Possession's demo data.")] = False,
 ) -> None:
     """Load reference data (idempotent)."""
-    from relai_bot.runtime import migrate, seed_demo
+    from relai_bot.wiring import migrate, seed_demo
 
     if not demo:
         typer.echo("relai-bot: say what to load: --demo", err=True)
@@ -173,9 +173,9 @@ def broadcast(
     by: Annotated[str, typer.Option(help="Who sends it (kept with the broadcast).")] = "cli",
 ) -> None:
     """Enqueue a message to the residents of districts who said yes to opportunities (`serve` delivers it)."""
-    from relai_bot.runtime import migrate
     from relai_bot.services.broadcasts import create_broadcast
     from relai_bot.services.errors import NotFound
+    from relai_bot.wiring import migrate
 
     settings = _settings()
     runtime = _runtime(settings)
@@ -205,9 +205,9 @@ def link_adviser(
     telegram: Annotated[str, typer.Option(help="The adviser's Telegram chat id (digest and alerts go there).")],
 ) -> None:
     """Link an adviser's Telegram account: the 07:30 digest and "reminder not received" alerts go there."""
-    from relai_bot.runtime import migrate
     from relai_bot.services.advisers import link_adviser as link
     from relai_bot.services.errors import NotFound
+    from relai_bot.wiring import migrate
 
     runtime = _runtime(_settings())
     migrate(runtime)
@@ -242,7 +242,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def flows_validate() -> None:
     """Check every flow file: steps, gotos, templates, labels, actions, parsers."""
     from relai_bot.conversation.engine import Engine
-    from relai_bot.runtime import load_content
+    from relai_bot.wiring import load_content
 
     settings = _settings()
     try:
@@ -259,7 +259,7 @@ def flows_validate() -> None:
 def flows_graph(flow: Annotated[str, typer.Argument(help="A flow id, e.g. booking")]) -> None:
     """Print a Mermaid diagram of a flow."""
     from relai_bot.conversation.engine import Engine
-    from relai_bot.runtime import load_content
+    from relai_bot.wiring import load_content
 
     settings = _settings()
     try:

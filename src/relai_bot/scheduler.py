@@ -10,9 +10,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete
 
 from relai_bot.delivery.ticks import add_delivery_jobs
-from relai_bot.runtime import Runtime
 from relai_bot.services.agenda import extend_slots
 from relai_bot.store.models import Conversation, ProcessedMessage
+from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ What the fake does, like Twilio:
 * POST ``/2010-04-01/Accounts/{AccountSid}/Messages.json``: HTTP Basic auth (401, code 20003), account SID in
   the path (404, 20404), form parameters against the schema, then 201 with a full message resource
   (``sid`` "SM"+32 hex, ``status`` "queued", or "accepted" with a Messaging Service, ``num_segments`` computed
-  with ``relai_bot.channels.sms_encoding.measure``, "0" while "accepted"), RFC 2822 dates.
+  with ``relai_bot.channels.sms.encoding.measure``, "0" while "accepted"), RFC 2822 dates.
 * GET ``/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``: the stored message (404, 20404 if unknown).
 * Numbers in ``srv.opted_out`` answer 400 / 21610. Throughput is not enforced by refusing (Twilio queues):
   each accepted message records its send time per sender (``srv.send_times``) and the time it would wait in
@@ -84,7 +84,7 @@ from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from relai_bot.channels.sms_encoding import measure
+from relai_bot.channels.sms.encoding import measure
 
 __all__ = [
     "API_VERSION",

@@ -6,8 +6,8 @@ from typing import Protocol
 
 from starlette.routing import BaseRoute
 
-from relai_bot.messages import Reply
-from relai_bot.services.outbound import SendResult
+from relai_bot.sending.contract import SendResult
+from relai_bot.turns import Reply
 
 
 class ChannelAdapter(Protocol):
@@ -24,5 +24,5 @@ class ChannelAdapter(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
-        """One attempt to send one reply; raises relai_bot.services.outbound.SendFailure."""
+        """One attempt to send one reply; raises relai_bot.sending.contract.SendFailure."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relai_bot.messages import Reply
+from relai_bot.turns import Reply
 
 
 def render_reply(reply: Reply, attachments_dir: Path | None = None) -> str:

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
-from relai_bot.messages import Attachment, Effect, Inbound
 from relai_bot.store.models import Conversation, Resident
+from relai_bot.turns import Attachment, Effect, Inbound
 
 
 @dataclass

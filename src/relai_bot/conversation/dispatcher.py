@@ -16,9 +16,9 @@ from collections import OrderedDict
 from sqlalchemy.exc import OperationalError
 
 from relai_bot.conversation.engine import Engine
-from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services.residents import address_tag
 from relai_bot.store.db import Database
+from relai_bot.turns import Inbound, Reply, Turn
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from relai_bot.conversation import options, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
-from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
 from relai_bot.services.text import fold
 from relai_bot.store.models import Conversation
+from relai_bot.turns import Inbound, Reply, Turn
 
 log = logging.getLogger(__name__)
 

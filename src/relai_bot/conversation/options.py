@@ -10,9 +10,9 @@ from rapidfuzz import fuzz
 from relai_bot.conversation.context import Context
 from relai_bot.conversation.flows import StepSpec
 from relai_bot.conversation.render import Renderer
-from relai_bot.messages import Option
 from relai_bot.services.text import fold
 from relai_bot.store.models import Conversation
+from relai_bot.turns import Option
 
 _WHOLE_EXPRESSION = re.compile(r"^\{\{\s*(.+?)\s*\}\}$")
 # A typed answer this close to one label (and closer to it than to any other) chooses it

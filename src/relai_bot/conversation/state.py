@@ -10,9 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
-from relai_bot.messages import Inbound, Reply
 from relai_bot.services import residents
 from relai_bot.store.models import Conversation, MessageLog, ProcessedMessage, Resident
+from relai_bot.turns import Inbound, Reply
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]

@@ -12,9 +12,9 @@ from datetime import time, timedelta
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from relai_bot.delivery.notices import notify_adviser
-from relai_bot.runtime import Runtime
+from relai_bot.delivery.adviser_messages import notify_adviser
 from relai_bot.services import digest, quiet_hours, reminders, retention, waitlist
+from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ import uuid
 from collections.abc import Mapping
 
 from relai_bot.config import Settings
+from relai_bot.delivery.claims import Job, claim_jobs, settle_unserved
 from relai_bot.delivery.leadership import LaneLock
 from relai_bot.delivery.limits import ChannelLimits, ChatSpacing, WindowLimiter
-from relai_bot.delivery.outcomes import Outcome, apply_outcomes
-from relai_bot.delivery.prepare import Job, claim_jobs, settle_unserved
-from relai_bot.runtime import Runtime
-from relai_bot.services.outbound import Sender, SendFailure
+from relai_bot.delivery.results import Outcome, apply_outcomes
+from relai_bot.sending.contract import Sender, SendFailure
+from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 

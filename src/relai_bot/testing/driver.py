@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relai_bot.clock import Clock
-from relai_bot.messages import Inbound, InboundKind, Option, Reply, Turn
-from relai_bot.runtime import Runtime
 from relai_bot.services.text import fold
+from relai_bot.turns import Inbound, InboundKind, Option, Reply, Turn
+from relai_bot.wiring import Runtime
 
 _addresses = itertools.count(1)
 

@@ -14,9 +14,9 @@ from starlette.routing import BaseRoute, Route
 
 from relai_bot.channels.base import ChannelAdapter
 from relai_bot.delivery.worker import DeliveryWorker
-from relai_bot.runtime import Runtime
 from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import current_revision, head_revision
+from relai_bot.wiring import Runtime
 
 
 def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Sequence[ChannelAdapter] = ()) -> Starlette:

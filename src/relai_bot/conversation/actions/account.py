@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.messages import Attachment
 from relai_bot.services import callbacks, residents
+from relai_bot.turns import Attachment
 
 
 @action("callback_phone")

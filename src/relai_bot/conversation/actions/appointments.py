@@ -9,11 +9,11 @@ from sqlmodel import select
 
 from relai_bot.conversation.actions.discovery import scheme_item
 from relai_bot.conversation.context import Context, action
-from relai_bot.messages import Attachment
 from relai_bot.services import booking, geo, schemes
 from relai_bot.services.booking import AppointmentView, SlotView
 from relai_bot.services.calendar_ics import appointment_ics
 from relai_bot.store.models import District, Venue
+from relai_bot.turns import Attachment
 
 # When a resident has no idea which scheme, they meet a general adviser about this one
 GENERAL_SCHEME = "accompagnement-france-travail"

@@ -1,0 +1,1 @@
+"""The SMS channel (Twilio): one package for the provider's protocol."""

@@ -1,0 +1,157 @@
+"""The Telegram channel's sending side: one lane per chat, the replies of turns, the delivery engine's send.
+
+Everything sent to a chat (a turn's replies, a message of the channel's own, a reminder) goes through the
+chat's lane, so it arrives in the order it was decided. Telegram's message ids are written on the
+message-log rows ("<chat id>:<message id>"), a few at a time in one transaction (SQLite has one writer:
+a write per reply would double the writes of a turn); a refusal marks the rows "failed" (or "unknown"
+when Telegram may have taken the message), and 403 / "chat not found" mark the address unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+
+from relai_bot.channels.telegram import db
+from relai_bot.channels.telegram.render import Outgoing
+from relai_bot.channels.telegram.send import ChatLanes, TelegramSender, UncertainSend
+from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.services.residents import address_tag
+from relai_bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+CHANNEL = db.CHANNEL
+# How long a reply may wait for a 429 to pass (a conversation), and a send() of the delivery engine
+REPLY_MAX_WAIT = 60.0
+SEND_MAX_WAIT = 5.0
+MAX_REMEMBERED = 1000
+# Telegram ids are written to the message log this long after the send, together
+RECORD_DELAY = 0.05
+Key = tuple[int, int | str]
+
+
+def reply_key(chat_id: int, log_id: int | None, text: str) -> Key:
+    """What identifies one reply across the delivery engine's tries: its log row, else its text."""
+    return (chat_id, log_id if log_id is not None else hashlib.sha256(text.encode()).hexdigest())
+
+
+class TelegramOutbound:
+    def __init__(self, runtime: Runtime, sender: TelegramSender) -> None:
+        self.runtime = runtime
+        self.sender = sender
+        self.lanes = ChatLanes()
+        # send(): parts Telegram took before a failure, and results nobody was left to receive
+        self._progress: OrderedDict[Key, tuple[int, int | None]] = OrderedDict()
+        self._finished: OrderedDict[Key, SendResult] = OrderedDict()
+        self._to_record: list[tuple[int, str]] = []
+        self._recorder: asyncio.Task[None] | None = None
+
+    # -- conversation replies (fire and forget, in order per chat) -------------------------------
+    def queue(self, chat_id: int, messages: list[Outgoing]) -> None:
+        if messages:
+            self.lanes.submit(chat_id, lambda: self._deliver(chat_id, messages))
+
+    async def _deliver(self, chat_id: int, messages: list[Outgoing]) -> None:
+        """Send a turn's messages in order; the first failure stops the rest (they would make no sense)."""
+        sent: list[tuple[int, str]] = []
+        try:
+            for index, message in enumerate(messages):
+                try:
+                    result = await self.sender.send(chat_id, message, max_wait=REPLY_MAX_WAIT)
+                except SendFailure as failure:
+                    await self._failed(chat_id, failure, messages[index:])
+                    return
+                if message.log_id is not None:
+                    sent.append((message.log_id, f"{chat_id}:{result.message_id}"))
+        finally:
+            self._record(sent)
+
+    def _record(self, sent: list[tuple[int, str]]) -> None:
+        """Put Telegram's ids on the log rows soon, with the others sent meanwhile."""
+        if not sent:
+            return
+        self._to_record.extend(sent)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_records())
+
+    async def _write_records(self) -> None:
+        await asyncio.sleep(RECORD_DELAY)
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            try:
+                await db.call(self.runtime, db.record_sent, batch)
+            except Exception:  # the log misses an id; sending goes on
+                log.exception("telegram ids not recorded on %d log rows", len(batch))
+
+    async def _failed(self, chat_id: int, failure: SendFailure, unsent: list[Outgoing]) -> None:
+        who = address_tag(CHANNEL, str(chat_id))
+        log.warning("telegram reply not sent who=%s kind=%s code=%s", who, failure.kind, failure.code)
+        if failure.kind == "unreachable":
+            await db.call(self.runtime, db.mark_unreachable, str(chat_id), self.runtime.clock.now())
+        log_ids = [m.log_id for m in unsent if m.log_id is not None]
+        if unsent and unsent[0].log_id is not None:
+            status = "unknown" if isinstance(failure, UncertainSend) else "failed"
+            await db.call(self.runtime, db.record_not_sent, log_ids[:1], status, failure.code)
+            log_ids = log_ids[1:]
+        await db.call(self.runtime, db.record_not_sent, log_ids, "failed", "not_tried")
+
+    # -- the delivery engine's send ----------------------------------------------------------------
+    async def send(self, chat_id: int, messages: list[Outgoing], key: Key) -> SendResult:
+        """Send one reply's messages after what is already queued for the chat; raises SendFailure.
+
+        If the caller gives up waiting (its own timeout), the sending goes on; its result is kept for
+        the caller's next try of the same reply, which then sends nothing again.
+        """
+        if key in self._finished:
+            return self._finished.pop(key)
+        task = self.lanes.submit(chat_id, lambda: self._send_parts(chat_id, messages, key))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._keep_result(key, done))
+            raise
+
+    def _keep_result(self, key: Key, task: asyncio.Task[SendResult]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._finished[key] = task.result()
+            while len(self._finished) > MAX_REMEMBERED:
+                self._finished.popitem(last=False)
+
+    async def _send_parts(self, chat_id: int, messages: list[Outgoing], key: Key) -> SendResult:
+        done, first = self._progress.pop(key, (0, None))
+        for index in range(done, len(messages)):
+            try:
+                result = await self.sender.send(chat_id, messages[index], max_wait=SEND_MAX_WAIT)
+            except SendFailure as failure:
+                if failure.kind == "unreachable":
+                    await db.call(self.runtime, db.mark_unreachable, str(chat_id), self.runtime.clock.now())
+                elif index > 0:  # some parts went: the next try sends only the others
+                    self._progress[key] = (index, first)
+                    while len(self._progress) > MAX_REMEMBERED:
+                        self._progress.popitem(last=False)
+                raise
+            first = first if first is not None else result.message_id
+        provider_id = f"{chat_id}:{first}"
+        log_id = messages[0].log_id
+        if log_id is not None:
+            self._record([(log_id, provider_id)])
+        return SendResult(provider_message_id=provider_id)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    @property
+    def busy(self) -> int:
+        return self.lanes.busy + (self._recorder is not None and not self._recorder.done())
+
+    async def idle(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued is sent and recorded; False if `timeout` passed first."""
+        if not await self.lanes.idle(timeout):
+            return False
+        if self._recorder is not None:
+            await asyncio.wait([self._recorder], timeout=timeout)
+        return self._recorder is None or self._recorder.done()
+
+    def cancel(self) -> None:
+        self.lanes.cancel()

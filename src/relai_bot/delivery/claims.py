@@ -1,0 +1,244 @@
+"""Claiming due outbox rows and turning each into a reply to send, in one transaction (sync code).
+
+Each claimed row is checked again just before it goes: resident still there and not stopped, address
+still reachable (else the next channel for reminders and offers), reminder still useful, weekly cap,
+quiet hours (held rows go back to pending until the window opens). A row with a conversation target is
+rendered by `Engine.push`, so its buttons are answers to the conversation's new step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from relai_bot.delivery.adviser_messages import notify_unreached
+from relai_bot.services import outbox, quiet_hours, reminders, waitlist
+from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident
+from relai_bot.turns import Reply
+from relai_bot.wiring import Runtime
+
+log = logging.getLogger(__name__)
+
+# Kinds that follow the resident to another channel when the first one fails for good
+FALLBACK_KINDS = frozenset({"reminder", "waitlist_offer"})
+WEEK = timedelta(days=7)
+
+
+@dataclass
+class Job:
+    """A claimed row, ready to go."""
+
+    row_id: int
+    kind: str
+    priority: int
+    channel: str
+    address: str
+    reply: Reply
+    attempts: int
+    resident_id: int | None
+    expires_at: datetime | None
+    # Set once the job went to the provider: from then on it is "in flight"
+    handed: bool = False
+
+    def __lt__(self, other: Job) -> bool:  # queue order: priority, then age
+        return (self.priority, self.row_id) < (other.priority, other.row_id)
+
+
+def claim_jobs(runtime: Runtime, channel: str, worker: str, limit: int) -> tuple[list[Job], int]:
+    """Claim up to `limit` due rows of a channel and prepare them; rows not to send are settled here.
+
+    Returns the jobs to send and how many rows were claimed (held or skipped ones included)."""
+    now = runtime.clock.now()
+    lease = timedelta(seconds=runtime.settings.outbox_lease_seconds)
+    with runtime.db.transaction() as session:
+        rows = outbox.claim(session, channel=channel, worker=worker, now=now, lease=lease, limit=limit)
+        jobs = []
+        for row in rows:
+            job = _prepare(runtime, session, row, now)
+            if job is not None:
+                jobs.append(job)
+    return jobs, len(rows)
+
+
+def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> Job | None:
+    assert row.id is not None
+    if row.expires_at is not None and now >= row.expires_at:
+        return _skip(session, row, now, "expired")
+    appointment_start: datetime | None = None
+    if row.resident_id is not None:
+        reason = _resident_reason(session, row)
+        if reason == "unreachable":
+            return _unreachable(runtime, session, row, now, "address unreachable")
+        if reason is not None:
+            return _skip(session, row, now, reason)
+    if row.kind == "reminder":
+        reason = reminders.skip_reason(session, row, now)
+        if reason is not None:
+            return _skip(session, row, now, reason)
+        appointment = session.get(Appointment, row.appointment_id)
+        appointment_start = appointment.starts_at if appointment else None
+    elif row.kind == "waitlist_offer":
+        reason = waitlist.offer_skip_reason(session, row, now)
+        if reason is not None:
+            return _skip(session, row, now, reason)
+    elif row.kind == "broadcast" and _over_weekly_cap(runtime, session, row, now):
+        return _skip(session, row, now, "weekly_cap")
+    window = quiet_hours.parse_window(runtime.settings.quiet_hours)
+    hold = quiet_hours.held_until(
+        row.kind,
+        now,
+        runtime.settings.tz,
+        window,
+        appointment_start=appointment_start,
+        staff=row.resident_id is None,
+    )
+    if hold is not None:
+        outbox.reschedule(session, row.id, hold, now, attempted=False)
+        return None
+    reply = _reply(runtime, session, row, now)
+    if reply is None:
+        return None
+    return Job(
+        row.id, row.kind, row.priority, row.channel, row.address, reply, row.attempts, row.resident_id, row.expires_at
+    )
+
+
+def _resident_reason(session: Session, row: OutboxMessage) -> str | None:
+    resident = session.get(Resident, row.resident_id)
+    if resident is None:
+        return "resident_gone"
+    if resident.stopped_at is not None:
+        return "stopped"
+    if row.kind == "broadcast" and not resident.opportunities:
+        return "no_opportunities"
+    address = session.exec(
+        select(ChannelAddress).where(ChannelAddress.channel == row.channel, ChannelAddress.address == row.address)
+    ).first()
+    if address is None or address.resident_id != row.resident_id or address.unreachable_at is not None:
+        return "unreachable"
+    return None
+
+
+def _over_weekly_cap(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> bool:
+    """At most N broadcasts a resident over 7 days; rows being sent now count in id order."""
+    cap = runtime.settings.broadcasts_per_week
+    sent = session.exec(
+        select(func.count()).where(
+            OutboxMessage.resident_id == row.resident_id,
+            OutboxMessage.kind == "broadcast",
+            OutboxMessage.id != row.id,
+            or_(
+                OutboxMessage.status.in_(("sent", "delivered")) & (OutboxMessage.sent_at >= now - WEEK),  # type: ignore[attr-defined,operator]
+                (OutboxMessage.status == "sending") & (OutboxMessage.id < row.id),  # type: ignore[operator]
+            ),
+        )
+    ).one()
+    return sent >= cap
+
+
+def _skip(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:
+    log.info("outbox skip id=%s kind=%s reason=%s", row.id, row.kind, reason)
+    outbox.mark_final(session, row.id, "skipped", now, reason)  # type: ignore[arg-type]
+    return None
+
+
+def _unreachable(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime, error: str) -> None:
+    """This address cannot carry the message: the next channel, or give up (and tell the adviser)."""
+    settle_unreachable(runtime, session, row.id, row.kind, row.channel, row.resident_id, row.appointment_id, now, error)  # type: ignore[arg-type]
+    return None
+
+
+def settle_unreachable(
+    runtime: Runtime,
+    session: Session,
+    row_id: int,
+    kind: str,
+    channel: str,
+    resident_id: int | None,
+    appointment_id: int | None,
+    now: datetime,
+    error: str,
+    *,
+    status: str = "skipped",
+) -> None:
+    if kind in FALLBACK_KINDS and resident_id is not None:
+        other = outbox.next_address(session, resident_id, channel)
+        if other is not None:
+            log.info("outbox fallback id=%s kind=%s %s->%s", row_id, kind, channel, other.channel)
+            outbox.move_to(session, row_id, other.channel, other.address, now, f"{channel}: {error}")
+            return
+    log.info("outbox gave up id=%s kind=%s channel=%s", row_id, kind, channel)
+    outbox.mark_final(session, row_id, status, now, f"{channel}: {error}"[:200])
+    if kind == "reminder" and appointment_id is not None:
+        notify_unreached(runtime, session, appointment_id, now)
+
+
+def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> Reply | None:
+    if row.target_flow is None:
+        text = row.body
+        if row.kind == "broadcast" and row.resident_id is not None:
+            resident = session.get(Resident, row.resident_id)
+            language = resident.language if resident else None
+            context = {"text": row.body}
+            text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
+        reply = Reply(text=text, kind=row.kind)
+        if row.resident_id is not None:
+            reply.log_id = outbox.log_outbound(session, row.resident_id, row.channel, text, now)
+        return reply
+    try:
+        with session.begin_nested():
+            turn = runtime.engine.push(
+                session, row.channel, row.address, row.target_flow, row.target_step or "", dict(row.target_data)
+            )
+    except Exception:  # a broken flow must not block the rest of the batch
+        log.exception("outbox push failed id=%s kind=%s flow=%s", row.id, row.kind, row.target_flow)
+        outbox.mark_final(session, row.id, "failed", now, "push failed")  # type: ignore[arg-type]
+        return None
+    if not turn.replies:
+        return _skip(session, row, now, "nothing to say")
+    last = turn.replies[-1]
+    text = "\n\n".join(r.text for r in turn.replies)
+    return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id, kind=row.kind)
+
+
+def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limit: int = 200) -> int:
+    """Due rows for a channel no sender serves here (not configured, or the terminal's "console"):
+    a reminder or an offer moves to a served channel of the resident; anything else is skipped, with the
+    reason (so nothing waits forever). Returns how many rows were settled."""
+    now = runtime.clock.now()
+    settled = 0
+    with runtime.db.transaction() as session:
+        channels = session.exec(
+            select(OutboxMessage.channel)
+            .where(OutboxMessage.status == "pending", OutboxMessage.channel.not_in(list(served)))  # type: ignore[attr-defined]
+            .distinct()
+        ).all()
+        for channel in channels:
+            lease = timedelta(seconds=runtime.settings.outbox_lease_seconds)
+            rows = outbox.claim(session, channel=channel, worker=worker, now=now, lease=lease, limit=limit)
+            for row in rows:
+                settled += 1
+                other = _served_address(session, row.resident_id, served) if row.kind in FALLBACK_KINDS else None
+                if other is not None:
+                    outbox.move_to(session, row.id, other[0], other[1], now, f"{channel}: no sender here")  # type: ignore[arg-type]
+                    continue
+                outbox.mark_final(session, row.id, "skipped", now, f"{channel}: no sender configured")  # type: ignore[arg-type]
+                if row.kind == "reminder" and row.appointment_id is not None:
+                    notify_unreached(runtime, session, row.appointment_id, now)
+    if settled:
+        log.info("outbox: %d row(s) for channels without a sender settled", settled)
+    return settled
+
+
+def _served_address(session: Session, resident_id: int | None, served: Collection[str]) -> tuple[str, str] | None:
+    if resident_id is None:
+        return None
+    for address in outbox.addresses_of(session, [resident_id])[resident_id]:
+        if address.reachable and address.channel in served:
+            return address.channel, address.address
+    return None

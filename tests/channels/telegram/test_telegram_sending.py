@@ -1,0 +1,224 @@
+"""Sending to Telegram: flood limits, retries, errors that make an address unreachable, long texts,
+escaping; through python-telegram-bot to the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from relai_bot.channels.telegram.render import utf16_len
+from relai_bot.channels.telegram.send import UncertainSend
+from relai_bot.clock import FrozenClock
+from relai_bot.sending.contract import SendFailure
+from relai_bot.store.models import ChannelAddress, MessageLog, Resident
+from relai_bot.turns import Option, Reply
+from tests.telegram_harness import RELAXED_CHANNEL, TelegramStack, TgChat, eventually, telegram_stack
+
+CHAT = 4242
+# PTB 22 warns when it builds a RetryAfter (its retry_after will become a timedelta)
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[TelegramStack]:
+    async with telegram_stack(sqlite_url, clock) as running:
+        yield running
+        assert not running.channel.errors
+        assert running.srv.violations == []
+
+
+async def onboarded(stack: TelegramStack, chat_id: int = CHAT) -> TgChat:
+    chat = stack.chat(chat_id)
+    await chat.send("/start")
+    await chat.tap("Oui, je suis d'accord")
+    await chat.tap("Oui")
+    await chat.tap("Saint-Laurent")
+    await chat.tap("Plus tard")
+    return chat
+
+
+def statuses(stack: TelegramStack, method: str = "sendMessage") -> list[int]:
+    return [c.status for c in stack.srv.calls_to(method)]
+
+
+async def test_429_waits_retry_after_then_sends_once(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=429, retry_after=1)
+    result = await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
+    assert statuses(stack) == [429, 200]
+    assert stack.srv.texts(CHAT) == ["Bonjour"]
+    assert result.provider_message_id == f"{CHAT}:{stack.srv.sent_messages(CHAT)[0].result['message_id']}"
+
+
+async def test_429_in_a_conversation_delays_the_reply_without_duplicate(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=429, retry_after=1)
+    chat = stack.chat(CHAT)
+    new = await chat.send("/start")
+    assert len(new) == 1 and "Êtes-vous d'accord ?" in new[0]
+    assert statuses(stack) == [429, 200]
+
+
+async def test_a_long_429_is_handed_back_to_the_delivery_engine(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=429, retry_after=30)
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Rappel"))
+    assert (caught.value.kind, caught.value.retry_after, caught.value.code) == ("retry", 30.0, "429")
+    assert stack.srv.texts(CHAT) == []
+
+
+async def test_500_then_success(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=500)
+    stack.srv.fail_next("sendMessage", status=502)
+    await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
+    assert statuses(stack) == [500, 502, 200]
+    assert stack.srv.texts(CHAT) == ["Bonjour"]
+
+
+async def test_5xx_every_time_is_a_retry_for_later(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=500, times=3)
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
+    assert (caught.value.kind, caught.value.code) == ("retry", "5xx")
+    assert statuses(stack) == [500, 500, 500]
+
+
+async def test_blocked_bot_marks_the_address_unreachable(stack: TelegramStack) -> None:
+    await onboarded(stack)
+    stack.srv.block_chat(CHAT)
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Rappel"), proactive=True)
+    assert (caught.value.kind, caught.value.code) == ("unreachable", "403")
+    assert statuses(stack).count(403) == 1  # not retried
+    with stack.runtime.db.transaction() as session:
+        assert session.exec(select(ChannelAddress)).one().unreachable_at is not None
+        assert session.exec(select(Resident)).one().unreachable_at is not None
+
+
+async def test_a_reply_to_a_blocked_chat_is_recorded_as_failed(stack: TelegramStack) -> None:
+    await onboarded(stack)
+    stack.srv.block_chat(CHAT)
+    stack.srv.user_message(CHAT, "permis")
+    await stack.settle()
+    with stack.runtime.db.transaction() as session:
+        last = session.exec(select(MessageLog).order_by(MessageLog.id.desc())).first()  # type: ignore[union-attr]
+        assert (last.direction, last.status, last.error_code) == ("out", "failed", "403")
+        assert session.exec(select(ChannelAddress)).one().unreachable_at is not None
+    # Writing again makes it reachable
+    stack.srv.unblock_chat(CHAT)
+    stack.srv.user_message(CHAT, "menu")
+    await stack.settle()
+    with stack.runtime.db.transaction() as session:
+        assert session.exec(select(ChannelAddress)).one().unreachable_at is None
+
+
+async def test_chat_not_found_is_unreachable(stack: TelegramStack) -> None:
+    await onboarded(stack)
+    stack.srv.unknown_chats.add(CHAT)
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Rappel"))
+    assert (caught.value.kind, caught.value.code) == ("unreachable", "400")
+    with stack.runtime.db.transaction() as session:
+        assert session.exec(select(ChannelAddress)).one().unreachable_at is not None
+
+
+async def test_other_bad_requests_are_invalid_and_not_repeated(stack: TelegramStack) -> None:
+    stack.srv.fail_next("sendMessage", status=400, description="Bad Request: something is wrong")
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="x"))
+    assert caught.value.kind == "invalid" and statuses(stack) == [400]
+    with pytest.raises(SendFailure, match="invalid"):
+        await stack.channel.send("not-a-chat", Reply(text="x"))
+
+
+async def test_a_timeout_after_sending_is_never_resent(sqlite_url: str, clock: FrozenClock) -> None:
+    settings = {**RELAXED_CHANNEL, "telegram_timeout_seconds": 0.3}
+    async with telegram_stack(sqlite_url, clock, settings=settings) as stack:
+        stack.srv.delay_next("sendMessage", 0.8)
+        with pytest.raises(UncertainSend) as caught:
+            await stack.channel.send(str(CHAT), Reply(text="Rappel"))
+        assert (caught.value.kind, caught.value.code) == ("retry", "timeout")
+        # Telegram took it after all: shown once, never sent a second time
+        await eventually(lambda: len(stack.srv.calls_to("sendMessage")) == 1)
+        assert stack.srv.texts(CHAT) == ["Rappel"]
+
+
+async def test_a_stopped_resident_gets_nothing_proactive(stack: TelegramStack) -> None:
+    chat = await onboarded(stack)
+    await chat.send("/stop")
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Offre"), proactive=True)
+    assert caught.value.kind == "stopped"
+
+
+async def test_long_text_is_split_at_line_breaks_buttons_last(stack: TelegramStack) -> None:
+    lines = [" ".join([f"Ligne {n} : é😀", *["mot"] * (n % 40)]) for n in range(600)]
+    text = "\n".join(lines)
+    assert utf16_len(text) > 3 * 4096
+    options = [Option(id="7.1", label="Oui", number=1), Option(id="7.2", label="Non", number=2)]
+    await stack.channel.send(str(CHAT), Reply(text=text, options=options))
+    calls = stack.srv.sent_messages(CHAT)
+    assert len(calls) >= 4
+    assert all(utf16_len(c.result["text"]) <= 4096 for c in calls)
+    assert "\n".join(c.result["text"] for c in calls) == text
+    assert [("reply_markup" in c.params) for c in calls] == [False] * (len(calls) - 1) + [True]
+
+
+async def test_parts_already_sent_are_not_sent_again(stack: TelegramStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "\n".join(["a" * 3000, "b" * 3000, "c" * 3000])
+    original = stack.channel.sender.send
+    sent = 0
+
+    async def fail_after_the_first_part(chat_id: int, message: Any, *, max_wait: float) -> Any:
+        nonlocal sent
+        result = await original(chat_id, message, max_wait=max_wait)
+        sent += 1
+        if sent == 1:
+            stack.srv.fail_next("sendMessage", status=500, times=3)
+        return result
+
+    monkeypatch.setattr(stack.channel.sender, "send", fail_after_the_first_part)
+    with pytest.raises(SendFailure):
+        await stack.channel.send(str(CHAT), Reply(text=text))
+    assert stack.srv.texts(CHAT) == ["a" * 3000]
+    # The delivery engine tries again later: only the parts Telegram did not take go
+    result = await stack.channel.send(str(CHAT), Reply(text=text))
+    assert stack.srv.texts(CHAT) == ["a" * 3000, "b" * 3000, "c" * 3000]
+    assert result.provider_message_id == f"{CHAT}:{stack.srv.sent_messages(CHAT)[0].result['message_id']}"
+
+
+async def test_html_is_escaped_and_shown_as_typed(stack: TelegramStack) -> None:
+    text = "<b>Tom & Jerry</b> <script>alert(1)</script> 3 < 4 > 2 &amp;"
+    await stack.channel.send(str(CHAT), Reply(text=text))
+    [call] = stack.srv.sent_messages(CHAT)
+    assert call.params["parse_mode"] == "HTML"
+    assert call.result["text"] == text and "entities" not in call.result
+
+
+async def test_pacing_stays_under_realistic_limits(sqlite_url: str, clock: FrozenClock) -> None:
+    """Telegram's real limits (1 a second per chat after a burst of 3; 30 a second overall): no 429.
+
+    The channel's own burst is one less than the fake's, a margin against scheduling jitter on a loaded
+    machine (the fake measures arrival times, the channel paces departures)."""
+    async with telegram_stack(sqlite_url, clock, fake={}, settings={"telegram_chat_burst": 2}) as stack:
+        await asyncio.gather(*(stack.channel.send(str(CHAT), Reply(text=f"n°{n}")) for n in range(5)))
+        await asyncio.gather(*(stack.channel.send(str(1000 + n), Reply(text="Info")) for n in range(40)))
+        assert stack.srv.violations == [] and all(c.ok for c in stack.srv.calls)
+        assert stack.srv.texts(CHAT) == [f"n°{n}" for n in range(5)]  # in order
+        times = [c.time for c in stack.srv.sent_messages(CHAT)]
+        assert times[3] - times[0] >= 1.0
+
+
+async def test_a_send_the_caller_stopped_waiting_for_is_not_sent_twice(stack: TelegramStack) -> None:
+    stack.srv.delay_next("sendMessage", 0.5)
+    reply = Reply(text="Rappel : demain 9 h", log_id=None)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(stack.channel.send(str(CHAT), reply), 0.1)
+    await stack.channel.idle()
+    assert stack.srv.texts(CHAT) == ["Rappel : demain 9 h"]
+    # The delivery engine tries again: Telegram took it meanwhile, nothing goes a second time
+    again = await stack.channel.send(str(CHAT), reply)
+    assert again.provider_message_id == f"{CHAT}:{stack.srv.sent_messages(CHAT)[0].result['message_id']}"
+    assert len(stack.srv.calls_to("sendMessage")) == 1

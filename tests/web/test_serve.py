@@ -1,0 +1,123 @@
+"""`relai-bot serve` with no configuration: migrates its SQLite file, loads the demo data, answers /healthz."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from relai_bot.clock import FrozenClock
+from relai_bot.config import load_settings
+from relai_bot.store.db import head_revision
+from relai_bot.web.app import create_app
+from relai_bot.wiring import Runtime, build_runtime
+
+RELAI_BOT = Path(sys.executable).with_name("relai-bot")
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> httpx.Response:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"relai-bot serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            response = httpx.get(url, timeout=2.0)
+        except httpx.TransportError:
+            response = None
+        if response is not None and response.status_code == 200:
+            return response
+        time.sleep(0.2)
+    pytest.fail(f"/healthz did not answer 200 within {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
+
+
+def test_serve_starts_on_an_empty_sqlite_file_with_the_demo_data(tmp_path: Path) -> None:
+    database = tmp_path / "x.sqlite3"
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAI_")}
+    env |= {"RELAI_DATABASE_URL": f"sqlite:///{database}", "RELAI_PORT": str(port)}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(RELAI_BOT), "serve"], cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        response = wait_until_healthy(process, f"http://127.0.0.1:{port}/healthz", log)
+        assert response.json() == {"status": "ok", "database": True, "schema": head_revision()}
+        with sqlite3.connect(database) as connection:
+            schemes = connection.execute("SELECT count(*) FROM scheme").fetchone()[0]
+        assert schemes >= 20
+
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"relai-bot serve did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM")
+        # uvicorn shuts down gracefully, then lets the signal end the process as it would have
+        assert returncode in (0, -signal.SIGTERM), log.read_text(errors="replace")
+        assert "Traceback" not in log.read_text(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+# -- the app in process -------------------------------------------------------------------------------------
+def health(runtime: Runtime) -> httpx.Response:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)  # it prefers httpx2; the project ships httpx
+        from starlette.testclient import TestClient
+
+    with TestClient(create_app(runtime, with_scheduler=False)) as client:
+        return client.get("/healthz")
+
+
+def test_healthz_is_ok_on_a_migrated_database(runtime: Runtime) -> None:
+    response = health(runtime)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": True, "schema": head_revision()}
+
+
+@pytest.fixture
+def unmigrated(sqlite_url: str, clock: FrozenClock) -> Iterator[Runtime]:
+    runtime = build_runtime(load_settings(database_url=sqlite_url), clock)
+    yield runtime
+    runtime.close()
+
+
+def test_healthz_is_503_on_a_database_at_no_revision(unmigrated: Runtime) -> None:
+    response = health(unmigrated)
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded", "database": True, "schema": None}
+
+
+@pytest.fixture
+def unreachable(clock: FrozenClock) -> Iterator[Runtime]:
+    port = free_port()  # nothing listens there
+    runtime = build_runtime(load_settings(database_url=f"postgresql://nobody@127.0.0.1:{port}/none"), clock)
+    yield runtime
+    runtime.close()
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(unreachable: Runtime) -> None:
+    response = health(unreachable)
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded", "database": False, "schema": None}
