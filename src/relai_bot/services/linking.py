@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import phonenumbers
 from sqlalchemy import Table, delete, update
 from sqlmodel import Session, SQLModel, select
 
+from relai_bot.services.phones import normalise_phone
 from relai_bot.services.residents import get_resident
 from relai_bot.store import models as _models  # noqa: F401  (every table is in the metadata)
 from relai_bot.store.models import ChannelAddress, Resident
 
 SMS = "sms"
-REGION = "RE"
 # Taken from the resident who consented more recently, as they are (None included)
 CONSENT_FIELDS = ("consent_at", "opportunities", "opportunities_at", "stopped_at", "language")
 # Taken from the more recent one unless they have none
@@ -40,22 +39,6 @@ class LinkResult:
     # The resident absorbed by a merge, and how many rows moved per table
     merged_id: int | None = None
     moved: dict[str, int] | None = None
-
-
-def normalise_phone(raw: str) -> str | None:
-    """A phone number in E.164, or None. Telegram gives contacts as digits without "+" ("262692123456")."""
-    text = raw.strip()
-    if not text:
-        return None
-    if text[0].isdigit() and not text.startswith("0"):
-        text = "+" + text
-    try:
-        number = phonenumbers.parse(text, REGION)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _resident_columns() -> list[tuple[Table, str]]:

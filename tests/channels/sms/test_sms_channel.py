@@ -10,11 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from relai_bot.channels.sms.channel import INBOUND_PATH, SmsChannel, normalize_address
+from relai_bot.channels.sms.channel import INBOUND_PATH, SmsChannel
 from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.clock import FrozenClock
@@ -232,9 +230,6 @@ async def test_a_message_twilio_delivers_twice_is_handled_once(any_stack: SmsSta
 
 
 async def test_national_and_international_writing_are_one_resident(stack: SmsStack) -> None:
-    assert normalize_address("0692 12 34 56") == normalize_address("+262692123456") == NUMBER
-    assert normalize_address("00262 692 12 34 56") == NUMBER
-    assert normalize_address("MAIRIE") is None
     national = stack.phone(NUMBER, written_as="0692 12 34 56")
     await onboard(national)
     international = stack.phone(NUMBER, written_as="+262692123456")
@@ -554,21 +549,6 @@ def test_the_sms_channel_refuses_to_start_without_a_public_url(sqlite_url: str, 
 
 
 # -- small pure parts -----------------------------------------------------------------------------------
-
-
-@given(st.integers(min_value=0, max_value=999_999), st.sampled_from(["692", "693"]))
-def test_any_way_of_writing_a_reunion_mobile_is_one_address(digits: int, prefix: str) -> None:
-    rest = f"{digits:06d}"
-    expected = f"+262{prefix}{rest}"
-    spaced = f"0{prefix} {rest[:2]} {rest[2:4]} {rest[4:]}"
-    for written in (expected, spaced, spaced.replace(" ", ""), spaced.replace(" ", "."), f"00262{prefix}{rest}"):
-        assert normalize_address(written) == expected, written
-
-
-@given(st.text(max_size=40))
-def test_normalizing_never_fails(text: str) -> None:
-    result = normalize_address(text)
-    assert result is None or result.startswith("+")
 
 
 def test_a_message_never_moves_back_from_a_final_state() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
 from relai_bot.channels.telegram.channel import file_url, webhook_secret
+from relai_bot.channels.telegram.handlers import contact_phone
 from relai_bot.channels.telegram.render import (
     LABEL_LIMIT,
     escape,
@@ -20,7 +21,6 @@ from relai_bot.channels.telegram.render import (
     utf16_len,
 )
 from relai_bot.channels.telegram.send import Pacer, retry_seconds
-from relai_bot.services.linking import normalise_phone
 from relai_bot.turns import Attachment, Option, Reply
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
@@ -151,10 +151,10 @@ def test_file_url_follows_the_api_url() -> None:
     ],
 )
 def test_shared_numbers_become_e164(raw: str, expected: str | None) -> None:
-    assert normalise_phone(raw) == expected
+    assert contact_phone(raw) == expected
 
 
 @given(st.text(max_size=40))
 def test_any_shared_number_is_e164_or_nothing(raw: str) -> None:
-    phone = normalise_phone(raw)
+    phone = contact_phone(raw)
     assert phone is None or re.fullmatch(r"\+[1-9]\d{6,14}", phone)

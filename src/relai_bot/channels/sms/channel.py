@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import phonenumbers
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -35,6 +34,7 @@ from relai_bot.channels.sms.twilio_api import (
 from relai_bot.config import SettingsError
 from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.services import residents
+from relai_bot.services.phones import normalise_phone
 from relai_bot.turns import Inbound, Reply, Turn
 from relai_bot.wiring import Runtime
 
@@ -47,19 +47,6 @@ ATTEMPTS = 3
 BACKOFF = (1.0, 3.0)
 MAX_INLINE_WAIT = 5.0
 _EMPTY_TWIML = str(MessagingResponse())
-
-
-def normalize_address(raw: str | None) -> str | None:
-    """A phone number in E.164, read as a Réunion number when written the national way ("0692 12 34 56")."""
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, "RE")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class SmsChannel:
@@ -129,7 +116,7 @@ class SmsChannel:
         if not self._signed(request, form, self.inbound_url):
             log.warning("sms webhook refused: bad signature")
             return Response("Forbidden", status_code=403, media_type="text/plain")
-        address = normalize_address(str(form.get("From") or ""))
+        address = normalise_phone(str(form.get("From") or ""))
         sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "")
         if address is None or not sid:
             log.warning("sms webhook ignored: no usable From or MessageSid")
@@ -163,7 +150,7 @@ class SmsChannel:
         status = str(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
         if sid and status:
             code = str(form.get("ErrorCode") or "") or None
-            to = normalize_address(str(form.get("To") or ""))
+            to = normalise_phone(str(form.get("To") or ""))
             await asyncio.to_thread(self.records.report_or_park, sid, status, code, to)
         return Response(status_code=204)
 
@@ -255,7 +242,7 @@ class SmsChannel:
     # -- the Sender contract (reminders, broadcasts: the delivery engine) -------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
         """One attempt to send one reply (its parts, if long); raises SendFailure. Attachments are left out."""
-        address = normalize_address(address) or address
+        address = normalise_phone(address) or address
         if proactive and await asyncio.to_thread(self.records.is_stopped, address):
             raise SendFailure("stopped", "the resident said stop", code="stopped")
         sender = self.proactive_sender if proactive else self.conversation_sender

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import phonenumbers
-
 from relai_bot.channels.sms.encoding import measure, split_for_sms, to_gsm7
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
+from relai_bot.services.phones import display_phone
 from relai_bot.turns import Reply
 
 OPTIONS_TEMPLATE = "channel/sms_options"
@@ -42,23 +41,12 @@ class SmsBatch:
         return sum(max(1, measure(part).segments) for part in self.parts)
 
 
-def display_number(number: str | None) -> str | None:
-    """A phone number the way residents write it ("0692 12 34 56"); None for a Messaging Service SID."""
-    if not number or not number.startswith("+"):
-        return None
-    try:
-        parsed = phonenumbers.parse(number, "RE")
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 class SmsComposer:
     def __init__(self, renderer: Renderer, settings: Settings) -> None:
         self.renderer = renderer
         self.settings = settings
         self.max_segments = settings.sms_max_segments
-        self.reply_number = settings.sms_reply_number or display_number(settings.twilio_from)
+        self.reply_number = settings.sms_reply_number or display_phone(settings.twilio_from)
 
     # -- one reply ----------------------------------------------------------------------------------
     def options_block(self, reply: Reply, *, language: str | None, one_way: bool, flow: str | None) -> str:

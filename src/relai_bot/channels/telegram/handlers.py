@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from relai_bot.channels.telegram import db
-from relai_bot.services.linking import normalise_phone
+from relai_bot.services.phones import normalise_phone
 from relai_bot.services.residents import address_tag
 from relai_bot.turns import Inbound, InboundKind
 
@@ -58,6 +58,12 @@ _MEDIA = (
     | filters.Dice.ALL
     | filters.POLL
 )
+
+
+def contact_phone(raw: str) -> str | None:
+    """A shared contact's number in E.164: Telegram writes it internationally, usually without the "+"."""
+    text = raw.strip()
+    return normalise_phone(text if text.startswith(("+", "0")) else "+" + text)
 
 
 class TelegramHandlers:
@@ -154,7 +160,7 @@ class TelegramHandlers:
         if sender is None or message.contact.user_id != sender.id:
             await self.channel.say(chat_id, "channel/telegram_contact_not_yours")
             return
-        phone = normalise_phone(message.contact.phone_number)
+        phone = contact_phone(message.contact.phone_number)
         standing = await self.channel.db(db.standing, str(chat_id))
         parses_phone = self.channel.step_parses(standing, "phone")
         if phone is None:

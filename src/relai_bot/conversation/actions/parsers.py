@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
-
 from relai_bot.conversation.context import Context, ParseError, parser
 from relai_bot.services import residents
+from relai_bot.services.phones import normalise_phone
 from relai_bot.services.schemes import bracket_for_age
 from relai_bot.services.text import fold
 
@@ -53,11 +52,8 @@ def parse_district(ctx: Context, text: str) -> str:
 
 @parser("phone")
 def parse_phone(ctx: Context, text: str) -> str:
-    """A French or Réunion phone number, returned in E.164 ("0692 12 34 56" -> "+262692123456")."""
-    try:
-        number = phonenumbers.parse(text, "RE")
-    except phonenumbers.NumberParseException:
-        raise ParseError("callback/phone_invalid") from None
-    if not phonenumbers.is_valid_number(number):
+    """A phone number, returned in E.164 ("0692 12 34 56" -> "+262692123456"): see services.phones."""
+    phone = normalise_phone(text)
+    if phone is None:
         raise ParseError("callback/phone_invalid")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phone
