@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -129,6 +130,16 @@ def test_the_weekly_cap_at_enqueue_time(runtime: Runtime) -> None:
             )
     assert counts == [2, 2, 2, 0]
     runtime.clock.advance(days=7, seconds=1)  # type: ignore[attr-defined]
+    with runtime.db.transaction() as session:
+        # Still waiting a week later (never sent): they are about to reach the residents, so they count
+        waiting = broadcasts.create_broadcast(
+            session, districts=["saint-laurent"], text="still", created_by="t", now=runtime.clock.now(), per_week=3
+        )
+        assert waiting.recipients == 0
+        # Sent a week and a second ago: they no longer count
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.status == "pending").values(status="sent", sent_at=now)
+        )
     with runtime.db.transaction() as session:
         later = broadcasts.create_broadcast(
             session, districts=["saint-laurent"], text="next week", created_by="t", now=runtime.clock.now(), per_week=3

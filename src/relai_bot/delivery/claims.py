@@ -13,11 +13,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
-from relai_bot.services import outbox, quiet_hours, reminders, waitlist
+from relai_bot.services import broadcasts, outbox, quiet_hours, reminders, waitlist
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 
 # Kinds that follow the resident to another channel when the first one fails for good
 FALLBACK_KINDS = frozenset({"reminder", "waitlist_offer"})
-WEEK = timedelta(days=7)
 
 
 @dataclass
@@ -86,7 +84,9 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         reason = waitlist.offer_skip_reason(session, row, now)
         if reason is not None:
             return _skip(session, row, now, reason)
-    elif row.kind == "broadcast" and _over_weekly_cap(runtime, session, row, now):
+    elif row.kind == "broadcast" and broadcasts.over_weekly_cap(
+        session, row, now, runtime.settings.broadcasts_per_week
+    ):
         return _skip(session, row, now, "weekly_cap")
     window = quiet_hours.parse_window(runtime.settings.quiet_hours)
     hold = quiet_hours.held_until(
@@ -122,23 +122,6 @@ def _resident_reason(session: Session, row: OutboxMessage) -> str | None:
     if address is None or address.resident_id != row.resident_id or address.unreachable_at is not None:
         return "unreachable"
     return None
-
-
-def _over_weekly_cap(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> bool:
-    """At most N broadcasts a resident over 7 days; rows being sent now count in id order."""
-    cap = runtime.settings.broadcasts_per_week
-    sent = session.exec(
-        select(func.count()).where(
-            OutboxMessage.resident_id == row.resident_id,
-            OutboxMessage.kind == "broadcast",
-            OutboxMessage.id != row.id,
-            or_(
-                OutboxMessage.status.in_(("sent", "delivered")) & (OutboxMessage.sent_at >= now - WEEK),  # type: ignore[attr-defined,operator]
-                (OutboxMessage.status == "sending") & (OutboxMessage.id < row.id),  # type: ignore[operator]
-            ),
-        )
-    ).one()
-    return sent >= cap
 
 
 def _skip(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:

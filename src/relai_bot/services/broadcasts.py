@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from relai_bot.services import outbox, residents
@@ -34,8 +34,23 @@ def resolve_districts(session: Session, names: list[str]) -> list[District]:
     return found
 
 
-def recent_broadcasts(session: Session, resident_ids: list[int], now: datetime) -> Counter[int]:
-    """Broadcasts each resident got or is getting over the last 7 days (skipped and failed ones aside)."""
+def broadcasts_in_week(
+    session: Session, resident_ids: list[int], now: datetime, *, before_row: int | None = None
+) -> Counter[int]:
+    """The weekly cap's count, the one rule used when a broadcast is enqueued and again when it goes.
+
+    A resident's broadcasts "this week" are those they received or are about to receive: rows sent (or
+    delivered) in the 7 days before `now`, counted by when they went out, plus rows still waiting to go
+    (pending or being sent), whatever their age, since they will reach the resident now. Skipped and
+    failed rows reached nobody and do not count. When a row is checked just before it goes
+    (`before_row`), only the rows enqueued before it count, so that of several broadcasts queued at once
+    the first ones go and the later ones are skipped. Counting by sending time rather than by enqueueing
+    time is what the resident experiences: a broadcast held for the weekend counts in the week it arrives.
+    """
+    waiting = OutboxMessage.status.in_(("pending", "sending"))  # type: ignore[attr-defined]
+    if before_row is not None:
+        waiting = waiting & (OutboxMessage.id < before_row)  # type: ignore[operator]
+    received = OutboxMessage.status.in_(("sent", "delivered")) & (OutboxMessage.sent_at > now - WEEK)  # type: ignore[attr-defined,operator]
     counts: Counter[int] = Counter()
     for start in range(0, len(resident_ids), 500):
         chunk = resident_ids[start : start + 500]
@@ -44,13 +59,18 @@ def recent_broadcasts(session: Session, resident_ids: list[int], now: datetime) 
             .where(
                 OutboxMessage.kind == "broadcast",
                 OutboxMessage.resident_id.in_(chunk),  # type: ignore[union-attr]
-                OutboxMessage.created_at >= now - WEEK,  # type: ignore[operator]
-                OutboxMessage.status.not_in(("skipped", "failed")),  # type: ignore[attr-defined]
+                or_(waiting, received),
             )
             .group_by(OutboxMessage.resident_id)
         )
         counts.update({resident_id: n for resident_id, n in rows if resident_id is not None})
     return counts
+
+
+def over_weekly_cap(session: Session, row: OutboxMessage, now: datetime, per_week: int) -> bool:
+    """Would sending this broadcast row now give its resident more than `per_week` in 7 days?"""
+    assert row.resident_id is not None and row.id is not None
+    return broadcasts_in_week(session, [row.resident_id], now, before_row=row.id)[row.resident_id] >= per_week
 
 
 def create_broadcast(
@@ -82,7 +102,7 @@ def create_broadcast(
             eligible.append(resident)
     ids = [r.id for r in eligible if r.id is not None]
     addresses = outbox.addresses_of(session, ids)
-    recent = recent_broadcasts(session, ids, now)
+    recent = broadcasts_in_week(session, ids, now)
     rows = []
     for resident_id in ids:
         reachable = [a for a in addresses[resident_id] if a.reachable]
