@@ -84,10 +84,6 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         reason = waitlist.offer_skip_reason(session, row, now)
         if reason is not None:
             return _skip(session, row, now, reason)
-    elif row.kind == "broadcast" and broadcasts.over_weekly_cap(
-        session, row, now, runtime.settings.broadcasts_per_week
-    ):
-        return _skip(session, row, now, "weekly_cap")
     window = quiet_hours.parse_window(runtime.settings.quiet_hours)
     hold = quiet_hours.held_until(
         row.kind,
@@ -100,6 +96,9 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
     if hold is not None:
         outbox.reschedule(session, row.id, hold, now, attempted=False)
         return None
+    # The cap is checked when the broadcast would really go (a held one is judged when its window opens)
+    if row.kind == "broadcast" and broadcasts.over_weekly_cap(session, row, now, runtime.settings.broadcasts_per_week):
+        return _skip(session, row, now, "weekly_cap")
     reply = _reply(runtime, session, row, now)
     if reply is None:
         return None
