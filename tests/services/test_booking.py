@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from relai_bot.services import booking
 from relai_bot.services.errors import AlreadyBooked, AppointmentNotActive, SlotFull, SlotInPast
-from relai_bot.services.residents import create_resident
+from relai_bot.services.residents import create_resident, erase_resident
 from relai_bot.store.models import Appointment, Slot
 from relai_bot.testing.driver import Driver
 from relai_bot.wiring import Runtime
@@ -152,3 +152,34 @@ async def test_two_residents_take_the_last_place_at_once(driver: Driver) -> None
     await loser.tap(1)
     await loser.tap("Oui, je réserve")
     assert "C'est réservé !" in loser.text
+
+
+def test_every_way_out_gives_the_place_back_once(any_runtime: Runtime) -> None:
+    """Cancelling, moving and erasing the resident all free the place through booking.release_place."""
+    runtime = any_runtime
+    now = runtime.clock.now()
+    first, second, third = make_residents(runtime, 3)
+    slot_id = last_place_slot(runtime, capacity=3)
+    with runtime.db.transaction() as session:
+        other = session.exec(
+            select(Slot).where(Slot.id != slot_id, Slot.starts_at > now + timedelta(days=1)).order_by(Slot.starts_at)
+        ).first()
+        assert other is not None and other.id is not None
+        appointments = [
+            booking.book_slot(session, resident_id=r, slot_id=slot_id, scheme_id=None, channel="console", now=now)
+            for r in (first, second, third)
+        ]
+    with runtime.db.transaction() as session:
+        booking.cancel_appointment(session, appointment_id=appointments[0].id, resident_id=first, now=now)  # type: ignore[arg-type]
+        booking.move_appointment(
+            session,
+            appointment_id=appointments[1].id,
+            resident_id=second,
+            new_slot_id=other.id,
+            now=now,  # type: ignore[arg-type]
+        )
+        erase_resident(session, third, now)
+    with runtime.db.transaction() as session:
+        assert session.get(Slot, slot_id).booked == 0  # type: ignore[union-attr]
+        booking.release_place(session, slot_id)  # nothing left to give back: never below zero
+        assert session.get(Slot, slot_id).booked == 0  # type: ignore[union-attr]

@@ -170,19 +170,38 @@ def _own_active(session: Session, appointment_id: int, resident_id: int, now: da
     return appointment
 
 
-def _release(session: Session, slot_id: int) -> None:
+def release_place(session: Session, slot_id: int) -> None:
+    """Give one place of a slot back (the one place that does: cancelling, moving, erasing a resident)."""
     session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1))
+
+
+def _cancel(session: Session, appointment: Appointment, now: datetime) -> None:
+    appointment.status = "cancelled"
+    appointment.cancelled_at = now
+    appointment.status_changed_at = now
+    session.add(appointment)
+    release_place(session, appointment.slot_id)
+
+
+def release_future_places(session: Session, resident_id: int, now: datetime) -> int:
+    """A resident is being erased: the places they held in slots still to come go back to others."""
+    future = session.exec(
+        select(Appointment).where(
+            Appointment.resident_id == resident_id,
+            Appointment.status == "booked",
+            Appointment.starts_at > now,
+        )
+    ).all()
+    for appointment in future:
+        release_place(session, appointment.slot_id)
+    return len(future)
 
 
 def cancel_appointment(session: Session, *, appointment_id: int, resident_id: int, now: datetime) -> Appointment:
     """Cancel a resident's own appointment and give the place back."""
     _lock_resident(session, resident_id, now)
     appointment = _own_active(session, appointment_id, resident_id, now)
-    appointment.status = "cancelled"
-    appointment.cancelled_at = now
-    appointment.status_changed_at = now
-    session.add(appointment)
-    _release(session, appointment.slot_id)
+    _cancel(session, appointment, now)
     session.flush()
     return appointment
 
@@ -196,11 +215,7 @@ def move_appointment(
     slot = _take_place(session, new_slot_id, now)
     _check_overlap(session, resident_id, slot, ignore_appointment=old.id)
     _claim(session, new_slot_id)
-    old.status = "cancelled"
-    old.cancelled_at = now
-    old.status_changed_at = now
-    session.add(old)
-    _release(session, old.slot_id)
+    _cancel(session, old, now)
     moved = Appointment(
         resident_id=resident_id,
         slot_id=new_slot_id,

@@ -11,6 +11,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
+from relai_bot.services.booking import release_future_places
 from relai_bot.services.errors import NotFound
 from relai_bot.services.text import fold
 from relai_bot.store.models import (
@@ -21,7 +22,6 @@ from relai_bot.store.models import (
     District,
     MessageLog,
     Resident,
-    Slot,
 )
 
 
@@ -121,17 +121,7 @@ class ErasureReport:
 def erase_resident(session: Session, resident_id: int, now: datetime) -> ErasureReport:
     """Forget everything about a resident. Places they held in future slots are given back."""
     report = ErasureReport(resident_id=resident_id)
-    future = session.exec(
-        select(Appointment).where(
-            Appointment.resident_id == resident_id,
-            Appointment.status == "booked",
-            Appointment.starts_at > now,
-        )
-    ).all()
-    for appointment in future:
-        session.execute(
-            update(Slot).where(Slot.id == appointment.slot_id, Slot.booked > 0).values(booked=Slot.booked - 1)
-        )
+    release_future_places(session, resident_id, now)
     for name, model in (
         ("appointments", Appointment),
         ("callback_requests", CallbackRequest),
