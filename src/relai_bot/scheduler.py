@@ -1,60 +1,60 @@
-"""APScheduler ticks inside `relai-bot serve`: each job is a stateless pass over the database."""
+"""The one place that registers scheduled jobs: APScheduler ticks inside `relai-bot serve`.
+
+Each job is a stateless pass over the database (its body is in delivery/ticks.py); nothing is kept in
+the scheduler, so a restart loses and repeats nothing, and several instances may run the same jobs.
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import delete
+from apscheduler.triggers.interval import IntervalTrigger
 
-from relai_bot.delivery.ticks import add_delivery_jobs
-from relai_bot.services.agenda import extend_slots
-from relai_bot.store.models import Conversation, ProcessedMessage
+from relai_bot.delivery import ticks
 from relai_bot.wiring import Runtime
 
-log = logging.getLogger(__name__)
-
-# Provider message ids are kept this long to recognise a message delivered twice
-DEDUP_WINDOW = timedelta(hours=48)
-# A person who never answered the consent question is forgotten after this
-ABANDONED_ONBOARDING = timedelta(days=2)
-SLOT_WEEKS_AHEAD = 6
+RETENTION_AT = time(3, 30)
+ROLL_SLOTS_AT = time(2, 15)
 
 
-def purge_transient(runtime: Runtime) -> dict[str, int]:
-    """Forget de-duplication keys and onboarding conversations of people who never consented."""
-    now = runtime.clock.now()
-    with runtime.db.transaction() as session:
-        keys = session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < now - DEDUP_WINDOW))
-        abandoned = session.execute(
-            delete(Conversation).where(
-                Conversation.resident_id.is_(None),  # type: ignore[union-attr]
-                Conversation.updated_at < now - ABANDONED_ONBOARDING,
-            )
-        )
-    counts = {"dedup_keys": keys.rowcount or 0, "abandoned_onboardings": abandoned.rowcount or 0}
-    log.info("purge_transient %s", counts)
-    return counts
+@dataclass(frozen=True)
+class Job:
+    id: str
+    run: Callable[[Runtime], Any]
+    trigger: BaseTrigger
+    # How late a missed run may still start (seconds); None: APScheduler's default
+    grace: int | None = None
 
 
-def roll_slots(runtime: Runtime) -> int:
-    """Keep advisers' agendas open some weeks ahead."""
-    with runtime.db.transaction() as session:
-        created = extend_slots(session, now=runtime.clock.now(), tz=runtime.settings.tz, weeks=SLOT_WEEKS_AHEAD)
-    log.info("roll_slots created=%d", created)
-    return created
+def jobs(runtime: Runtime) -> list[Job]:
+    """Every scheduled job, and when it runs (local times in the commune's time zone)."""
+    tz = runtime.settings.tz
+    digest_at = time.fromisoformat(runtime.settings.digest_time)
+
+    def daily(at: time) -> CronTrigger:
+        return CronTrigger(hour=at.hour, minute=at.minute, timezone=tz)
+
+    return [
+        Job("reminders", ticks.reminders_tick, IntervalTrigger(minutes=1)),
+        Job("waitlist", ticks.waitlist_tick, IntervalTrigger(minutes=1)),
+        Job("purge_transient", ticks.purge_transient, IntervalTrigger(hours=1)),
+        Job("digest", ticks.digest_tick, daily(digest_at), grace=3600),
+        Job("roll_slots", ticks.roll_slots, daily(ROLL_SLOTS_AT), grace=6 * 3600),
+        Job("retention", ticks.retention_tick, daily(RETENTION_AT), grace=6 * 3600),
+    ]
 
 
 def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=runtime.settings.tz)
-    scheduler.add_job(purge_transient, "interval", hours=1, args=[runtime], id="purge_transient", coalesce=True)
-    scheduler.add_job(
-        roll_slots,
-        CronTrigger(hour=2, minute=15, timezone=runtime.settings.tz),
-        args=[runtime],
-        id="roll_slots",
-    )
-    add_delivery_jobs(scheduler, runtime)  # reminders, waitlist, advisers' digest, retention
+    for job in jobs(runtime):
+        options: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+        if job.grace is not None:
+            options["misfire_grace_time"] = job.grace
+        scheduler.add_job(job.run, job.trigger, args=[runtime], id=job.id, **options)
     return scheduler

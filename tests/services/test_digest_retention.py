@@ -111,9 +111,18 @@ def test_months_are_calendar_months() -> None:
     assert months_before(local(2027, 1, 15, 12, 0), 12) == local(2026, 1, 15, 12, 0)
 
 
-def test_the_scheduler_runs_the_delivery_jobs(runtime: Runtime) -> None:
+def test_the_scheduler_registers_every_job_in_one_place(runtime: Runtime) -> None:
     scheduler = build_scheduler(runtime)
-    assert {"reminders", "waitlist", "digest", "retention"} <= {job.id for job in scheduler.get_jobs()}
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "reminders",
+        "waitlist",
+        "purge_transient",
+        "digest",
+        "roll_slots",
+        "retention",
+    }
+    digest = scheduler.get_job("digest")
+    assert digest is not None and str(digest.trigger) == "cron[hour='7', minute='30']"
 
 
 async def test_serve_starts_and_stops_the_dispatcher(runtime: Runtime) -> None:

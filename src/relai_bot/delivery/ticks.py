@@ -1,4 +1,5 @@
-"""Scheduler jobs of the delivery engine: stateless ticks over the database, safe on several instances.
+"""The scheduler's jobs: stateless ticks over the database, safe on several instances (scheduler.py
+registers them, and says when each runs).
 
 Each tick is idempotent (outbox keys are unique, waitlist offers are taken with conditional updates
 under a slot lock), so a restart repeats nothing and two `serve` processes may both run them.
@@ -7,20 +8,23 @@ under a slot lock), so a restart repeats nothing and two `serve` processes may b
 from __future__ import annotations
 
 import logging
-from datetime import time, timedelta
+from datetime import timedelta
 
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import delete
 
 from relai_bot.delivery.adviser_messages import notify_adviser
 from relai_bot.services import digest, quiet_hours, reminders, retention, waitlist
+from relai_bot.services.agenda import extend_slots
+from relai_bot.store.models import Conversation, ProcessedMessage
 from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
-REMINDER_TICK = timedelta(minutes=1)
-WAITLIST_TICK = timedelta(minutes=1)
-RETENTION_AT = time(3, 30)
+# Provider message ids are kept this long to recognise a message delivered twice
+DEDUP_WINDOW = timedelta(hours=48)
+# A person who never answered the consent question is forgotten after this
+ABANDONED_ONBOARDING = timedelta(days=2)
+SLOT_WEEKS_AHEAD = 6
 
 
 def reminders_tick(runtime: Runtime) -> int:
@@ -84,40 +88,25 @@ def retention_tick(runtime: Runtime) -> dict[str, int]:
     return counts
 
 
-def add_delivery_jobs(scheduler: BaseScheduler, runtime: Runtime) -> None:
-    tz = runtime.settings.tz
-    digest_at = time.fromisoformat(runtime.settings.digest_time)
-    scheduler.add_job(
-        reminders_tick,
-        "interval",
-        seconds=REMINDER_TICK.total_seconds(),
-        args=[runtime],
-        id="reminders",
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        waitlist_tick,
-        "interval",
-        seconds=WAITLIST_TICK.total_seconds(),
-        args=[runtime],
-        id="waitlist",
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        digest_tick,
-        CronTrigger(hour=digest_at.hour, minute=digest_at.minute, timezone=tz),
-        args=[runtime],
-        id="digest",
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        retention_tick,
-        CronTrigger(hour=RETENTION_AT.hour, minute=RETENTION_AT.minute, timezone=tz),
-        args=[runtime],
-        id="retention",
-        coalesce=True,
-        misfire_grace_time=6 * 3600,
-    )
+def purge_transient(runtime: Runtime) -> dict[str, int]:
+    """Forget de-duplication keys and onboarding conversations of people who never consented."""
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        keys = session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < now - DEDUP_WINDOW))
+        abandoned = session.execute(
+            delete(Conversation).where(
+                Conversation.resident_id.is_(None),  # type: ignore[union-attr]
+                Conversation.updated_at < now - ABANDONED_ONBOARDING,
+            )
+        )
+    counts = {"dedup_keys": keys.rowcount or 0, "abandoned_onboardings": abandoned.rowcount or 0}
+    log.info("purge_transient %s", counts)
+    return counts
+
+
+def roll_slots(runtime: Runtime) -> int:
+    """Keep advisers' agendas open some weeks ahead."""
+    with runtime.db.transaction() as session:
+        created = extend_slots(session, now=runtime.clock.now(), tz=runtime.settings.tz, weeks=SLOT_WEEKS_AHEAD)
+    log.info("roll_slots created=%d", created)
+    return created
