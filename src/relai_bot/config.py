@@ -6,12 +6,15 @@ Nothing reads settings at import time: the CLI and the app factory call `load_se
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import re
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relai_bot.time_settings import ReminderOffset, SendingWindow, parse_offsets, parse_window
 
 
 class SettingsError(RuntimeError):
@@ -49,8 +52,6 @@ class Settings(BaseSettings):
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _telegram_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        import re  # kept local: this section is edited on its own
-
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("use 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
         return value
@@ -91,8 +92,6 @@ class Settings(BaseSettings):
     @field_validator("twilio_from")
     @classmethod
     def _twilio_from(cls, value: str | None) -> str | None:
-        import re  # kept local: this section is edited on its own
-
         if value is not None and not re.fullmatch(r"\+[1-9]\d{4,14}|\d{3,8}|MG[0-9a-fA-F]{32}", value.strip()):
             raise ValueError("use a Twilio number in E.164 (+262...), a short code or a Messaging Service SID (MG...)")
         return value.strip() if value else value
@@ -100,8 +99,6 @@ class Settings(BaseSettings):
     @field_validator("twilio_one_way_from")
     @classmethod
     def _twilio_one_way_from(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None and not re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}|\+[1-9]\d{4,14}|\d{3,8}", value):
             raise ValueError("use an alphanumeric sender of 1 to 11 letters, digits or spaces (e.g. MAIRIE)")
         return value
@@ -131,24 +128,18 @@ class Settings(BaseSettings):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
-        from relai_bot.services.quiet_hours import parse_window  # local: this section is edited on its own
-
         parse_window(value)
         return value
 
     @field_validator("reminder_offsets")
     @classmethod
     def _reminder_offsets(cls, value: str) -> str:
-        from relai_bot.services.reminders import parse_offsets
-
         parse_offsets(value)
         return value
 
     @field_validator("digest_time")
     @classmethod
     def _digest_time(cls, value: str) -> str:
-        from datetime import time
-
         try:
             time.fromisoformat(value.strip())
         except ValueError:
@@ -212,6 +203,16 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def sending_window(self) -> SendingWindow:
+        """RELAI_QUIET_HOURS, parsed (validated when the settings were read)."""
+        return parse_window(self.quiet_hours)
+
+    @property
+    def reminder_schedule(self) -> list[ReminderOffset]:
+        """RELAI_REMINDER_OFFSETS, parsed (validated when the settings were read)."""
+        return parse_offsets(self.reminder_offsets)
 
     @property
     def resume_after(self) -> timedelta:

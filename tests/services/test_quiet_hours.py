@@ -16,8 +16,9 @@ from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import broadcasts, outbox
 from relai_bot.services.errors import NotFound
-from relai_bot.services.quiet_hours import held_until, is_rest_day, next_opening, parse_window
+from relai_bot.services.quiet_hours import held_until, is_rest_day, next_opening
 from relai_bot.store.models import Broadcast, ChannelAddress, OutboxMessage, Resident
+from relai_bot.time_settings import parse_window
 from relai_bot.wiring import Runtime
 from tests.delivery_support import CountingSender, add_residents, statuses
 

@@ -18,9 +18,9 @@ from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.ticks import reminders_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import booking
-from relai_bot.services.reminders import parse_offsets
 from relai_bot.store.models import AdviserAddress, Appointment, ChannelAddress, OutboxMessage, Slot
 from relai_bot.testing.driver import Chat, Driver
+from relai_bot.time_settings import parse_offsets
 from relai_bot.wiring import Runtime
 from tests.delivery_support import PtbSender, buttons, sent_texts, telegram_sender
 

@@ -84,7 +84,7 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         reason = waitlist.offer_skip_reason(session, row, now)
         if reason is not None:
             return _skip(session, row, now, reason)
-    window = quiet_hours.parse_window(runtime.settings.quiet_hours)
+    window = runtime.settings.sending_window
     hold = quiet_hours.held_until(
         row.kind,
         now,

@@ -29,7 +29,7 @@ SLOT_WEEKS_AHEAD = 6
 
 def reminders_tick(runtime: Runtime) -> int:
     """Enqueue the reminders of upcoming appointments (each one once)."""
-    offsets = reminders.parse_offsets(runtime.settings.reminder_offsets)
+    offsets = runtime.settings.reminder_schedule
     with runtime.db.transaction() as session:
         created = reminders.schedule_reminders(session, runtime.clock.now(), runtime.settings.tz, offsets)
     if created:
@@ -43,7 +43,7 @@ def waitlist_tick(runtime: Runtime) -> dict[str, int]:
     Offers are made only within the daily sending window: their time limit must not run out at night.
     """
     now = runtime.clock.now()
-    window = quiet_hours.parse_window(runtime.settings.quiet_hours)
+    window = runtime.settings.sending_window
     with runtime.db.transaction() as session:
         expired = waitlist.expire_offers(session, now)
         offers = []

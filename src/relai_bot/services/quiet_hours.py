@@ -9,50 +9,15 @@ and a reminder of an appointment on the same local day passes at any hour. "off"
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from relai_bot.services.agenda import public_holidays
+from relai_bot.time_settings import SendingWindow
 
-_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # Kinds held on Sundays and public holidays too (bulk messages)
 BULK_KINDS = frozenset({"broadcast"})
-
-
-@dataclass(frozen=True)
-class SendingWindow:
-    """Local times between which messages may go; `start is None` means no quiet hours at all."""
-
-    start: time | None = None
-    end: time | None = None
-
-    @property
-    def off(self) -> bool:
-        return self.start is None
-
-    def contains(self, local: datetime) -> bool:
-        if self.start is None or self.end is None:
-            return True
-        return self.start <= local.time() < self.end
-
-
-def parse_window(value: str) -> SendingWindow:
-    """ "08:00-20:00" or "off"; raises ValueError otherwise."""
-    if value.strip().lower() in ("off", "none", ""):
-        return SendingWindow()
-    match = _WINDOW.match(value)
-    if match is None:
-        raise ValueError(f"{value!r}: write HH:MM-HH:MM (e.g. 08:00-20:00) or off")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise ValueError(f"{value!r}: hours 00-23, minutes 00-59")
-    start, end = time(h1, m1), time(h2, m2)
-    if start >= end:
-        raise ValueError(f"{value!r}: the window must start before it ends, within one day")
-    return SendingWindow(start, end)
 
 
 @lru_cache(maxsize=8)

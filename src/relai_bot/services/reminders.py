@@ -8,9 +8,7 @@ and no later reminder of the same appointment already due (after a downtime only
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
@@ -19,55 +17,11 @@ from sqlmodel import Session, select
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
 from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot
+from relai_bot.time_settings import ReminderOffset
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
 USEFUL_UNTIL_BEFORE = timedelta(minutes=30)
 REMINDER_FLOW = ("reminder", "remind")
-_DAY_AT = re.compile(r"^(\d{1,2})d@(\d{1,2}):(\d{2})$")
-_BEFORE = re.compile(r"^(\d{1,3})(h|m)$")
-
-
-@dataclass(frozen=True)
-class ReminderOffset:
-    """ "1d@18:00": N days before at a local time; "2h" / "30m": that long before."""
-
-    label: str
-    days: int = 0
-    at: time | None = None
-    before: timedelta | None = None
-
-    def due(self, starts_at: datetime, tz: ZoneInfo) -> datetime:
-        if self.before is not None:
-            return starts_at - self.before
-        assert self.at is not None
-        day = starts_at.astimezone(tz).date() - timedelta(days=self.days)
-        return datetime.combine(day, self.at, tzinfo=tz).astimezone(starts_at.tzinfo)
-
-
-def parse_offsets(value: str) -> list[ReminderOffset]:
-    """ "1d@18:00,2h" -> two offsets; "" or "off" -> none. Raises ValueError."""
-    offsets: list[ReminderOffset] = []
-    if value.strip().lower() in ("", "off", "none"):
-        return offsets
-    for raw in value.split(","):
-        item = raw.strip().lower().replace(" ", "")
-        day_at, before = _DAY_AT.match(item), _BEFORE.match(item)
-        if day_at:
-            days, hour, minute = (int(g) for g in day_at.groups())
-            if not (1 <= days <= 14 and hour <= 23 and minute <= 59):
-                raise ValueError(f"{raw.strip()!r}: 1 to 14 days before, at HH:MM")
-            offsets.append(ReminderOffset(item, days=days, at=time(hour, minute)))
-        elif before:
-            amount, unit = int(before.group(1)), before.group(2)
-            delta = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
-            if not timedelta(minutes=5) <= delta <= timedelta(days=14):
-                raise ValueError(f"{raw.strip()!r}: between 5 minutes and 14 days before")
-            offsets.append(ReminderOffset(item, before=delta))
-        else:
-            raise ValueError(f"{raw.strip()!r}: write 1d@18:00 (the day before at 18:00) or 2h or 30m")
-    if len({o.label for o in offsets}) != len(offsets):
-        raise ValueError("an offset is given twice")
-    return offsets
 
 
 def reminder_key(appointment_id: int, offset: ReminderOffset) -> str:
