@@ -18,6 +18,7 @@ from relai_bot.cli import app
 from relai_bot.conversation.engine import Engine
 from relai_bot.conversation.flows import FlowError, FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
+from relai_bot.entry_points import REMINDER
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("flow_fixtures")
@@ -144,3 +145,10 @@ def test_cli_graph_of_invalid_flows_reports_instead_of_crashing(tmp_path: Path) 
     result = CliRunner().invoke(app, ["flows", "graph", "menu"], env=env)
     assert result.exit_code == 1
     assert result.stderr == "\n".join(CASES["goto_unknown_flow"]) + "\n"
+
+
+# -- entry points ---------------------------------------------------------------------------------------
+def test_an_entry_point_hands_over_exactly_its_declared_data() -> None:
+    assert REMINDER.target(appointment_id=7) == ("reminder", "remind", {"appointment_id": 7})
+    with pytest.raises(ValueError, match="takes data"):
+        REMINDER.target(appointment=7)

@@ -18,6 +18,7 @@ from relai_bot.conversation import options, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
+from relai_bot.entry_points import FIRST_CONTACT, HOME
 from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 MAX_HOPS = 30
 MAX_STACK = 20
 MAX_INPUT_CHARS = 1000
-HOME = Target("menu", "")
 
 
 def domain_error_names() -> frozenset[str]:
@@ -133,7 +133,7 @@ class Engine:
         paused = conversation.last_inbound_at is not None and (
             ctx.now - conversation.last_inbound_at > self.settings.resume_after
         )
-        if paused and conversation.flow not in ("menu", "onboarding"):
+        if paused and conversation.flow not in (HOME.flow, FIRST_CONTACT.flow):
             title = ctx.label(self.flows.flows[conversation.flow].title)
             self._say(ctx, replies, "common/welcome_back", where=title)
             self._go(ctx, replies, self._home(ctx))
@@ -147,7 +147,7 @@ class Engine:
         ):
             keyword = None  # the word is also an answer here ("annuler" a rendez-vous)
         if keyword == "cancel":
-            if conversation.flow != "menu":
+            if conversation.flow != HOME.flow:
                 self._say(ctx, replies, "common/cancelled")
             self._go(ctx, replies, self._home(ctx))
             return
@@ -226,8 +226,7 @@ class Engine:
 
     # -- moving between steps ---------------------------------------------------------------------
     def _home(self, ctx: Context) -> Target:
-        flow = "menu" if ctx.resident is not None else "onboarding"
-        return self.flows.start_of(flow)
+        return self.flows.entry(HOME if ctx.resident is not None else FIRST_CONTACT)
 
     def _go(
         self, ctx: Context, replies: list[Reply], target: Target, *, push: bool = True, quiet: bool = False
@@ -261,7 +260,7 @@ class Engine:
         quiet: bool,
     ) -> None:
         conversation = ctx.conversation
-        if target.flow == "menu" and target.step == self.flows.flows["menu"].start:
+        if target == self.flows.entry(HOME):
             conversation.stack = []
         elif leaving is not None and leaving != target and leaving.flow in self.flows.flows:
             conversation.stack = [*conversation.stack, [leaving.flow, leaving.step]][-MAX_STACK:]

@@ -33,7 +33,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REQUIRED_FLOWS = ("onboarding", "menu")
+from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
+
+# The engine cannot do without these (a first contact, the way home)
+REQUIRED_FLOWS = (FIRST_CONTACT.flow, HOME.flow)
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -184,6 +187,10 @@ class FlowSet:
 
     def start_of(self, flow: str) -> Target:
         return Target(flow, self.flows[flow].start)
+
+    def entry(self, point: EntryPoint) -> Target:
+        """Where code that sends a resident to `point` puts them."""
+        return Target(point.flow, point.step) if point.step else self.start_of(point.flow)
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, checks: Checks) -> None:

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from relai_bot.entry_points import REMINDER
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
 from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
 USEFUL_UNTIL_BEFORE = timedelta(minutes=30)
-REMINDER_FLOW = ("reminder", "remind")
 _DAY_AT = re.compile(r"^(\d{1,2})d@(\d{1,2}):(\d{2})$")
 _BEFORE = re.compile(r"^(\d{1,3})(h|m)$")
 
@@ -112,7 +112,7 @@ def schedule_reminders(session: Session, now: datetime, tz: ZoneInfo, offsets: l
                     now=now,
                     resident_id=appointment.resident_id,
                     appointment_id=appointment.id,
-                    target=(*REMINDER_FLOW, {"appointment_id": appointment.id}),
+                    target=REMINDER.target(appointment_id=appointment.id),
                     due_at=due,
                     expires_at=appointment.starts_at - USEFUL_UNTIL_BEFORE,
                 )
