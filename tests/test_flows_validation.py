@@ -7,6 +7,7 @@ required), using only templates, labels and actions that exist, so that only the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,12 @@ import yaml
 from typer.testing import CliRunner
 
 from relai_bot.cli import app
+from relai_bot.conversation.context import ACTIONS, Argument
 from relai_bot.conversation.engine import Engine
 from relai_bot.conversation.flows import FlowError, FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
 from relai_bot.entry_points import REMINDER
+from relai_bot.testing.driver import Driver
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("flow_fixtures")
@@ -152,3 +155,25 @@ def test_an_entry_point_hands_over_exactly_its_declared_data() -> None:
     assert REMINDER.target(appointment_id=7) == ("reminder", "remind", {"appointment_id": 7})
     with pytest.raises(ValueError, match="takes data"):
         REMINDER.target(appointment=7)
+
+
+# -- declarations ---------------------------------------------------------------------------------------
+def test_an_actions_arguments_come_from_its_signature() -> None:
+    assert ACTIONS["set_opportunities"].takes == (Argument("wanted", bool, required=True),)
+    assert ACTIONS["book"].takes == ()
+    field = ACTIONS["save_profile"].takes[0]
+    assert field.accepts("situation") and not field.accepts("goal") and field.accepts("{{ data.field }}")
+
+
+async def test_in_strict_mode_an_undeclared_outcome_raises(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = await driver.onboarded()
+    monkeypatch.setitem(ACTIONS, "list_appointments", replace(ACTIONS["list_appointments"], outcomes=()))
+    with pytest.raises(RuntimeError, match="action 'list_appointments' returned the undeclared outcome 'none'"):
+        await chat.tap("Mes rendez-vous")
+
+
+async def test_in_strict_mode_an_undeclared_variable_raises(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = await driver.onboarded()
+    monkeypatch.setitem(ACTIONS, "list_appointments", replace(ACTIONS["list_appointments"], provides=()))
+    with pytest.raises(RuntimeError, match=r"action 'list_appointments' set ctx.vars \['appointments'\]"):
+        await chat.tap("Mes rendez-vous")

@@ -15,7 +15,7 @@ from relai_bot.clock import Clock
 from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
 from relai_bot.conversation import options, state
-from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
+from relai_bot.conversation.context import ACTIONS, PARSERS, ActionSpec, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
 from relai_bot.entry_points import FIRST_CONTACT, HOME
@@ -41,11 +41,15 @@ def domain_error_names() -> frozenset[str]:
 
 
 class Engine:
-    def __init__(self, flows: FlowSet, renderer: Renderer, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, flows: FlowSet, renderer: Renderer, settings: Settings, clock: Clock, *, strict: bool = False
+    ) -> None:
         self.flows = flows
         self.renderer = renderer
         self.settings = settings
         self.clock = clock
+        # Tests set strict: an action or a parser that does something it did not declare raises
+        self.strict = strict
         flows.validate(self.checks(renderer))
 
     @staticmethod
@@ -53,8 +57,8 @@ class Engine:
         return Checks(
             template_exists=renderer.template_exists,
             label_exists=renderer.label_exists,
-            actions=frozenset(ACTIONS),
-            parsers=frozenset(PARSERS),
+            actions=ACTIONS,
+            parsers=PARSERS,
             errors=domain_error_names(),
         )
 
@@ -200,9 +204,14 @@ class Engine:
     def _take_input(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
         spec = step.input
         assert spec is not None
+        parser = PARSERS[spec.parse]
         try:
-            value = PARSERS[spec.parse](ctx, text)
+            value = parser.function(ctx, text)
         except ParseError as error:
+            if self.strict and error.template is not None and error.template not in parser.errors:
+                raise RuntimeError(
+                    f"parser {parser.name!r} answered with the undeclared template {error.template!r}"
+                ) from error
             self._say(ctx, replies, error.template or spec.error)
             self._reprompt(ctx, replies)
             return
@@ -277,8 +286,10 @@ class Engine:
         if call is None:
             return None
         args = {k: options.render_value(self.renderer, v, ctx.template_context()) for k, v in call.args.items()}
+        spec = ACTIONS[call.action]
+        before = (set(ctx.vars), set(ctx.data)) if self.strict else None
         try:
-            outcome = ACTIONS[call.action](ctx, **args)
+            outcome = spec.function(ctx, **args)
         except domain_errors.DomainError as error:
             for klass in type(error).__mro__:
                 handler = step.errors.get(klass.__name__)
@@ -289,6 +300,8 @@ class Engine:
             log.warning("unhandled %s in %s/%s", type(error).__name__, here.flow, here.step)
             self._say(ctx, replies, "common/sorry")
             return self._home(ctx)
+        if before is not None:
+            _check_declared(spec, ctx, outcome, *before)
         if outcome is not None and outcome in step.outcomes:
             return self.flows.resolve(here.flow, step.outcomes[outcome])
         return None
@@ -347,3 +360,17 @@ class Engine:
             flow=conversation.flow,
             step=conversation.step,
         )
+
+
+def _check_declared(
+    spec: ActionSpec, ctx: Context, outcome: str | None, vars_before: set[str], data_before: set[str]
+) -> None:
+    """Strict mode: an action did nothing it does not declare (the validator trusts the declarations)."""
+    if outcome is not None and outcome not in spec.outcomes:
+        raise RuntimeError(f"action {spec.name!r} returned the undeclared outcome {outcome!r}")
+    new_vars = ctx.vars.keys() - vars_before - set(spec.provides)
+    if new_vars:
+        raise RuntimeError(f"action {spec.name!r} set ctx.vars {sorted(new_vars)} without declaring them in provides")
+    new_data = ctx.data.keys() - data_before - set(spec.writes)
+    if new_data:
+        raise RuntimeError(f"action {spec.name!r} wrote ctx.data {sorted(new_data)} without declaring them in writes")

@@ -25,15 +25,18 @@ Every step must lead somewhere (choices, input or goto): there is no dead end.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
+
+if TYPE_CHECKING:
+    from relai_bot.conversation.context import ActionSpec, ParserSpec
 
 # The engine cannot do without these (a first contact, the way home)
 REQUIRED_FLOWS = (FIRST_CONTACT.flow, HOME.flow)
@@ -164,8 +167,8 @@ class Checks:
 
     template_exists: Callable[[str], bool]
     label_exists: Callable[[str], bool]
-    actions: frozenset[str]
-    parsers: frozenset[str]
+    actions: Mapping[str, ActionSpec]
+    parsers: Mapping[str, ParserSpec]
     errors: frozenset[str]
 
 
