@@ -7,6 +7,7 @@ the `Reply` objects it returns. The dispatcher calls `handle` inside a database 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -16,9 +17,11 @@ from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
 from relai_bot.conversation import options, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, ActionSpec, Context, ParseError
-from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
+from relai_bot.conversation.flow_checks import Checks
+from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
-from relai_bot.entry_points import FIRST_CONTACT, HOME
+from relai_bot.entry_points import ALL as ENTRY_POINTS
+from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
 from relai_bot.messages import Inbound, Reply, Turn
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
@@ -53,13 +56,16 @@ class Engine:
         flows.validate(self.checks(renderer))
 
     @staticmethod
-    def checks(renderer: Renderer) -> Checks:
+    def checks(renderer: Renderer, entry_points: Mapping[str, EntryPoint] = ENTRY_POINTS) -> Checks:
+        """What the flows are checked against: these templates, the registered actions and parsers, and
+        the entry points the code relies on (none for a set of flows checked on its own)."""
         return Checks(
             template_exists=renderer.template_exists,
             label_exists=renderer.label_exists,
             actions=ACTIONS,
             parsers=PARSERS,
             errors=domain_error_names(),
+            entry_points=entry_points,
         )
 
     # -- one turn ---------------------------------------------------------------------------------
