@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from relai_bot.cli import app
 from relai_bot.conversation.context import ACTIONS, PARSERS, Argument
 from relai_bot.conversation.engine import Engine
+from relai_bot.conversation.flow_docs import DOCS_COMMAND
 from relai_bot.conversation.flows import FlowError, FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
 from relai_bot.entry_points import REMINDER, EntryPoint
@@ -206,6 +207,15 @@ def test_cli_graph_of_invalid_flows_reports_instead_of_crashing(tmp_path: Path) 
     assert (
         result.stderr == "\n".join([*CASES["goto_unknown_flow"], NO_APPOINTMENTS_OPTION, *ABSENT_ENTRY_POINTS]) + "\n"
     )
+
+
+# -- docs/flows.md ----------------------------------------------------------------------------------------
+def test_docs_flows_md_is_generated_from_the_flows_and_declarations() -> None:
+    result = CliRunner().invoke(app, ["flows", "docs"])
+    assert result.exit_code == 0, result.output
+    assert "| `set_opportunities` | `wanted: bool` |" in result.stdout
+    written = (REPO / "docs" / "flows.md").read_text(encoding="utf-8")
+    assert written == result.stdout, f"docs/flows.md is out of date: regenerate it with `{DOCS_COMMAND}`"
 
 
 # -- declarations ---------------------------------------------------------------------------------------
