@@ -96,6 +96,11 @@ def test_services_and_store_do_not_depend_on_outer_layers() -> None:
     assert found == []
 
 
+def test_entry_points_is_a_leaf_that_services_may_import() -> None:
+    found = [f"entry_points.py:{line} imports {module}" for line, module in imports(PACKAGE / "entry_points.py")]
+    assert [f for f in found if "relai_bot" in f] == []
+
+
 def docstrings(tree: ast.Module) -> set[int]:
     """ids of the docstring nodes of a module, its classes and functions."""
     found: set[int] = set()

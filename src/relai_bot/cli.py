@@ -6,15 +6,19 @@ import asyncio
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relai_bot.config import Settings, SettingsError, load_settings
 from relai_bot.conversation.flows import FlowError
+
+if TYPE_CHECKING:
+    from relai_bot.conversation.flows import FlowSet
+    from relai_bot.conversation.render import Renderer
 
 app = typer.Typer(
     help="Relai territorial de La Possession: the insertion chatbot.",
@@ -238,9 +242,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     db.dispose()
 
 
-@flows_app.command("validate")
-def flows_validate() -> None:
-    """Check every flow file: steps, gotos, templates, labels, actions, parsers."""
+def _checked_content() -> tuple[FlowSet, Renderer]:
+    """The flows and templates, validated as at start-up; problems are printed and exit with 1."""
     from relai_bot.conversation.engine import Engine
     from relai_bot.wiring import load_content
 
@@ -251,6 +254,18 @@ def flows_validate() -> None:
     except FlowError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
+    return flows, renderer
+
+
+def _edge_label(renderer: Renderer) -> Callable[[str], str]:
+    """How a diagram names an edge: a choice's label in the default language, other edges as they are."""
+    return lambda key: renderer.label(key, None) if renderer.label_exists(key) else key
+
+
+@flows_app.command("validate")
+def flows_validate() -> None:
+    """Check every flow file: steps, gotos, templates, labels, actions and their declarations, entry points."""
+    flows, _ = _checked_content()
     steps = sum(len(f.steps) for f in flows.flows.values())
     typer.echo(f"{len(flows.flows)} flows, {steps} steps: valid")
 
@@ -258,20 +273,21 @@ def flows_validate() -> None:
 @flows_app.command("graph")
 def flows_graph(flow: Annotated[str, typer.Argument(help="A flow id, e.g. booking")]) -> None:
     """Print a Mermaid diagram of a flow."""
-    from relai_bot.conversation.engine import Engine
-    from relai_bot.wiring import load_content
-
-    settings = _settings()
-    try:
-        flows, renderer = load_content(settings)
-        flows.validate(Engine.checks(renderer))  # a goto to an unknown flow cannot be drawn
-    except FlowError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+    flows, renderer = _checked_content()  # a goto to an unknown flow cannot be drawn
     if flow not in flows.flows:
         typer.echo(f"relai-bot: no flow {flow!r}; flows: {', '.join(sorted(flows.flows))}", err=True)
         raise typer.Exit(2)
-    typer.echo(flows.mermaid(flow, label=lambda key: renderer.label(key, None) if renderer.label_exists(key) else key))
+    typer.echo(flows.mermaid(flow, label=_edge_label(renderer)))
+
+
+@flows_app.command("docs")
+def flows_docs() -> None:
+    """Print docs/flows.md: every flow's diagram, the entry points, the actions' and parsers' declarations."""
+    from relai_bot.conversation.engine import Engine
+    from relai_bot.conversation.flow_docs import flows_page
+
+    flows, renderer = _checked_content()
+    typer.echo(flows_page(flows, Engine.checks(renderer), _edge_label(renderer)), nl=False)
 
 
 if __name__ == "__main__":

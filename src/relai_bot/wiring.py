@@ -46,7 +46,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *, strict: boo
     """Everything a command or the web app needs; flows are validated here (start-up stops on a problem)."""
     clock = clock or SystemClock()
     flows, renderer = load_content(settings)
-    engine = Engine(flows, renderer, settings, clock)
+    engine = Engine(flows, renderer, settings, clock, strict=strict)
     db = Database(settings.database_url)
     return Runtime(settings, clock, db, renderer, flows, engine, Dispatcher(db, engine, strict=strict))
 

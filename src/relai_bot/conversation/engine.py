@@ -7,6 +7,7 @@ the `Reply` objects it returns. The dispatcher calls `handle` inside a database 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -15,9 +16,12 @@ from relai_bot.clock import Clock
 from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
 from relai_bot.conversation import options, state
-from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
-from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
+from relai_bot.conversation.context import ACTIONS, PARSERS, ActionSpec, Context, ParseError
+from relai_bot.conversation.flow_checks import Checks
+from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
+from relai_bot.entry_points import ALL as ENTRY_POINTS
+from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
 from relai_bot.services import errors as domain_errors
 from relai_bot.services import residents
 from relai_bot.services.text import fold
@@ -29,7 +33,6 @@ log = logging.getLogger(__name__)
 MAX_HOPS = 30
 MAX_STACK = 20
 MAX_INPUT_CHARS = 1000
-HOME = Target("menu", "")
 
 
 def domain_error_names() -> frozenset[str]:
@@ -41,21 +44,28 @@ def domain_error_names() -> frozenset[str]:
 
 
 class Engine:
-    def __init__(self, flows: FlowSet, renderer: Renderer, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, flows: FlowSet, renderer: Renderer, settings: Settings, clock: Clock, *, strict: bool = False
+    ) -> None:
         self.flows = flows
         self.renderer = renderer
         self.settings = settings
         self.clock = clock
+        # Tests set strict: an action or a parser that does something it did not declare raises
+        self.strict = strict
         flows.validate(self.checks(renderer))
 
     @staticmethod
-    def checks(renderer: Renderer) -> Checks:
+    def checks(renderer: Renderer, entry_points: Mapping[str, EntryPoint] = ENTRY_POINTS) -> Checks:
+        """What the flows are checked against: these templates, the registered actions and parsers, and
+        the entry points the code relies on (none for a set of flows checked on its own)."""
         return Checks(
             template_exists=renderer.template_exists,
             label_exists=renderer.label_exists,
-            actions=frozenset(ACTIONS),
-            parsers=frozenset(PARSERS),
+            actions=ACTIONS,
+            parsers=PARSERS,
             errors=domain_error_names(),
+            entry_points=entry_points,
         )
 
     # -- one turn ---------------------------------------------------------------------------------
@@ -133,7 +143,7 @@ class Engine:
         paused = conversation.last_inbound_at is not None and (
             ctx.now - conversation.last_inbound_at > self.settings.resume_after
         )
-        if paused and conversation.flow not in ("menu", "onboarding"):
+        if paused and conversation.flow not in (HOME.flow, FIRST_CONTACT.flow):
             title = ctx.label(self.flows.flows[conversation.flow].title)
             self._say(ctx, replies, "common/welcome_back", where=title)
             self._go(ctx, replies, self._home(ctx))
@@ -147,7 +157,7 @@ class Engine:
         ):
             keyword = None  # the word is also an answer here ("annuler" a rendez-vous)
         if keyword == "cancel":
-            if conversation.flow != "menu":
+            if conversation.flow != HOME.flow:
                 self._say(ctx, replies, "common/cancelled")
             self._go(ctx, replies, self._home(ctx))
             return
@@ -200,9 +210,14 @@ class Engine:
     def _take_input(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
         spec = step.input
         assert spec is not None
+        parser = PARSERS[spec.parse]
         try:
-            value = PARSERS[spec.parse](ctx, text)
+            value = parser.function(ctx, text)
         except ParseError as error:
+            if self.strict and error.template is not None and error.template not in parser.errors:
+                raise RuntimeError(
+                    f"parser {parser.name!r} answered with the undeclared template {error.template!r}"
+                ) from error
             self._say(ctx, replies, error.template or spec.error)
             self._reprompt(ctx, replies)
             return
@@ -226,8 +241,7 @@ class Engine:
 
     # -- moving between steps ---------------------------------------------------------------------
     def _home(self, ctx: Context) -> Target:
-        flow = "menu" if ctx.resident is not None else "onboarding"
-        return self.flows.start_of(flow)
+        return self.flows.entry(HOME if ctx.resident is not None else FIRST_CONTACT)
 
     def _go(
         self, ctx: Context, replies: list[Reply], target: Target, *, push: bool = True, quiet: bool = False
@@ -261,7 +275,7 @@ class Engine:
         quiet: bool,
     ) -> None:
         conversation = ctx.conversation
-        if target.flow == "menu" and target.step == self.flows.flows["menu"].start:
+        if target == self.flows.entry(HOME):
             conversation.stack = []
         elif leaving is not None and leaving != target and leaving.flow in self.flows.flows:
             conversation.stack = [*conversation.stack, [leaving.flow, leaving.step]][-MAX_STACK:]
@@ -278,8 +292,10 @@ class Engine:
         if call is None:
             return None
         args = {k: options.render_value(self.renderer, v, ctx.template_context()) for k, v in call.args.items()}
+        spec = ACTIONS[call.action]
+        before = (set(ctx.vars), set(ctx.data)) if self.strict else None
         try:
-            outcome = ACTIONS[call.action](ctx, **args)
+            outcome = spec.function(ctx, **args)
         except domain_errors.DomainError as error:
             for klass in type(error).__mro__:
                 handler = step.errors.get(klass.__name__)
@@ -290,6 +306,8 @@ class Engine:
             log.warning("unhandled %s in %s/%s", type(error).__name__, here.flow, here.step)
             self._say(ctx, replies, "common/sorry")
             return self._home(ctx)
+        if before is not None:
+            _check_declared(spec, ctx, outcome, *before)
         if outcome is not None and outcome in step.outcomes:
             return self.flows.resolve(here.flow, step.outcomes[outcome])
         return None
@@ -348,3 +366,17 @@ class Engine:
             flow=conversation.flow,
             step=conversation.step,
         )
+
+
+def _check_declared(
+    spec: ActionSpec, ctx: Context, outcome: str | None, vars_before: set[str], data_before: set[str]
+) -> None:
+    """Strict mode: an action did nothing it does not declare (the validator trusts the declarations)."""
+    if outcome is not None and outcome not in spec.outcomes:
+        raise RuntimeError(f"action {spec.name!r} returned the undeclared outcome {outcome!r}")
+    new_vars = ctx.vars.keys() - vars_before - set(spec.provides)
+    if new_vars:
+        raise RuntimeError(f"action {spec.name!r} set ctx.vars {sorted(new_vars)} without declaring them in provides")
+    new_data = ctx.data.keys() - data_before - set(spec.writes)
+    if new_data:
+        raise RuntimeError(f"action {spec.name!r} wrote ctx.data {sorted(new_data)} without declaring them in writes")

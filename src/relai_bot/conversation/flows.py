@@ -1,4 +1,4 @@
-"""Flow files (conversations/*.yaml): their format, loading and validation, and Mermaid diagrams.
+"""Flow files (conversations/*.yaml): their format, loading, and Mermaid diagrams (checks: flow_checks.py).
 
 A flow file, format version 1:
 
@@ -20,21 +20,23 @@ A flow file, format version 1:
 
 A `goto` names a step of the same flow, `flow:ID` (that flow's start) or `flow:ID/STEP`.
 Every step must lead somewhere (choices, input or goto): there is no dead end.
+Actions and parsers declare what they take, return, provide and read (conversation/context.py);
+the validator checks every use in the flow files against those declarations.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REQUIRED_FLOWS = ("onboarding", "menu")
-_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+if TYPE_CHECKING:
+    from relai_bot.conversation.flow_checks import Checks
+    from relai_bot.entry_points import EntryPoint
 
 
 class _Spec(BaseModel):
@@ -155,17 +157,6 @@ class FlowError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-@dataclass(frozen=True)
-class Checks:
-    """What the validator needs to know about the rest of the program."""
-
-    template_exists: Callable[[str], bool]
-    label_exists: Callable[[str], bool]
-    actions: frozenset[str]
-    parsers: frozenset[str]
-    errors: frozenset[str]
-
-
 class FlowSet:
     def __init__(self, flows: dict[str, FlowSpec], files: dict[str, str]) -> None:
         self.flows = flows
@@ -185,99 +176,17 @@ class FlowSet:
     def start_of(self, flow: str) -> Target:
         return Target(flow, self.flows[flow].start)
 
-    # -- validation -------------------------------------------------------------------------------
+    def entry(self, point: EntryPoint) -> Target:
+        """Where code that sends a resident to `point` puts them."""
+        return Target(point.flow, point.step) if point.step else self.start_of(point.flow)
+
     def validate(self, checks: Checks) -> None:
-        problems: list[FlowProblem] = []
-        for required in REQUIRED_FLOWS:
-            if required not in self.flows:
-                problems.append(FlowProblem("conversations/", None, f"the flow {required!r} is missing"))
-        reachable: set[tuple[str, str]] = set()
-        for flow_id, flow in self.flows.items():
-            reachable.add((flow_id, flow.start))
-            file = self.files[flow_id]
-            if flow.start not in flow.steps:
-                problems.append(FlowProblem(file, None, f"start step {flow.start!r} does not exist"))
-            if not checks.label_exists(flow.title):
-                problems.append(FlowProblem(file, None, f"title label {flow.title!r} does not exist"))
-            for step_id, step in flow.steps.items():
-                problems += self._check_step(flow_id, step_id, step, checks, reachable)
-        closure = self._closure(reachable)
-        for flow_id, flow in self.flows.items():
-            for step_id in flow.steps:
-                if (flow_id, step_id) not in closure:
-                    problems.append(FlowProblem(self.files[flow_id], step_id, "unreachable step"))
+        """Raise FlowError naming every problem (see conversation/flow_checks.py)."""
+        from relai_bot.conversation.flow_checks import find_problems
+
+        problems = find_problems(self, checks)
         if problems:
             raise FlowError(problems)
-
-    def _closure(self, roots: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        seen: set[tuple[str, str]] = set()
-        todo = list(roots)
-        while todo:
-            node = todo.pop()
-            if node in seen or node[0] not in self.flows or node[1] not in self.flows[node[0]].steps:
-                continue
-            seen.add(node)
-            step = self.flows[node[0]].steps[node[1]]
-            for _, goto in _edges(step):
-                try:
-                    target = self.resolve(node[0], goto)
-                except KeyError:
-                    continue
-                todo.append((target.flow, target.step))
-        return seen
-
-    def _check_step(
-        self, flow_id: str, step_id: str, step: StepSpec, checks: Checks, reachable: set[tuple[str, str]]
-    ) -> list[FlowProblem]:
-        file = self.files[flow_id]
-        problems: list[FlowProblem] = []
-
-        def problem(text: str) -> None:
-            problems.append(FlowProblem(file, step_id, text))
-
-        if not _ID.match(step_id):
-            problem("step ids are snake_case, 40 characters at most")
-        if not step.waits and step.goto is None:
-            problem("dead end: the step has no choices, no input and no goto")
-        if step.outcomes and step.do is None:
-            problem("`outcomes` without a `do` action")
-        for label, goto in _edges(step):
-            try:
-                target = self.resolve(flow_id, goto)
-            except KeyError:
-                problem(f"{label} goto {goto!r}: no such flow")
-                continue
-            if target.flow not in self.flows:
-                problem(f"{label} goto {goto!r}: no such flow")
-            elif target.step not in self.flows[target.flow].steps:
-                problem(f"{label} goto {goto!r} leads nowhere")
-            elif target.flow != flow_id:
-                reachable.add((target.flow, target.step))
-        templates = list(step.say) + ([step.help] if step.help else [])
-        templates += [t for e in step.errors.values() for t in e.say]
-        if step.input is not None:
-            templates.append(step.input.error)
-        for template in templates:
-            if not checks.template_exists(template):
-                problem(f"template {template!r} does not exist")
-        for choice in step.choices:
-            if "{{" not in choice.label and not checks.label_exists(choice.label):
-                problem(f"label {choice.label!r} does not exist")
-        calls = [step.do] + [c.do for c in step.choices] + ([step.input.do] if step.input else [])
-        for call in calls:
-            if call is not None and call.action not in checks.actions:
-                problem(f"action {call.action!r} is not registered")
-        if step.input is not None and step.input.parse not in checks.parsers:
-            problem(f"parser {step.input.parse!r} is not registered")
-        if step.input is not None and step.input.goto is None and step.input.do is None:
-            problem("input needs a `goto` or a `do`")
-        for name in step.errors:
-            if name not in checks.errors:
-                problem(f"error {name!r} is not a domain error")
-        keys = [c.key for c in step.choices if c.key]
-        if len(keys) != len(set(keys)):
-            problem("two choices share a key")
-        return problems
 
     # -- documentation ----------------------------------------------------------------------------
     def mermaid(self, flow_id: str, label: Callable[[str], str] = lambda key: key) -> str:
@@ -291,7 +200,7 @@ class FlowSet:
         for step_id, step in flow.steps.items():
             shape = f'["{step_id}"]' if step.waits else f"[/{step_id}/]"
             lines.append(f"    s_{step_id}{shape}")
-            for edge, goto in _edges(step):
+            for edge, goto in edges(step):
                 target = self.resolve(flow_id, goto)
                 if target.flow == flow_id:
                     node = f"s_{target.step}"
@@ -303,7 +212,7 @@ class FlowSet:
         return "\n".join([*lines, *sorted(outside)]) + "\n"
 
 
-def _edges(step: StepSpec) -> Iterable[tuple[str, str]]:
+def edges(step: StepSpec) -> Iterable[tuple[str, str]]:
     """(label, goto) of every way out of a step."""
     for choice in step.choices:
         if choice.goto:
@@ -316,6 +225,17 @@ def _edges(step: StepSpec) -> Iterable[tuple[str, str]]:
         yield f"outcome {outcome}", goto
     for name, error in step.errors.items():
         yield f"error {name}", error.goto
+
+
+def calls(step: StepSpec) -> Iterable[tuple[ActionCall, frozenset[str]]]:
+    """Every action a step may run, with the data keys its choice or input sets just before it runs."""
+    if step.do is not None:
+        yield step.do, frozenset()
+    for choice in step.choices:
+        if choice.do is not None:
+            yield choice.do, frozenset(choice.set)
+    if step.input is not None and step.input.do is not None:
+        yield step.input.do, frozenset([step.input.save] if step.input.save else [])
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

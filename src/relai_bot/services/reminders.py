@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from relai_bot.entry_points import REMINDER
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
 from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot
@@ -21,7 +22,6 @@ from relai_bot.time_settings import ReminderOffset
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
 USEFUL_UNTIL_BEFORE = timedelta(minutes=30)
-REMINDER_FLOW = ("reminder", "remind")
 
 
 def reminder_key(appointment_id: int, offset: ReminderOffset) -> str:
@@ -66,7 +66,7 @@ def schedule_reminders(session: Session, now: datetime, tz: ZoneInfo, offsets: l
                     now=now,
                     resident_id=appointment.resident_id,
                     appointment_id=appointment.id,
-                    target=(*REMINDER_FLOW, {"appointment_id": appointment.id}),
+                    target=REMINDER.target(appointment_id=appointment.id),
                     due_at=due,
                     expires_at=appointment.starts_at - USEFUL_UNTIL_BEFORE,
                 )

@@ -2,7 +2,7 @@
 
 When a place is free (a cancellation, a move), a scheduler tick offers it to the first resident waiting
 for it, with a time limit; past the limit the offer lapses and the place goes to the next one. Offers
-are rows of the outbox (kind waitlist_offer) that put the resident's conversation at `waitlist/offer`.
+are rows of the outbox (kind waitlist_offer) that put the resident's conversation at WAITLIST_OFFER.
 Two instances making offers at once are serialised by a lock on the slot row.
 """
 
@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, select
 
+from relai_bot.entry_points import WAITLIST_OFFER
 from relai_bot.services import booking, outbox
 from relai_bot.services.errors import NotFound
 from relai_bot.store.models import AdviserScheme, Appointment, OutboxMessage, Slot, WaitlistEntry
 
-OFFER_FLOW = ("waitlist_offer", "offer")
 # An offer needs this much time before the slot for the resident to get there
 OFFER_LEAD = booking.BOOKING_LEAD
 
@@ -170,7 +170,7 @@ def _offer(session: Session, entry: WaitlistEntry, slot: Slot, now: datetime, mi
             address=address.address,
             now=now,
             resident_id=entry.resident_id,
-            target=(*OFFER_FLOW, {"waitlist_entry_id": entry.id, "offered_slot_id": slot.id}),
+            target=WAITLIST_OFFER.target(waitlist_entry_id=entry.id, offered_slot_id=slot.id),
             expires_at=expires,
         )
     return Offer(entry.id, slot.id)  # type: ignore[arg-type]

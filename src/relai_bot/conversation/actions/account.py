@@ -9,7 +9,7 @@ from relai_bot.services import callbacks, residents
 from relai_bot.turns import Attachment
 
 
-@action("callback_phone")
+@action("callback_phone", outcomes=("known",), writes=("callback_phone",))
 def callback_phone(ctx: Context) -> str | None:
     """By SMS we already know the number to call; elsewhere we ask for it."""
     if ctx.channel == "sms":
@@ -20,6 +20,7 @@ def callback_phone(ctx: Context) -> str | None:
 
 @action("request_callback")
 def request_callback(ctx: Context, preferred_time: str) -> str | None:
+    """Ask for a call back at the preferred time; staff see the request."""
     resident = ctx.require_resident()
     request = callbacks.request_callback(
         ctx.session,
@@ -33,8 +34,9 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
     return None
 
 
-@action("export_data")
+@action("export_data", provides=("exported",))
 def export_data(ctx: Context) -> str | None:
+    """A copy of everything kept about the resident, as a JSON file."""
     resident = ctx.require_resident()
     data = residents.export_resident(ctx.session, resident.id, ctx.settings.timezone)  # type: ignore[arg-type]
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
@@ -56,6 +58,7 @@ def erase_me(ctx: Context) -> str | None:
 
 @action("stop_messages")
 def stop_messages(ctx: Context) -> str | None:
+    """No more messages to the resident until they say start again."""
     resident = ctx.require_resident()
     residents.stop(ctx.session, resident, ctx.now)
     ctx.effect("resident_stopped", resident_id=resident.id)

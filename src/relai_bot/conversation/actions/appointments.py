@@ -56,7 +56,7 @@ def appointment_item(view: AppointmentView) -> dict[str, Any]:
     }
 
 
-@action("booking_schemes")
+@action("booking_schemes", outcomes=("chosen",), provides=("schemes", "general_scheme"))
 def booking_schemes(ctx: Context) -> str | None:
     """Which scheme is the appointment about? Skip the question when it is known already."""
     if ctx.data.get("scheme_code"):
@@ -68,8 +68,9 @@ def booking_schemes(ctx: Context) -> str | None:
     return None
 
 
-@action("venue_choices")
+@action("venue_choices", outcomes=("none", "one"), provides=("venues",), writes=("venue_id",))
 def venue_choices(ctx: Context) -> str | None:
+    """The places with free slots for the chosen scheme; the only one is chosen at once."""
     choices = booking.venues_with_free_slots(ctx.session, ctx.now, scheme_id=_scheme_id(ctx), horizon=_horizon(ctx))
     ctx.vars["venues"] = [
         {
@@ -89,7 +90,7 @@ def venue_choices(ctx: Context) -> str | None:
     return None
 
 
-@action("free_slots")
+@action("free_slots", outcomes=("none",), provides=("slots",))
 def free_slots(ctx: Context) -> str | None:
     """The next free slots at the chosen place (or anywhere), for the chosen scheme."""
     exclude = ctx.data.get("moving_slot_id")
@@ -120,7 +121,7 @@ def _nearest_first(ctx: Context, views: list[SlotView]) -> list[SlotView]:
     return sorted(views, key=lambda v: (v.venue.remote != far, v.slot.starts_at, v.slot.id))
 
 
-@action("chosen_slot")
+@action("chosen_slot", outcomes=("gone",), provides=("slot", "scheme"), reads=("slot_id",))
 def chosen_slot(ctx: Context) -> str | None:
     """The slot the resident picked, to read back before they confirm."""
     views = booking.free_slots(ctx.session, ctx.now, limit=1, horizon=_horizon(ctx), slot_id=int(ctx.data["slot_id"]))
@@ -146,8 +147,9 @@ def _ics(ctx: Context, view: AppointmentView) -> Attachment:
     return Attachment(filename="rendez-vous.ics", media_type="text/calendar", content=content)
 
 
-@action("book")
+@action("book", provides=("appointment",), reads=("slot_id",))
 def book(ctx: Context) -> str | None:
+    """Book the chosen slot; the confirmation carries a calendar file."""
     resident = ctx.require_resident()
     appointment = booking.book_slot(
         ctx.session,
@@ -165,15 +167,23 @@ def book(ctx: Context) -> str | None:
     return None
 
 
-@action("list_appointments")
+@action("list_appointments", outcomes=("none",), provides=("appointments",))
 def list_appointments(ctx: Context) -> str | None:
+    """The resident's upcoming appointments."""
     views = booking.upcoming_appointments(ctx.session, ctx.require_resident().id, ctx.now)  # type: ignore[arg-type]
     ctx.vars["appointments"] = [appointment_item(v) for v in views]
     return None if views else "none"
 
 
-@action("appointment_detail")
+@action(
+    "appointment_detail",
+    outcomes=("gone",),
+    provides=("appointment",),
+    reads=("appointment_id",),
+    writes=("moving_slot_id", "scheme_code"),
+)
 def appointment_detail(ctx: Context) -> str | None:
+    """One of the resident's booked appointments (data.appointment_id), to show, cancel or move."""
     view = booking.appointment_view(ctx.session, int(ctx.data["appointment_id"]))
     if view.appointment.resident_id != ctx.require_resident().id or view.appointment.status != "booked":
         return "gone"
@@ -183,8 +193,9 @@ def appointment_detail(ctx: Context) -> str | None:
     return None
 
 
-@action("cancel_appointment")
+@action("cancel_appointment", provides=("appointment",), reads=("appointment_id",))
 def cancel_appointment(ctx: Context) -> str | None:
+    """Cancel the appointment in data.appointment_id; its place goes back to others."""
     resident = ctx.require_resident()
     appointment = booking.cancel_appointment(
         ctx.session,
@@ -198,8 +209,9 @@ def cancel_appointment(ctx: Context) -> str | None:
     return None
 
 
-@action("move_appointment")
+@action("move_appointment", provides=("appointment",), reads=("appointment_id", "slot_id"))
 def move_appointment(ctx: Context) -> str | None:
+    """Move the appointment in data.appointment_id to the slot in data.slot_id."""
     resident = ctx.require_resident()
     moved = booking.move_appointment(
         ctx.session,
@@ -218,6 +230,7 @@ def move_appointment(ctx: Context) -> str | None:
 
 @action("forget_booking")
 def forget_booking(ctx: Context) -> str | None:
+    """Forget a booking's answers: scheme, place, slot, and an appointment being moved."""
     _forget_booking(ctx)
     return None
 

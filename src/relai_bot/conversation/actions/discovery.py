@@ -29,7 +29,7 @@ def _items(ranked: list[RankedScheme]) -> list[dict[str, Any]]:
     return [scheme_item(r.scheme, r.reasons) for r in ranked]
 
 
-@action("rank_schemes")
+@action("rank_schemes", outcomes=("none",), provides=("results", "profile"))
 def rank_schemes(ctx: Context) -> str | None:
     """The questionnaire's answers (and what the resident told before) give a ranked list."""
     profile = schemes.profile_of(
@@ -45,15 +45,16 @@ def rank_schemes(ctx: Context) -> str | None:
     return None if ranked else "none"
 
 
-@action("search_schemes")
+@action("search_schemes", outcomes=("none",), provides=("results",))
 def search_schemes(ctx: Context) -> str | None:
+    """Schemes matching the words the resident typed (data.query)."""
     query = str(ctx.data.get("query") or "")
     ranked = schemes.search_schemes(ctx.session, query, ctx.renderer.stopwords.get(ctx.language, ()), limit=5)
     ctx.vars["results"] = _items(ranked)
     return None if ranked else "none"
 
 
-@action("profile_known")
+@action("profile_known", outcomes=("both", "age"), writes=("age_bracket", "situation"))
 def profile_known(ctx: Context) -> str | None:
     """Skip questions the resident already answered at onboarding."""
     resident = ctx.resident
@@ -70,12 +71,14 @@ def profile_known(ctx: Context) -> str | None:
 
 @action("forget_questionnaire")
 def forget_questionnaire(ctx: Context) -> str | None:
+    """Forget the questionnaire's answers, the search and the scheme chosen, for a fresh start."""
     ctx.drop("age_bracket", "situation", "goal", "query", "scheme_code")
     return None
 
 
-@action("scheme_detail")
+@action("scheme_detail", provides=("scheme", "scheme_venues"), reads=("scheme_code",))
 def scheme_detail(ctx: Context) -> str | None:
+    """The scheme in data.scheme_code, and the places where it is offered."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
         select(Venue).join(SchemeVenue, SchemeVenue.venue_id == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
@@ -85,7 +88,7 @@ def scheme_detail(ctx: Context) -> str | None:
     return None
 
 
-@action("last_results")
+@action("last_results", outcomes=("search",))
 def last_results(ctx: Context) -> str | None:
     """Back to the list the resident came from: their search, or the questionnaire's ranking."""
     return "search" if ctx.data.get("query") else None

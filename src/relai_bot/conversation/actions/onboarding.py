@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from relai_bot.conversation.context import Context, action
 from relai_bot.services import residents
 from relai_bot.store.models import District
 
 
-@action("give_consent")
+@action("give_consent", writes=("district_code",))
 def give_consent(ctx: Context) -> str | None:
     """The person said yes: from now on, and only now, we store who they are."""
     resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
@@ -29,11 +31,12 @@ def refuse_consent(ctx: Context) -> str | None:
 
 @action("set_opportunities")
 def set_opportunities(ctx: Context, wanted: bool) -> str | None:
+    """Whether the resident wants to hear of opportunities (broadcasts)."""
     residents.set_opportunities(ctx.session, ctx.require_resident(), bool(wanted), ctx.now)
     return None
 
 
-@action("preset_district")
+@action("preset_district", outcomes=("known",), provides=("district",))
 def preset_district(ctx: Context) -> str | None:
     """A deep link (a poster in the neighbourhood) already told us the district."""
     code = ctx.data.pop("district_code", None)
@@ -44,14 +47,16 @@ def preset_district(ctx: Context) -> str | None:
     return None
 
 
-@action("list_districts")
+@action("list_districts", provides=("districts",))
 def list_districts(ctx: Context) -> str | None:
+    """The districts of the commune, to choose from."""
     ctx.vars["districts"] = [{"code": d.code, "name": d.name} for d in residents.districts(ctx.session)]
     return None
 
 
-@action("save_district")
+@action("save_district", provides=("district",))
 def save_district(ctx: Context) -> str | None:
+    """Keep the district the resident chose (data.district_code)."""
     code = ctx.data.pop("district_code", None)
     if code:
         ctx.vars["district"] = residents.set_district(ctx.session, ctx.require_resident(), code)
@@ -59,7 +64,7 @@ def save_district(ctx: Context) -> str | None:
 
 
 @action("save_profile")
-def save_profile(ctx: Context, field: str) -> str | None:
+def save_profile(ctx: Context, field: Literal["age_bracket", "situation"]) -> str | None:
     """Keep an optional answer (age bracket, situation) on the resident."""
     resident = ctx.require_resident()
     if field not in ("age_bracket", "situation"):
@@ -70,8 +75,9 @@ def save_profile(ctx: Context, field: str) -> str | None:
     return None
 
 
-@action("current_district")
+@action("current_district", provides=("district",))
 def current_district(ctx: Context) -> str | None:
+    """The resident's district, for the account page."""
     resident = ctx.require_resident()
     district = ctx.session.get(District, resident.district_id) if resident.district_id else None
     ctx.vars["district"] = district

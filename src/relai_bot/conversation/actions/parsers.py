@@ -21,15 +21,16 @@ def parse_text(ctx: Context, text: str) -> str:
     return text.strip()[:500]
 
 
-@parser("search")
+@parser("search", errors=("discovery/search_too_short",))
 def parse_search(ctx: Context, text: str) -> str:
+    """Words to search the schemes with, at least three letters or digits, folded."""
     folded = fold(text)
     if len(folded.replace(" ", "")) < 3:
         raise ParseError("discovery/search_too_short")
     return folded[:200]
 
 
-@parser("age")
+@parser("age", errors=("onboarding/age_invalid",))
 def parse_age(ctx: Context, text: str) -> str:
     """An age in years ("22", "j'ai 22 ans") becomes an age bracket code."""
     numbers = _NUMBER.findall(text)
@@ -42,15 +43,16 @@ def parse_age(ctx: Context, text: str) -> str:
     return bracket
 
 
-@parser("district")
+@parser("district", errors=("onboarding/district_unknown",))
 def parse_district(ctx: Context, text: str) -> str:
+    """A district by its name, code or an alias (accents and typos forgiven), as its code."""
     district = residents.match_district(ctx.session, text)
     if district is None:
         raise ParseError("onboarding/district_unknown")
     return district.code
 
 
-@parser("phone")
+@parser("phone", errors=("callback/phone_invalid",))
 def parse_phone(ctx: Context, text: str) -> str:
     """A phone number, returned in E.164 ("0692 12 34 56" -> "+262692123456"): see services.phones."""
     phone = normalise_phone(text)

@@ -10,8 +10,9 @@ from relai_bot.services import booking, reminders, schemes, waitlist
 from relai_bot.services.errors import NotFound
 
 
-@action("confirm_appointment")
+@action("confirm_appointment", provides=("appointment",), reads=("appointment_id",))
 def confirm_appointment(ctx: Context) -> str | None:
+    """The resident confirms, from a reminder, that they will come."""
     resident = ctx.require_resident()
     appointment = reminders.confirm_appointment(
         ctx.session,
@@ -25,7 +26,7 @@ def confirm_appointment(ctx: Context) -> str | None:
 
 
 # -- the waitlist ------------------------------------------------------------------------------------
-@action("join_waitlist")
+@action("join_waitlist", provides=("offer_minutes",))
 def join_waitlist(ctx: Context) -> str | None:
     """Wait for a place in data.slot_id, or in the next slots of data.scheme_code."""
     resident = ctx.require_resident()
@@ -44,8 +45,9 @@ def join_waitlist(ctx: Context) -> str | None:
     return None
 
 
-@action("waitlist_offer")
+@action("waitlist_offer", outcomes=("gone",), provides=("slot", "expires_at"), reads=("waitlist_entry_id",))
 def waitlist_offer(ctx: Context) -> str | None:
+    """The place offered to the resident (data.waitlist_entry_id), unless it has gone meanwhile."""
     try:
         entry, slot = waitlist.current_offer(
             ctx.session,
@@ -63,8 +65,9 @@ def waitlist_offer(ctx: Context) -> str | None:
     return None
 
 
-@action("accept_offer")
+@action("accept_offer", provides=("appointment",), reads=("waitlist_entry_id",))
 def accept_offer(ctx: Context) -> str | None:
+    """The resident takes the place offered from the waitlist: it is booked for them."""
     resident = ctx.require_resident()
     appointment = waitlist.accept(
         ctx.session,
@@ -79,8 +82,9 @@ def accept_offer(ctx: Context) -> str | None:
     return None
 
 
-@action("decline_offer")
+@action("decline_offer", reads=("waitlist_entry_id",))
 def decline_offer(ctx: Context) -> str | None:
+    """The resident turns down the place offered; it goes to the next one waiting."""
     waitlist.decline(
         ctx.session,
         entry_id=int(ctx.data.pop("waitlist_entry_id")),

@@ -1,0 +1,52 @@
+"""The places in conversations/*.yaml that Python code sends residents to, declared once.
+
+A leaf module (it imports nothing from relai_bot): services, the conversation engine and the channels may
+all import it. The flow validator checks each entry point against the flow files: the flow and the step
+exist, the data handed over covers what the step's actions read, and the option keys exist there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    flow: str
+    step: str = ""  # "" is the flow's start
+    # The conversation data the code hands over when it puts a resident here
+    data: tuple[str, ...] = ()
+    # Keys of choices at this step that the code presses on the resident's behalf
+    options: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"flow:{self.flow}/{self.step}" if self.step else f"flow:{self.flow}"
+
+    def target(self, **data: Any) -> tuple[str, str, dict[str, Any]]:
+        """(flow, step, data) of an outbox row that puts the resident here; `data` is exactly what is declared."""
+        if set(data) != set(self.data):
+            raise ValueError(f"{self} takes data {sorted(self.data)}, not {sorted(data)}")
+        return self.flow, self.step, data
+
+
+# The menu option "Mes rendez-vous" (Telegram's /rendezvous presses it)
+APPOINTMENTS_OPTION = "mes_rdv"
+
+HOME = EntryPoint("menu", options=(APPOINTMENTS_OPTION,))
+FIRST_CONTACT = EntryPoint("onboarding")
+REMINDER = EntryPoint("reminder", "remind", data=("appointment_id",))
+WAITLIST_OFFER = EntryPoint("waitlist_offer", "offer", data=("waitlist_entry_id", "offered_slot_id"))
+MY_APPOINTMENTS = EntryPoint("my_appointments")
+
+ALL: Mapping[str, EntryPoint] = MappingProxyType(
+    {
+        "HOME": HOME,
+        "FIRST_CONTACT": FIRST_CONTACT,
+        "REMINDER": REMINDER,
+        "WAITLIST_OFFER": WAITLIST_OFFER,
+        "MY_APPOINTMENTS": MY_APPOINTMENTS,
+    }
+)
