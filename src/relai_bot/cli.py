@@ -19,6 +19,7 @@ from relai_bot.conversation.flows import FlowError
 if TYPE_CHECKING:
     from relai_bot.conversation.flows import FlowSet
     from relai_bot.conversation.render import Renderer
+    from relai_bot.wiring import Runtime
 
 app = typer.Typer(
     help="Relai territorial de La Possession: the insertion chatbot.",
@@ -39,7 +40,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def _runtime(settings: Settings) -> Runtime:
     from relai_bot.wiring import build_runtime
 
     try:
@@ -62,7 +63,7 @@ def _database_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _prepare_database(runtime) -> None:  # type: ignore[no-untyped-def]
+def _prepare_database(runtime: Runtime) -> None:
     """Embedded SQLite: migrate and load the demo data if empty. Elsewhere the schema must be at head already
     (several instances must not race to migrate: run `relai-bot db upgrade` once per deployment)."""
     from relai_bot.store.db import current_revision, head_revision

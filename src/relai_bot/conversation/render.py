@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 from relai_bot.services import timefmt
@@ -117,7 +117,7 @@ class Renderer:
         return tidy(self._inline(source).render(**context))
 
     @cache  # noqa: B019
-    def _inline(self, source: str):  # type: ignore[no-untyped-def]
+    def _inline(self, source: str) -> Template:
         return self.env.from_string(source)
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import delete
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from relai_bot.seed.schema import WEEKDAYS, SeedFile
 from relai_bot.services.agenda import extend_slots
@@ -23,6 +23,7 @@ from relai_bot.store.models import (
     SchemeVenue,
     StaffUser,
     Venue,
+    id_of,
 )
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
@@ -114,22 +115,22 @@ def load_seed(session: Session, seed: SeedFile, *, now: datetime, tz: ZoneInfo) 
             },
         )
         schemes[s.code] = scheme
-        session.execute(delete(SchemeVenue).where(SchemeVenue.scheme_id == scheme.id))  # type: ignore[arg-type]
+        session.execute(delete(SchemeVenue).where(col(SchemeVenue.scheme_id) == scheme.id))
         for code in s.venues:
-            session.add(SchemeVenue(scheme_id=scheme.id, venue_id=venues[code].id))  # type: ignore[arg-type]
+            session.add(SchemeVenue(scheme_id=id_of(scheme), venue_id=id_of(venues[code])))
     advisers = {}
     for a in seed.advisers:
         adviser = _upsert(session, Adviser, "code", a.code, {"name": a.name, "organisation": a.organisation})
         advisers[a.code] = adviser
-        session.execute(delete(AdviserScheme).where(AdviserScheme.adviser_id == adviser.id))  # type: ignore[arg-type]
-        session.execute(delete(Opening).where(Opening.adviser_id == adviser.id))  # type: ignore[arg-type]
+        session.execute(delete(AdviserScheme).where(col(AdviserScheme.adviser_id) == adviser.id))
+        session.execute(delete(Opening).where(col(Opening.adviser_id) == adviser.id))
         for code in a.schemes:
-            session.add(AdviserScheme(adviser_id=adviser.id, scheme_id=schemes[code].id))  # type: ignore[arg-type]
+            session.add(AdviserScheme(adviser_id=id_of(adviser), scheme_id=id_of(schemes[code])))
         for o in a.openings:
             session.add(
                 Opening(
-                    adviser_id=adviser.id,  # type: ignore[arg-type]
-                    venue_id=venues[o.venue].id,  # type: ignore[arg-type]
+                    adviser_id=id_of(adviser),
+                    venue_id=id_of(venues[o.venue]),
                     weekday=WEEKDAYS.index(o.weekday),
                     start=o.start,
                     end=o.end,

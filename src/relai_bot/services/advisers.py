@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from relai_bot.services.errors import NotFound
-from relai_bot.store.models import Adviser, AdviserAddress
+from relai_bot.store.models import Adviser, AdviserAddress, id_of
 
 ADVISER_CHANNELS = ("telegram", "sms")
 
@@ -23,7 +23,7 @@ def link_adviser(session: Session, *, code: str, channel: str, address: str, now
         select(AdviserAddress).where(AdviserAddress.adviser_id == adviser.id, AdviserAddress.channel == channel)
     ).first()
     if row is None:
-        row = AdviserAddress(adviser_id=adviser.id, channel=channel, address=address, created_at=now)  # type: ignore[arg-type]
+        row = AdviserAddress(adviser_id=id_of(adviser), channel=channel, address=address, created_at=now)
     else:
         row.address = address
     session.add(row)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from relai_bot.services.errors import AlreadyBooked, AppointmentNotActive, NotFound, SlotFull, SlotInPast
-from relai_bot.store.models import Adviser, AdviserScheme, Appointment, Resident, Scheme, Slot, Venue
+from relai_bot.store.models import Adviser, AdviserScheme, Appointment, Resident, Scheme, Slot, Venue, id_of
 
 # A slot must start at least this long after booking (time to get there)
 BOOKING_LEAD = timedelta(hours=1)
@@ -35,11 +36,11 @@ class VenueChoice:
     free_slots: int
 
 
-def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None):  # type: ignore[no-untyped-def]
+def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None) -> Select[Slot, Venue, Adviser]:
     statement = (
         select(Slot, Venue, Adviser)
-        .join(Venue, Venue.id == Slot.venue_id)
-        .join(Adviser, Adviser.id == Slot.adviser_id)
+        .join(Venue, col(Venue.id) == Slot.venue_id)
+        .join(Adviser, col(Adviser.id) == Slot.adviser_id)
         .where(
             Slot.booked < Slot.capacity,
             Slot.starts_at >= now + BOOKING_LEAD,
@@ -50,7 +51,7 @@ def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None):
     if scheme_id is not None:
         statement = statement.join(
             AdviserScheme,
-            and_(AdviserScheme.adviser_id == Slot.adviser_id, AdviserScheme.scheme_id == scheme_id),
+            and_(col(AdviserScheme.adviser_id) == Slot.adviser_id, col(AdviserScheme.scheme_id) == scheme_id),
         )
     return statement
 
@@ -77,7 +78,7 @@ def free_slots(
         statement = statement.where(Slot.adviser_id == adviser_id)
     if exclude_slot_id is not None:
         statement = statement.where(Slot.id != exclude_slot_id)
-    statement = statement.order_by(Slot.starts_at, Slot.id).limit(limit)
+    statement = statement.order_by(col(Slot.starts_at), col(Slot.id)).limit(limit)
     return [SlotView(slot, venue, adviser) for slot, venue, adviser in session.exec(statement)]
 
 
@@ -87,17 +88,17 @@ def venues_with_free_slots(
     """Places where an adviser for this scheme has a free slot, with the first one."""
     statement = _free_slots_query(now, horizon, scheme_id)
     first: dict[int, VenueChoice] = {}
-    for slot, venue, _adviser in session.exec(statement.order_by(Slot.starts_at)):
-        known = first.get(venue.id)  # type: ignore[arg-type]
+    for slot, venue, _adviser in session.exec(statement.order_by(col(Slot.starts_at))):
+        known = first.get(id_of(venue))
         if known is None:
-            first[venue.id] = VenueChoice(venue, slot.starts_at, 1)  # type: ignore[index]
+            first[id_of(venue)] = VenueChoice(venue, slot.starts_at, 1)
         else:
-            first[venue.id] = VenueChoice(venue, known.first_start, known.free_slots + 1)  # type: ignore[index]
+            first[id_of(venue)] = VenueChoice(venue, known.first_start, known.free_slots + 1)
     return sorted(first.values(), key=lambda c: (c.venue.remote, c.first_start))
 
 
 def _lock_resident(session: Session, resident_id: int, now: datetime) -> None:
-    result = session.execute(update(Resident).where(Resident.id == resident_id).values(last_seen_at=now))
+    result = session.exec(update(Resident).where(col(Resident.id) == resident_id).values(last_seen_at=now))
     if not result.rowcount:
         raise NotFound(f"resident {resident_id}")
 
@@ -125,8 +126,8 @@ def _take_place(session: Session, slot_id: int, now: datetime) -> Slot:
 
 
 def _claim(session: Session, slot_id: int) -> None:
-    taken = session.execute(
-        update(Slot).where(Slot.id == slot_id, Slot.booked < Slot.capacity).values(booked=Slot.booked + 1)
+    taken = session.exec(
+        update(Slot).where(col(Slot.id) == slot_id, col(Slot.booked) < Slot.capacity).values(booked=Slot.booked + 1)
     )
     if taken.rowcount != 1:
         raise SlotFull()
@@ -172,7 +173,7 @@ def _own_active(session: Session, appointment_id: int, resident_id: int, now: da
 
 def release_place(session: Session, slot_id: int) -> None:
     """Give one place of a slot back (the one place that does: cancelling, moving, erasing a resident)."""
-    session.execute(update(Slot).where(Slot.id == slot_id, Slot.booked > 0).values(booked=Slot.booked - 1))
+    session.execute(update(Slot).where(col(Slot.id) == slot_id, col(Slot.booked) > 0).values(booked=Slot.booked - 1))
 
 
 def _cancel(session: Session, appointment: Appointment, now: datetime) -> None:
@@ -242,11 +243,11 @@ class AppointmentView:
 def upcoming_appointments(session: Session, resident_id: int, now: datetime) -> list[AppointmentView]:
     statement = (
         select(Appointment, Slot, Venue, Adviser)
-        .join(Slot, Slot.id == Appointment.slot_id)
-        .join(Venue, Venue.id == Slot.venue_id)
-        .join(Adviser, Adviser.id == Slot.adviser_id)
+        .join(Slot, col(Slot.id) == Appointment.slot_id)
+        .join(Venue, col(Venue.id) == Slot.venue_id)
+        .join(Adviser, col(Adviser.id) == Slot.adviser_id)
         .where(Appointment.resident_id == resident_id, Appointment.status == "booked", Appointment.ends_at > now)
-        .order_by(Appointment.starts_at)
+        .order_by(col(Appointment.starts_at))
     )
     views = []
     for appointment, _slot, venue, adviser in session.exec(statement):

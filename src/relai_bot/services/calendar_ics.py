@@ -31,4 +31,5 @@ def appointment_ics(
     event.add("location", location)
     event.add("description", description)
     calendar.add_component(event)
-    return calendar.to_ical()
+    ics: bytes = calendar.to_ical()  # icalendar leaves to_ical() unannotated
+    return ics

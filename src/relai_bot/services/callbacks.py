@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.store.models import CallbackRequest
 
@@ -31,5 +31,7 @@ def request_callback(
 
 
 def open_callbacks(session: Session) -> list[CallbackRequest]:
-    statement = select(CallbackRequest).where(CallbackRequest.status == "open").order_by(CallbackRequest.created_at)
+    statement = (
+        select(CallbackRequest).where(CallbackRequest.status == "open").order_by(col(CallbackRequest.created_at))
+    )
     return list(session.exec(statement))

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from relai_bot.store.models import Adviser, AdviserAddress, Appointment, Resident, Scheme, Slot, Venue
+from relai_bot.store.models import Adviser, AdviserAddress, Appointment, Resident, Scheme, Slot, Venue, id_of
 
 
 @dataclass(frozen=True)
@@ -24,23 +24,23 @@ class DigestLine:
 
 def advisers_with_account(session: Session) -> list[Adviser]:
     linked = select(AdviserAddress.adviser_id)
-    return list(session.exec(select(Adviser).where(Adviser.active == True, Adviser.id.in_(linked))))  # type: ignore[union-attr]  # noqa: E712
+    return list(session.exec(select(Adviser).where(Adviser.active == True, col(Adviser.id).in_(linked))))  # noqa: E712
 
 
 def adviser_day(session: Session, adviser_id: int, day: date, tz: ZoneInfo) -> list[DigestLine]:
     start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
     statement = (
         select(Appointment, Resident, Venue)
-        .join(Slot, Slot.id == Appointment.slot_id)
-        .join(Resident, Resident.id == Appointment.resident_id)
-        .join(Venue, Venue.id == Slot.venue_id)
+        .join(Slot, col(Slot.id) == Appointment.slot_id)
+        .join(Resident, col(Resident.id) == Appointment.resident_id)
+        .join(Venue, col(Venue.id) == Slot.venue_id)
         .where(
             Slot.adviser_id == adviser_id,
             Appointment.status == "booked",
             Appointment.starts_at >= start,
             Appointment.starts_at < start + timedelta(days=1),
         )
-        .order_by(Appointment.starts_at)
+        .order_by(col(Appointment.starts_at))
     )
     lines = []
     for appointment, resident, venue in session.exec(statement):
@@ -49,7 +49,7 @@ def adviser_day(session: Session, adviser_id: int, day: date, tz: ZoneInfo) -> l
             DigestLine(
                 starts_at=appointment.starts_at,
                 resident_name=resident.display_name,
-                resident_id=resident.id,  # type: ignore[arg-type]
+                resident_id=id_of(resident),
                 venue=venue.name,
                 remote=venue.remote,
                 scheme=(scheme.acronym or scheme.name) if scheme else None,

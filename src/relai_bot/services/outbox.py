@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.store.models import ChannelAddress, MessageLog, OutboxMessage
 from relai_bot.store.models.delivery import PRIORITIES
@@ -48,8 +48,8 @@ def addresses_of(session: Session, resident_ids: Iterable[int]) -> dict[int, lis
         chunk = ids[start : start + _INSERT_CHUNK]
         rows = session.exec(
             select(ChannelAddress).where(
-                ChannelAddress.resident_id.in_(chunk),  # type: ignore[attr-defined]
-                ChannelAddress.channel.in_(CHANNEL_PREFERENCE),  # type: ignore[attr-defined]
+                col(ChannelAddress.resident_id).in_(chunk),
+                col(ChannelAddress.channel).in_(CHANNEL_PREFERENCE),
             )
         )
         for row in rows:
@@ -126,7 +126,7 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = list(rows[start : start + _INSERT_CHUNK])
         statement = insert(OutboxMessage).values(chunk).on_conflict_do_nothing(index_elements=["key"])
-        created += len(session.execute(statement.returning(OutboxMessage.id)).all())  # type: ignore[arg-type]
+        created += len(session.execute(statement.returning(col(OutboxMessage.id))).all())
     return created
 
 
@@ -140,13 +140,13 @@ def claim(
 ) -> list[OutboxMessage]:
     """Take up to `limit` due rows of a channel, most urgent first, for `lease`."""
     due = or_(
-        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),  # type: ignore[arg-type]
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),  # type: ignore[arg-type,operator]
+        and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.next_attempt_at) <= now),
+        and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_until) < now),
     )
     statement = (
         select(OutboxMessage)
         .where(OutboxMessage.channel == channel, due)
-        .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -155,11 +155,11 @@ def claim(
         return []
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+        .where(col(OutboxMessage.id).in_([r.id for r in rows]))
         .values(
             # A row taken back from a dead dispatcher may have been tried: it counts as an attempt
             attempts=case(
-                (OutboxMessage.status == "sending", OutboxMessage.attempts + 1), else_=OutboxMessage.attempts
+                (col(OutboxMessage.status) == "sending", OutboxMessage.attempts + 1), else_=OutboxMessage.attempts
             ),
             status="sending",
             claimed_by=worker,
@@ -176,12 +176,12 @@ def claim(
     return rows
 
 
-def _mine(row_id: int) -> Any:
-    return and_(OutboxMessage.id == row_id, OutboxMessage.status == "sending")  # type: ignore[arg-type]
+def _mine(row_id: int) -> ColumnElement[bool]:
+    return and_(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == "sending")
 
 
 def mark_sent(session: Session, row_id: int, provider_message_id: str | None, now: datetime) -> bool:
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
         .where(_mine(row_id))
         .values(
@@ -201,7 +201,7 @@ def mark_final(
 ) -> bool:
     """failed or skipped: never tried again."""
     assert status in ("failed", "skipped")
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
         .where(_mine(row_id))
         .values(
@@ -218,7 +218,7 @@ def mark_final(
 
 def backoff(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter on the upper half (30 s, 1 min, 2 min … 1 h), never under retry_after."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    ceiling: timedelta = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))  # int ** int is typed Any
     wait = ceiling * (0.5 + 0.5 * (rng or random).random())
     if retry_after is not None:
         wait = max(wait, timedelta(seconds=retry_after) * (1 + 0.1 * (rng or random).random()))
@@ -249,13 +249,13 @@ def reschedule(
     if error is not None:
         values["error"] = error[:200]
         values["error_code"] = code[:16] if code else None
-    result = session.execute(update(OutboxMessage).where(_mine(row_id)).values(**values))
+    result = session.exec(update(OutboxMessage).where(_mine(row_id)).values(**values))
     return bool(result.rowcount)
 
 
 def move_to(session: Session, row_id: int, channel: str, address: str, now: datetime, error: str | None) -> bool:
     """Send on another channel from now on (the first one failed for good)."""
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
         .where(_mine(row_id))
         .values(
@@ -277,9 +277,9 @@ def release(session: Session, row_ids: Sequence[int], now: datetime) -> int:
     """Give claimed rows back unsent (a dispatcher stopping cleanly)."""
     if not row_ids:
         return 0
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(list(row_ids)), OutboxMessage.status == "sending")  # type: ignore[union-attr]
+        .where(col(OutboxMessage.id).in_(list(row_ids)), col(OutboxMessage.status) == "sending")
         .values(status="pending", claimed_by=None, claimed_until=None, updated_at=now)
     )
     return result.rowcount or 0
@@ -290,12 +290,12 @@ def record_report(session: Session, channel: str, provider_message_id: str, stat
     new = {"delivered": "delivered", "read": "delivered", "undelivered": "failed", "failed": "failed"}.get(status)
     if new is None:
         return False
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
         .where(
-            OutboxMessage.channel == channel,  # type: ignore[arg-type]
-            OutboxMessage.provider_message_id == provider_message_id,  # type: ignore[arg-type]
-            OutboxMessage.status == "sent",  # type: ignore[arg-type]
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.provider_message_id) == provider_message_id,
+            col(OutboxMessage.status) == "sent",
         )
         .values(status=new, error=f"report {status}" if new == "failed" else None, updated_at=now)
     )
@@ -315,7 +315,7 @@ def note_provider_id(session: Session, log_id: int, provider_message_id: str) ->
     """Put the provider's id on the message-log row if the channel did not (delivery reports find it)."""
     session.execute(
         update(MessageLog)
-        .where(MessageLog.id == log_id, MessageLog.provider_message_id.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(MessageLog.id) == log_id, col(MessageLog.provider_message_id).is_(None))
         .values(provider_message_id=provider_message_id[:80], status="sent")
     )
 

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.entry_points import REMINDER
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
-from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot
+from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot, id_of
 from relai_bot.time_settings import ReminderOffset
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
@@ -59,7 +59,7 @@ def schedule_reminders(session: Session, now: datetime, tz: ZoneInfo, offsets: l
                 continue
             rows.append(
                 outbox.message_row(
-                    key=reminder_key(appointment.id, offset),  # type: ignore[arg-type]
+                    key=reminder_key(id_of(appointment), offset),
                     kind="reminder",
                     channel=choices[0].channel,
                     address=choices[0].address,
@@ -100,7 +100,7 @@ def skip_reason(session: Session, row: OutboxMessage, now: datetime) -> str | No
 def adviser_of(session: Session, appointment_id: int) -> int | None:
     row = session.exec(
         select(Slot.adviser_id)
-        .join(Appointment, Appointment.slot_id == Slot.id)
+        .join(Appointment, col(Appointment.slot_id) == Slot.id)
         .where(Appointment.id == appointment_id)
     ).first()
     return row
@@ -116,7 +116,7 @@ def confirm_appointment(session: Session, *, appointment_id: int, resident_id: i
     if appointment.confirmed_at is None:
         session.execute(
             update(Appointment)
-            .where(Appointment.id == appointment_id, Appointment.confirmed_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .where(col(Appointment.id) == appointment_id, col(Appointment.confirmed_at).is_(None))
             .values(confirmed_at=now, status_changed_at=now)
         )
         session.refresh(appointment)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.services.booking import release_future_places
 from relai_bot.services.errors import NotFound
@@ -22,6 +22,7 @@ from relai_bot.store.models import (
     District,
     MessageLog,
     Resident,
+    id_of,
 )
 
 
@@ -33,7 +34,7 @@ def address_tag(channel: str, address: str) -> str:
 def find_by_address(session: Session, channel: str, address: str) -> Resident | None:
     statement = (
         select(Resident)
-        .join(ChannelAddress, ChannelAddress.resident_id == Resident.id)
+        .join(ChannelAddress, col(ChannelAddress.resident_id) == Resident.id)
         .where(ChannelAddress.channel == channel, ChannelAddress.address == address)
     )
     return session.exec(statement).first()
@@ -47,7 +48,7 @@ def create_resident(session: Session, channel: str, address: str, now: datetime,
     resident = Resident(language=language, consent_at=now, last_seen_at=now, created_at=now)
     session.add(resident)
     session.flush()
-    session.add(ChannelAddress(resident_id=resident.id, channel=channel, address=address, created_at=now))
+    session.add(ChannelAddress(resident_id=id_of(resident), channel=channel, address=address, created_at=now))
     session.flush()
     return resident
 
@@ -87,7 +88,7 @@ def resume(session: Session, resident: Resident) -> None:
 
 
 def districts(session: Session) -> list[District]:
-    return list(session.exec(select(District).order_by(District.id)))
+    return list(session.exec(select(District).order_by(col(District.id))))
 
 
 def match_district(session: Session, text: str) -> District | None:
@@ -129,9 +130,9 @@ def erase_resident(session: Session, resident_id: int, now: datetime) -> Erasure
         ("conversations", Conversation),
         ("addresses", ChannelAddress),
     ):
-        result = session.execute(delete(model).where(model.resident_id == resident_id))  # type: ignore[attr-defined]
+        result = session.exec(delete(model).where(col(model.resident_id) == resident_id))
         report.counts[name] = result.rowcount or 0
-    result = session.execute(delete(Resident).where(Resident.id == resident_id))  # type: ignore[arg-type]
+    result = session.exec(delete(Resident).where(col(Resident.id) == resident_id))
     report.counts["residents"] = result.rowcount or 0
     return report
 
@@ -144,7 +145,7 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
     appointments = session.exec(select(Appointment).where(Appointment.resident_id == resident_id)).all()
     callbacks = session.exec(select(CallbackRequest).where(CallbackRequest.resident_id == resident_id)).all()
     messages = session.exec(
-        select(MessageLog).where(MessageLog.resident_id == resident_id).order_by(MessageLog.id)  # type: ignore[arg-type]
+        select(MessageLog).where(MessageLog.resident_id == resident_id).order_by(col(MessageLog.id))
     ).all()
     return {
         "time_zone": tz_name,
@@ -194,13 +195,13 @@ def mark_unreachable(session: Session, channel: str, address: str, now: datetime
         others = session.exec(
             select(ChannelAddress).where(
                 ChannelAddress.resident_id == row.resident_id,
-                ChannelAddress.unreachable_at.is_(None),  # type: ignore[union-attr]
+                col(ChannelAddress.unreachable_at).is_(None),
             )
         ).first()
         if others is None:
             session.execute(
                 update(Resident)
-                .where(Resident.id == row.resident_id, Resident.unreachable_at.is_(None))  # type: ignore[union-attr]
+                .where(col(Resident.id) == row.resident_id, col(Resident.unreachable_at).is_(None))
                 .values(unreachable_at=now)
             )
 
@@ -214,4 +215,4 @@ def mark_reachable(session: Session, channel: str, address: str) -> None:
         row.unreachable_at = None
         row.failures = 0
         session.add(row)
-        session.execute(update(Resident).where(Resident.id == row.resident_id).values(unreachable_at=None))
+        session.execute(update(Resident).where(col(Resident.id) == row.resident_id).values(unreachable_at=None))

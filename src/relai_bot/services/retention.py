@@ -9,8 +9,8 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
-from sqlalchemy import delete, exists
-from sqlmodel import Session, select
+from sqlalchemy import Delete, delete, exists
+from sqlmodel import Session, col, select
 
 from relai_bot.services import residents
 from relai_bot.store.models import Appointment, Broadcast, MessageLog, OutboxMessage, Resident, WaitlistEntry
@@ -27,41 +27,44 @@ def purge_expired(session: Session, now: datetime, months: int) -> dict[str, int
     cutoff = months_before(now, months)
     counts: dict[str, int] = {}
 
-    def run(name: str, statement) -> None:  # type: ignore[no-untyped-def]
-        counts[name] = session.execute(statement).rowcount or 0
+    def run(name: str, statement: Delete) -> None:
+        counts[name] = session.exec(statement).rowcount or 0
 
     inactive = session.exec(
         select(Resident.id).where(
             Resident.last_seen_at < cutoff,
             ~exists().where(
-                Appointment.resident_id == Resident.id, Appointment.status == "booked", Appointment.ends_at > now
+                col(Appointment.resident_id) == Resident.id,
+                col(Appointment.status) == "booked",
+                col(Appointment.ends_at) > now,
             ),
         )
     ).all()
     for resident_id in inactive:
-        residents.erase_resident(session, resident_id, now)  # type: ignore[arg-type]
+        assert resident_id is not None  # a primary key read from the table
+        residents.erase_resident(session, resident_id, now)
     counts["inactive_residents"] = len(inactive)
-    run("messages", delete(MessageLog).where(MessageLog.created_at < cutoff))  # type: ignore[arg-type]
-    run("appointments", delete(Appointment).where(Appointment.ends_at < cutoff))  # type: ignore[arg-type]
+    run("messages", delete(MessageLog).where(col(MessageLog.created_at) < cutoff))
+    run("appointments", delete(Appointment).where(col(Appointment.ends_at) < cutoff))
     run(
         "outbox_messages",
         delete(OutboxMessage).where(
-            OutboxMessage.updated_at < cutoff,  # type: ignore[arg-type]
-            OutboxMessage.status.in_(("sent", "delivered", "failed", "skipped")),  # type: ignore[attr-defined]
+            col(OutboxMessage.updated_at) < cutoff,
+            col(OutboxMessage.status).in_(("sent", "delivered", "failed", "skipped")),
         ),
     )
     run(
         "broadcasts",
         delete(Broadcast).where(
-            Broadcast.created_at < cutoff,  # type: ignore[arg-type]
-            ~exists().where(OutboxMessage.broadcast_id == Broadcast.id),
+            col(Broadcast.created_at) < cutoff,
+            ~exists().where(col(OutboxMessage.broadcast_id) == Broadcast.id),
         ),
     )
     run(
         "waitlist_entries",
         delete(WaitlistEntry).where(
-            WaitlistEntry.closed_at < cutoff,  # type: ignore[operator]
-            WaitlistEntry.status.in_(("accepted", "expired", "cancelled")),  # type: ignore[attr-defined]
+            col(WaitlistEntry.closed_at) < cutoff,
+            col(WaitlistEntry.status).in_(("accepted", "expired", "cancelled")),
         ),
     )
     return counts

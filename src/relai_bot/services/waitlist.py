@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.entry_points import WAITLIST_OFFER
 from relai_bot.services import booking, outbox
 from relai_bot.services.errors import NotFound
-from relai_bot.store.models import AdviserScheme, Appointment, OutboxMessage, Slot, WaitlistEntry
+from relai_bot.store.models import AdviserScheme, Appointment, OutboxMessage, Slot, WaitlistEntry, id_of
 
 # An offer needs this much time before the slot for the resident to get there
 OFFER_LEAD = booking.BOOKING_LEAD
@@ -38,9 +38,9 @@ def join(
     existing = session.exec(
         select(WaitlistEntry).where(
             WaitlistEntry.resident_id == resident_id,
-            WaitlistEntry.status.in_(("waiting", "offered")),  # type: ignore[attr-defined]
-            WaitlistEntry.slot_id == slot_id if slot_id is not None else WaitlistEntry.slot_id.is_(None),  # type: ignore[union-attr]
-            WaitlistEntry.scheme_id == scheme_id if scheme_id is not None else WaitlistEntry.scheme_id.is_(None),  # type: ignore[union-attr]
+            col(WaitlistEntry.status).in_(("waiting", "offered")),
+            WaitlistEntry.slot_id == slot_id if slot_id is not None else col(WaitlistEntry.slot_id).is_(None),
+            WaitlistEntry.scheme_id == scheme_id if scheme_id is not None else col(WaitlistEntry.scheme_id).is_(None),
         )
     ).first()
     if existing is not None:
@@ -57,9 +57,9 @@ def leave(session: Session, *, entry_id: int, resident_id: int, now: datetime) -
     session.execute(
         update(WaitlistEntry)
         .where(
-            WaitlistEntry.id == entry_id,  # type: ignore[arg-type]
-            WaitlistEntry.resident_id == resident_id,  # type: ignore[arg-type]
-            WaitlistEntry.status.in_(("waiting", "offered")),  # type: ignore[attr-defined]
+            col(WaitlistEntry.id) == entry_id,
+            col(WaitlistEntry.resident_id) == resident_id,
+            col(WaitlistEntry.status).in_(("waiting", "offered")),
         )
         .values(status="cancelled", closed_at=now)
     )
@@ -67,9 +67,9 @@ def leave(session: Session, *, entry_id: int, resident_id: int, now: datetime) -
 
 def expire_offers(session: Session, now: datetime) -> int:
     """Offers past their time limit lapse (the place goes to the next resident)."""
-    result = session.execute(
+    result = session.exec(
         update(WaitlistEntry)
-        .where(WaitlistEntry.status == "offered", WaitlistEntry.offer_expires_at <= now)  # type: ignore[arg-type,operator]
+        .where(col(WaitlistEntry.status) == "offered", col(WaitlistEntry.offer_expires_at) <= now)
         .values(status="expired", closed_at=now)
     )
     return result.rowcount or 0
@@ -89,15 +89,15 @@ def _open_slots(session: Session, now: datetime) -> list[Slot]:
         return []
     slot_ids = {s for s, _ in waiting if s is not None}
     scheme_ids = {c for _, c in waiting if c is not None}
-    conditions = [Slot.id.in_(slot_ids)] if slot_ids else []  # type: ignore[union-attr]
+    conditions = [col(Slot.id).in_(slot_ids)] if slot_ids else []
     if scheme_ids:
-        advisers = select(AdviserScheme.adviser_id).where(AdviserScheme.scheme_id.in_(scheme_ids))  # type: ignore[attr-defined]
-        conditions.append(Slot.adviser_id.in_(advisers))  # type: ignore[attr-defined]
+        advisers = select(AdviserScheme.adviser_id).where(col(AdviserScheme.scheme_id).in_(scheme_ids))
+        conditions.append(col(Slot.adviser_id).in_(advisers))
     return list(
         session.exec(
             select(Slot)
             .where(Slot.booked < Slot.capacity, Slot.starts_at > now + OFFER_LEAD, or_(*conditions))
-            .order_by(Slot.starts_at)
+            .order_by(col(Slot.starts_at))
         )
     )
 
@@ -120,11 +120,11 @@ def make_offers(session: Session, now: datetime, *, minutes: int) -> list[Offer]
             .where(
                 WaitlistEntry.status == "waiting",
                 or_(
-                    WaitlistEntry.slot_id == locked.id,
-                    and_(WaitlistEntry.slot_id.is_(None), WaitlistEntry.scheme_id.in_(schemes)),
-                ),  # type: ignore[union-attr,attr-defined]
+                    col(WaitlistEntry.slot_id) == locked.id,
+                    and_(col(WaitlistEntry.slot_id).is_(None), col(WaitlistEntry.scheme_id).in_(schemes)),
+                ),
             )
-            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)  # type: ignore[arg-type]
+            .order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))
         ).all()
         for entry in candidates:
             if free <= 0:
@@ -153,9 +153,9 @@ def _busy_then(session: Session, resident_id: int, slot: Slot) -> bool:
 
 def _offer(session: Session, entry: WaitlistEntry, slot: Slot, now: datetime, minutes: int) -> Offer | None:
     expires = min(now + timedelta(minutes=minutes), slot.starts_at - OFFER_LEAD)
-    taken = session.execute(
+    taken = session.exec(
         update(WaitlistEntry)
-        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")  # type: ignore[arg-type]
+        .where(col(WaitlistEntry.id) == entry.id, col(WaitlistEntry.status) == "waiting")
         .values(status="offered", offered_slot_id=slot.id, offered_at=now, offer_expires_at=expires)
     )
     if not taken.rowcount:
@@ -173,7 +173,7 @@ def _offer(session: Session, entry: WaitlistEntry, slot: Slot, now: datetime, mi
             target=WAITLIST_OFFER.target(waitlist_entry_id=entry.id, offered_slot_id=slot.id),
             expires_at=expires,
         )
-    return Offer(entry.id, slot.id)  # type: ignore[arg-type]
+    return Offer(id_of(entry), id_of(slot))
 
 
 def offer_skip_reason(session: Session, row: OutboxMessage, now: datetime) -> str | None:
@@ -204,10 +204,10 @@ def accept(session: Session, *, entry_id: int, resident_id: int, channel: str, n
     appointment = booking.book_slot(
         session,
         resident_id=resident_id,
-        slot_id=slot.id,
+        slot_id=id_of(slot),
         scheme_id=entry.scheme_id,
         channel=channel,
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
     entry.status, entry.closed_at = "accepted", now
     session.add(entry)
@@ -224,7 +224,7 @@ def waiting_entries(session: Session, resident_id: int) -> list[WaitlistEntry]:
         session.exec(
             select(WaitlistEntry).where(
                 WaitlistEntry.resident_id == resident_id,
-                WaitlistEntry.status.in_(("waiting", "offered")),  # type: ignore[attr-defined]
+                col(WaitlistEntry.status).in_(("waiting", "offered")),
             )
         )
     )

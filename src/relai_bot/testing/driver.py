@@ -29,7 +29,7 @@ class Chat:
     address: str
     turns: list[Turn] = field(default_factory=list)
     exchanges: int = 0
-    _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def _handle(self, inbound: Inbound) -> Turn:
         turn = await self.driver.runtime.dispatcher.handle(inbound)

@@ -6,6 +6,7 @@ import json
 
 from relai_bot.conversation.context import Context, action
 from relai_bot.services import callbacks, residents
+from relai_bot.store.models import id_of
 from relai_bot.turns import Attachment
 
 
@@ -24,7 +25,7 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
     resident = ctx.require_resident()
     request = callbacks.request_callback(
         ctx.session,
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         phone=ctx.data.pop("callback_phone", None),
         preferred_time=preferred_time,
         topic=ctx.data.get("scheme_code"),
@@ -38,7 +39,7 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
 def export_data(ctx: Context) -> str | None:
     """A copy of everything kept about the resident, as a JSON file."""
     resident = ctx.require_resident()
-    data = residents.export_resident(ctx.session, resident.id, ctx.settings.timezone)  # type: ignore[arg-type]
+    data = residents.export_resident(ctx.session, id_of(resident), ctx.settings.timezone)
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
     ctx.attachments.append(Attachment("mes-donnees.json", "application/json", content))
     ctx.vars["exported"] = data
@@ -49,7 +50,7 @@ def export_data(ctx: Context) -> str | None:
 def erase_me(ctx: Context) -> str | None:
     """Forget the resident entirely; their future places go back to others."""
     resident = ctx.require_resident()
-    report = residents.erase_resident(ctx.session, resident.id, ctx.now)  # type: ignore[arg-type]
+    report = residents.erase_resident(ctx.session, id_of(resident), ctx.now)
     ctx.effect("resident_erased", counts=report.counts)
     ctx.resident = None
     ctx.forget = True

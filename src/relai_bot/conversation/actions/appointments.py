@@ -12,7 +12,7 @@ from relai_bot.conversation.context import Context, action
 from relai_bot.services import booking, geo, schemes
 from relai_bot.services.booking import AppointmentView, SlotView
 from relai_bot.services.calendar_ics import appointment_ics
-from relai_bot.store.models import District, Venue
+from relai_bot.store.models import District, Venue, id_of
 from relai_bot.turns import Attachment
 
 # When a resident has no idea which scheme, they meet a general adviser about this one
@@ -153,13 +153,13 @@ def book(ctx: Context) -> str | None:
     resident = ctx.require_resident()
     appointment = booking.book_slot(
         ctx.session,
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         slot_id=int(ctx.data["slot_id"]),
         scheme_id=_scheme_id(ctx),
         channel=ctx.channel,
         now=ctx.now,
     )
-    view = booking.appointment_view(ctx.session, appointment.id)  # type: ignore[arg-type]
+    view = booking.appointment_view(ctx.session, id_of(appointment))
     ctx.vars["appointment"] = appointment_item(view)
     ctx.attachments.append(_ics(ctx, view))
     ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
@@ -170,7 +170,7 @@ def book(ctx: Context) -> str | None:
 @action("list_appointments", outcomes=("none",), provides=("appointments",))
 def list_appointments(ctx: Context) -> str | None:
     """The resident's upcoming appointments."""
-    views = booking.upcoming_appointments(ctx.session, ctx.require_resident().id, ctx.now)  # type: ignore[arg-type]
+    views = booking.upcoming_appointments(ctx.session, id_of(ctx.require_resident()), ctx.now)
     ctx.vars["appointments"] = [appointment_item(v) for v in views]
     return None if views else "none"
 
@@ -200,11 +200,11 @@ def cancel_appointment(ctx: Context) -> str | None:
     appointment = booking.cancel_appointment(
         ctx.session,
         appointment_id=int(ctx.data["appointment_id"]),
-        resident_id=resident.id,
-        now=ctx.now,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
+        now=ctx.now,
     )
     ctx.effect("appointment_cancelled", appointment_id=appointment.id, slot_id=appointment.slot_id)
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
     _forget_booking(ctx)
     return None
 
@@ -216,11 +216,11 @@ def move_appointment(ctx: Context) -> str | None:
     moved = booking.move_appointment(
         ctx.session,
         appointment_id=int(ctx.data["appointment_id"]),
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         new_slot_id=int(ctx.data["slot_id"]),
         now=ctx.now,
     )
-    view = booking.appointment_view(ctx.session, moved.id)  # type: ignore[arg-type]
+    view = booking.appointment_view(ctx.session, id_of(moved))
     ctx.vars["appointment"] = appointment_item(view)
     ctx.attachments.append(_ics(ctx, view))
     ctx.effect("appointment_moved", appointment_id=moved.id, previous_id=int(ctx.data["appointment_id"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from relai_bot.conversation.context import Context, action
 from relai_bot.services import schemes
@@ -81,7 +81,7 @@ def scheme_detail(ctx: Context) -> str | None:
     """The scheme in data.scheme_code, and the places where it is offered."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
-        select(Venue).join(SchemeVenue, SchemeVenue.venue_id == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
+        select(Venue).join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
     ).all()
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]

@@ -17,8 +17,8 @@ def give_consent(ctx: Context) -> str | None:
     ctx.conversation.resident_id = resident.id
     ctx.effect("resident_created", resident_id=resident.id)
     payload = ctx.data.pop("start_payload", "")
-    if payload and residents.match_district(ctx.session, payload.replace("-", " ")) is not None:
-        ctx.data["district_code"] = residents.match_district(ctx.session, payload.replace("-", " ")).code  # type: ignore[union-attr]
+    if payload and (district := residents.match_district(ctx.session, payload.replace("-", " "))) is not None:
+        ctx.data["district_code"] = district.code
     return None
 
 

@@ -8,6 +8,7 @@ from relai_bot.conversation.actions.appointments import appointment_item, slot_i
 from relai_bot.conversation.context import Context, action
 from relai_bot.services import booking, reminders, schemes, waitlist
 from relai_bot.services.errors import NotFound
+from relai_bot.store.models import id_of
 
 
 @action("confirm_appointment", provides=("appointment",), reads=("appointment_id",))
@@ -17,10 +18,10 @@ def confirm_appointment(ctx: Context) -> str | None:
     appointment = reminders.confirm_appointment(
         ctx.session,
         appointment_id=int(ctx.data["appointment_id"]),
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         now=ctx.now,
     )
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
     ctx.effect("appointment_confirmed", appointment_id=appointment.id)
     return None
 
@@ -34,7 +35,7 @@ def join_waitlist(ctx: Context) -> str | None:
     code = ctx.data.get("scheme_code")
     waitlist.join(
         ctx.session,
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         channel=ctx.channel,
         now=ctx.now,
         slot_id=int(slot_id) if slot_id else None,
@@ -52,8 +53,8 @@ def waitlist_offer(ctx: Context) -> str | None:
         entry, slot = waitlist.current_offer(
             ctx.session,
             int(ctx.data["waitlist_entry_id"]),
-            ctx.require_resident().id,
-            ctx.now,  # type: ignore[arg-type]
+            id_of(ctx.require_resident()),
+            ctx.now,
         )
     except NotFound:
         return "gone"
@@ -72,11 +73,11 @@ def accept_offer(ctx: Context) -> str | None:
     appointment = waitlist.accept(
         ctx.session,
         entry_id=int(ctx.data["waitlist_entry_id"]),
-        resident_id=resident.id,  # type: ignore[arg-type]
+        resident_id=id_of(resident),
         channel=ctx.channel,
         now=ctx.now,
     )
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, appointment.id))  # type: ignore[arg-type]
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
     ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
     ctx.data.pop("waitlist_entry_id", None)
     return None
@@ -88,7 +89,7 @@ def decline_offer(ctx: Context) -> str | None:
     waitlist.decline(
         ctx.session,
         entry_id=int(ctx.data.pop("waitlist_entry_id")),
-        resident_id=ctx.require_resident().id,  # type: ignore[arg-type]
+        resident_id=id_of(ctx.require_resident()),
         now=ctx.now,
     )
     return None

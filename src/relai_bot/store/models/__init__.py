@@ -3,6 +3,7 @@
 from relai_bot.store.models.agenda import APPOINTMENT_STATUSES, Appointment, CallbackRequest, Opening, Slot
 from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, Venue
 from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
+from relai_bot.store.models.ids import id_of
 from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
 from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffUser
 
@@ -28,4 +29,5 @@ __all__ = [
     "StaffUser",
     "Venue",
     "WaitlistEntry",
+    "id_of",
 ]

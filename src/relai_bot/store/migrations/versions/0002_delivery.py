@@ -8,7 +8,7 @@ Create Date: 2026-11-27 15:25:22.032291
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import relai_bot.store.types
