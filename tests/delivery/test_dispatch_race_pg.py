@@ -130,7 +130,11 @@ async def test_one_instance_sends_on_a_channel_and_another_takes_over(postgres_u
         outbox.enqueue_many(session, rows[30:])
     await standby.drain()
     assert second.calls == 0  # the leader still holds the lane
-    leader.kill()  # its database session ends: the lock is free
+    leader.kill()  # its database session ends: the lock is free once the server's backend has exited
+    for _ in range(1000):  # that happens asynchronously on the server: wait for it (bounded)
+        if await asyncio.to_thread(standby.lanes["telegram"].lock.held):
+            break
+        await asyncio.sleep(0.01)
     await standby.drain()
     assert (first.calls, second.calls) == (30, 30)
     assert statuses(runtime) == {"sent": 60}
