@@ -9,6 +9,7 @@ import logging
 import re
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -223,10 +224,10 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings; raise SettingsError with one line naming the bad setting."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "RELAI_" + str(first["loc"][0]).upper() if first["loc"] else "settings"

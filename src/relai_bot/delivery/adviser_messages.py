@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -30,7 +31,7 @@ def notify_adviser(
     key: str,
     kind: str,
     template: str,
-    context: dict,
+    context: dict[str, Any],
     now: datetime,
 ) -> bool:
     """Enqueue a message to an adviser's linked account; False (and a log line) when they have none."""

@@ -13,11 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
 from relai_bot.services import broadcasts, outbox, quiet_hours, reminders, waitlist
-from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident
+from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
 
@@ -66,24 +66,29 @@ def claim_jobs(runtime: Runtime, channel: str, worker: str, limit: int) -> tuple
 def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> Job | None:
     assert row.id is not None
     if row.expires_at is not None and now >= row.expires_at:
-        return _skip(session, row, now, "expired")
+        _skip(session, row, now, "expired")
+        return None
     appointment_start: datetime | None = None
     if row.resident_id is not None:
         reason = _resident_reason(session, row)
         if reason == "unreachable":
-            return _unreachable(runtime, session, row, now, "address unreachable")
+            _unreachable(runtime, session, row, now, "address unreachable")
+            return None
         if reason is not None:
-            return _skip(session, row, now, reason)
+            _skip(session, row, now, reason)
+            return None
     if row.kind == "reminder":
         reason = reminders.skip_reason(session, row, now)
         if reason is not None:
-            return _skip(session, row, now, reason)
+            _skip(session, row, now, reason)
+            return None
         appointment = session.get(Appointment, row.appointment_id)
         appointment_start = appointment.starts_at if appointment else None
     elif row.kind == "waitlist_offer":
         reason = waitlist.offer_skip_reason(session, row, now)
         if reason is not None:
-            return _skip(session, row, now, reason)
+            _skip(session, row, now, reason)
+            return None
     window = runtime.settings.sending_window
     hold = quiet_hours.held_until(
         row.kind,
@@ -98,7 +103,8 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         return None
     # The cap is checked when the broadcast would really go (a held one is judged when its window opens)
     if row.kind == "broadcast" and broadcasts.over_weekly_cap(session, row, now, runtime.settings.broadcasts_per_week):
-        return _skip(session, row, now, "weekly_cap")
+        _skip(session, row, now, "weekly_cap")
+        return None
     reply = _reply(runtime, session, row, now)
     if reply is None:
         return None
@@ -125,13 +131,15 @@ def _resident_reason(session: Session, row: OutboxMessage) -> str | None:
 
 def _skip(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:
     log.info("outbox skip id=%s kind=%s reason=%s", row.id, row.kind, reason)
-    outbox.mark_final(session, row.id, "skipped", now, reason)  # type: ignore[arg-type]
+    outbox.mark_final(session, id_of(row), "skipped", now, reason)
     return None
 
 
 def _unreachable(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime, error: str) -> None:
     """This address cannot carry the message: the next channel, or give up (and tell the adviser)."""
-    settle_unreachable(runtime, session, row.id, row.kind, row.channel, row.resident_id, row.appointment_id, now, error)  # type: ignore[arg-type]
+    settle_unreachable(
+        runtime, session, id_of(row), row.kind, row.channel, row.resident_id, row.appointment_id, now, error
+    )
     return None
 
 
@@ -179,10 +187,11 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
             )
     except Exception:  # a broken flow must not block the rest of the batch
         log.exception("outbox push failed id=%s kind=%s flow=%s", row.id, row.kind, row.target_flow)
-        outbox.mark_final(session, row.id, "failed", now, "push failed")  # type: ignore[arg-type]
+        outbox.mark_final(session, id_of(row), "failed", now, "push failed")
         return None
     if not turn.replies:
-        return _skip(session, row, now, "nothing to say")
+        _skip(session, row, now, "nothing to say")
+        return None
     last = turn.replies[-1]
     text = "\n\n".join(r.text for r in turn.replies)
     return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id, kind=row.kind)
@@ -197,7 +206,7 @@ def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limi
     with runtime.db.transaction() as session:
         channels = session.exec(
             select(OutboxMessage.channel)
-            .where(OutboxMessage.status == "pending", OutboxMessage.channel.not_in(list(served)))  # type: ignore[attr-defined]
+            .where(OutboxMessage.status == "pending", col(OutboxMessage.channel).not_in(list(served)))
             .distinct()
         ).all()
         for channel in channels:
@@ -207,9 +216,9 @@ def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limi
                 settled += 1
                 other = _served_address(session, row.resident_id, served) if row.kind in FALLBACK_KINDS else None
                 if other is not None:
-                    outbox.move_to(session, row.id, other[0], other[1], now, f"{channel}: no sender here")  # type: ignore[arg-type]
+                    outbox.move_to(session, id_of(row), other[0], other[1], now, f"{channel}: no sender here")
                     continue
-                outbox.mark_final(session, row.id, "skipped", now, f"{channel}: no sender configured")  # type: ignore[arg-type]
+                outbox.mark_final(session, id_of(row), "skipped", now, f"{channel}: no sender configured")
                 if row.kind == "reminder" and row.appointment_id is not None:
                     notify_unreached(runtime, session, row.appointment_id, now)
     if settled:

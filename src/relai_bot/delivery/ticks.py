@@ -11,11 +11,12 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import delete
+from sqlmodel import col
 
 from relai_bot.delivery.adviser_messages import notify_adviser
 from relai_bot.services import digest, quiet_hours, reminders, retention, waitlist
 from relai_bot.services.agenda import extend_slots
-from relai_bot.store.models import Conversation, ProcessedMessage
+from relai_bot.store.models import Conversation, ProcessedMessage, id_of
 from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,13 @@ def digest_tick(runtime: Runtime) -> int:
     sent = 0
     with runtime.db.transaction() as session:
         for adviser in digest.advisers_with_account(session):
-            lines = digest.adviser_day(session, adviser.id, today, tz)  # type: ignore[arg-type]
+            lines = digest.adviser_day(session, id_of(adviser), today, tz)
             if not lines:
                 continue
             sent += notify_adviser(
                 runtime,
                 session,
-                adviser.id,  # type: ignore[arg-type]
+                id_of(adviser),
                 key=f"digest:{adviser.id}:{today.isoformat()}",
                 kind="digest",
                 template="digest/day",
@@ -92,11 +93,11 @@ def purge_transient(runtime: Runtime) -> dict[str, int]:
     """Forget de-duplication keys and onboarding conversations of people who never consented."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        keys = session.execute(delete(ProcessedMessage).where(ProcessedMessage.received_at < now - DEDUP_WINDOW))
-        abandoned = session.execute(
+        keys = session.exec(delete(ProcessedMessage).where(col(ProcessedMessage.received_at) < now - DEDUP_WINDOW))
+        abandoned = session.exec(
             delete(Conversation).where(
-                Conversation.resident_id.is_(None),  # type: ignore[union-attr]
-                Conversation.updated_at < now - ABANDONED_ONBOARDING,
+                col(Conversation.resident_id).is_(None),
+                col(Conversation.updated_at) < now - ABANDONED_ONBOARDING,
             )
         )
     counts = {"dedup_keys": keys.rowcount or 0, "abandoned_onboardings": abandoned.rowcount or 0}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
 
 from relai_bot.services import outbox, residents
 from relai_bot.services.errors import NotFound
@@ -47,10 +47,10 @@ def broadcasts_in_week(
     the first ones go and the later ones are skipped. Counting by sending time rather than by enqueueing
     time is what the resident experiences: a broadcast held for the weekend counts in the week it arrives.
     """
-    waiting = OutboxMessage.status.in_(("pending", "sending"))  # type: ignore[attr-defined]
+    waiting: ColumnElement[bool] = col(OutboxMessage.status).in_(("pending", "sending"))
     if before_row is not None:
-        waiting = waiting & (OutboxMessage.id < before_row)  # type: ignore[operator]
-    received = OutboxMessage.status.in_(("sent", "delivered")) & (OutboxMessage.sent_at > now - WEEK)  # type: ignore[attr-defined,operator]
+        waiting = waiting & (col(OutboxMessage.id) < before_row)
+    received = col(OutboxMessage.status).in_(("sent", "delivered")) & (col(OutboxMessage.sent_at) > now - WEEK)
     counts: Counter[int] = Counter()
     for start in range(0, len(resident_ids), 500):
         chunk = resident_ids[start : start + 500]
@@ -58,10 +58,10 @@ def broadcasts_in_week(
             select(OutboxMessage.resident_id, func.count())
             .where(
                 OutboxMessage.kind == "broadcast",
-                OutboxMessage.resident_id.in_(chunk),  # type: ignore[union-attr]
+                col(OutboxMessage.resident_id).in_(chunk),
                 or_(waiting, received),
             )
-            .group_by(OutboxMessage.resident_id)
+            .group_by(col(OutboxMessage.resident_id))
         )
         counts.update({resident_id: n for resident_id, n in rows if resident_id is not None})
     return counts
@@ -86,9 +86,7 @@ def create_broadcast(
     broadcast = Broadcast(text=text, districts=[d.code for d in chosen], created_by=created_by[:64], created_at=now)
     session.add(broadcast)
     session.flush()
-    people = list(
-        session.exec(select(Resident).where(Resident.district_id.in_([d.id for d in chosen])))  # type: ignore[union-attr]
-    )
+    people = list(session.exec(select(Resident).where(col(Resident.district_id).in_([d.id for d in chosen]))))
     excluded: Counter[str] = Counter()
     eligible: list[Resident] = []
     for resident in people:
