@@ -7,23 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-SITUATIONS = (
-    "jeune_sans_emploi_ni_formation",
-    "demandeur_emploi",
-    "demandeur_emploi_longue_duree",
-    "beneficiaire_rsa",
-    "rqth",
-    "sans_diplome",
-    "porteur_de_projet",
-    "salarie",
-    "residant_qpv",
-)
-GOALS = ("emploi", "formation", "creation", "orientation", "mobilite")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
 
 Situation = Literal[
     "jeune_sans_emploi_ni_formation",
@@ -38,6 +24,8 @@ Situation = Literal[
 ]
 Goal = Literal["emploi", "formation", "creation", "orientation", "mobilite"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat"]
+# Monday first, as date.weekday() counts
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 

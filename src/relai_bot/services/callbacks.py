@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from relai_bot.store.models import CallbackRequest
 
@@ -28,10 +28,3 @@ def request_callback(
     session.add(request)
     session.flush()
     return request
-
-
-def open_callbacks(session: Session) -> list[CallbackRequest]:
-    statement = (
-        select(CallbackRequest).where(CallbackRequest.status == "open").order_by(col(CallbackRequest.created_at))
-    )
-    return list(session.exec(statement))

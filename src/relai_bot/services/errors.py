@@ -25,7 +25,3 @@ class AlreadyBooked(DomainError):
 
 class AppointmentNotActive(DomainError):
     """The appointment was already cancelled or has taken place."""
-
-
-class NotEligible(DomainError):
-    pass

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from relai_bot.entry_points import REMINDER
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
-from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot, id_of
+from relai_bot.store.models import Appointment, OutboxMessage, Slot, id_of
 from relai_bot.time_settings import ReminderOffset
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
@@ -121,8 +121,3 @@ def confirm_appointment(session: Session, *, appointment_id: int, resident_id: i
         )
         session.refresh(appointment)
     return appointment
-
-
-def resident_stopped(session: Session, resident_id: int) -> bool:
-    resident = session.get(Resident, resident_id)
-    return resident is None or resident.stopped_at is not None

@@ -217,14 +217,3 @@ def accept(session: Session, *, entry_id: int, resident_id: int, channel: str, n
 def decline(session: Session, *, entry_id: int, resident_id: int, now: datetime) -> None:
     """No thanks: the place goes to the next one, and the resident leaves this list."""
     leave(session, entry_id=entry_id, resident_id=resident_id, now=now)
-
-
-def waiting_entries(session: Session, resident_id: int) -> list[WaitlistEntry]:
-    return list(
-        session.exec(
-            select(WaitlistEntry).where(
-                WaitlistEntry.resident_id == resident_id,
-                col(WaitlistEntry.status).in_(("waiting", "offered")),
-            )
-        )
-    )
