@@ -31,6 +31,7 @@ from tests.fakes.telegram_api import FakeTelegramServer
 
 from bench._common import seeded_runtime
 from relai_bot.delivery.worker import DeliveryWorker
+from relai_bot.entry_points import REMINDER
 from relai_bot.services import booking, broadcasts, outbox
 from relai_bot.store.models import Appointment, OutboxMessage, Slot
 from relai_bot.wiring import Runtime
@@ -117,7 +118,7 @@ def enqueue_reminder(runtime: Runtime, appointment_id: int, chat: int) -> None:
             now=runtime.clock.now(),
             resident_id=appointment.resident_id,
             appointment_id=appointment_id,
-            target=("reminder", "remind", {"appointment_id": appointment_id}),
+            target=REMINDER.target(appointment_id=appointment_id),
         )
 
 
