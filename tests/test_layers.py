@@ -142,3 +142,45 @@ def test_the_french_heuristic_sees_strings_but_not_docstrings(tmp_path: Path) ->
     '''
     sample.write_text(textwrap.dedent(source), encoding="utf-8")
     assert list(french_strings(sample)) == [(5, "Merci, vous êtes inscrit ")]
+
+
+# Tables with one writer: rows are created or updated in this module only (deleting them is another matter)
+ONE_WRITER = {"MessageLog": "services/message_log.py", "ProcessedMessage": "services/dedup.py"}
+_WRITES = {"update", "insert", "pg_insert", "sqlite_insert"}
+
+
+def writes(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, model) of each `Model(...)`, `update(Model)` or `insert(Model)` in a module."""
+    for node in ast.walk(parse(path)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name in ONE_WRITER:
+            yield node.lineno, name
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Name) and first.id in ONE_WRITER and (name in _WRITES or isinstance(func, ast.Call)):
+            yield node.lineno, first.id
+
+
+def test_the_message_log_and_the_handled_once_guard_have_one_writer() -> None:
+    found = [
+        f"{relative(path)}:{line} writes {model}"
+        for path in modules()
+        if not relative(path).startswith("store/")
+        for line, model in writes(path)
+        if relative(path) != ONE_WRITER[model]
+    ]
+    assert found == []
+
+
+def test_the_write_scan_sees_writes(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    source = """
+        row = MessageLog(body="x")
+        session.execute(update(MessageLog).values(status="sent"))
+        session.execute(_insert(session)(ProcessedMessage).values())
+        session.get(MessageLog, 1)
+    """
+    sample.write_text(textwrap.dedent(source), encoding="utf-8")
+    assert list(writes(sample)) == [(2, "MessageLog"), (3, "MessageLog"), (4, "ProcessedMessage")]

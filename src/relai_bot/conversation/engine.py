@@ -18,8 +18,8 @@ from relai_bot.conversation import options, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, Context, ParseError
 from relai_bot.conversation.flows import ActionCall, Checks, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
+from relai_bot.services import dedup, message_log, residents
 from relai_bot.services import errors as domain_errors
-from relai_bot.services import residents
 from relai_bot.services.text import fold
 from relai_bot.store.models import Conversation
 from relai_bot.turns import Inbound, Reply, Turn
@@ -61,7 +61,7 @@ class Engine:
     # -- one turn ---------------------------------------------------------------------------------
     def handle(self, session: Session, inbound: Inbound) -> Turn:
         now = self.clock.now()
-        if inbound.message_id and not state.first_delivery(session, inbound, now):
+        if inbound.message_id and not dedup.first_time(session, inbound.channel, inbound.message_id, now):
             return Turn(duplicate=True)
         conversation, created = state.lock_conversation(session, inbound.channel, inbound.address, now)
         is_new = created or self._stale(conversation)
@@ -72,8 +72,14 @@ class Engine:
         if resident is not None:
             residents.touch(session, resident, now)
             residents.mark_reachable(session, inbound.channel, inbound.address)
-            state.log_message(
-                session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id
+            assert resident.id is not None
+            message_log.log_inbound(
+                session,
+                resident_id=resident.id,
+                channel=inbound.channel,
+                body=text or f"[{inbound.kind}]",
+                now=now,
+                message_id=inbound.message_id,
             )
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:

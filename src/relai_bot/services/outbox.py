@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from relai_bot.store.models import ChannelAddress, MessageLog, OutboxMessage
+from relai_bot.store.models import ChannelAddress, OutboxMessage
 from relai_bot.store.models.delivery import PRIORITIES
 
 # Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
@@ -300,24 +300,6 @@ def record_report(session: Session, channel: str, provider_message_id: str, stat
         .values(status=new, error=f"report {status}" if new == "failed" else None, updated_at=now)
     )
     return bool(result.rowcount)
-
-
-def log_outbound(session: Session, resident_id: int, channel: str, body: str, now: datetime) -> int:
-    """The message-log row of a message the outbox sends to a resident; its id goes on the Reply."""
-    row = MessageLog(resident_id=resident_id, channel=channel, direction="out", body=body, created_at=now)
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id
-
-
-def note_provider_id(session: Session, log_id: int, provider_message_id: str) -> None:
-    """Put the provider's id on the message-log row if the channel did not (delivery reports find it)."""
-    session.execute(
-        update(MessageLog)
-        .where(MessageLog.id == log_id, MessageLog.provider_message_id.is_(None))  # type: ignore[arg-type,union-attr]
-        .values(provider_message_id=provider_message_id[:80], status="sent")
-    )
 
 
 def counts(session: Session, **where: Any) -> dict[str, int]:

@@ -18,7 +18,7 @@ from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.clock import FrozenClock
 from relai_bot.config import SettingsError
 from relai_bot.sending.contract import SendFailure
-from relai_bot.services.delivery_reports import moves_forward
+from relai_bot.services.message_log import moves_forward
 from relai_bot.store.models import (
     Appointment,
     ChannelAddress,

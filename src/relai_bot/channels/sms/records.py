@@ -18,7 +18,8 @@ from sqlmodel import Session
 from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.channels.sms.twilio_api import NOT_MOBILE_CODES, STOPPED_CODES, UNREACHABLE_CODES
 from relai_bot.sending.contract import SendFailure
-from relai_bot.services import delivery_reports, residents
+from relai_bot.services import delivery_reports, message_log, residents
+from relai_bot.services.message_log import NotSent
 from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,11 @@ class SmsRecords:
         if not batch.log_ids:
             return
         self._transaction(
-            lambda s: delivery_reports.record_sent(
+            lambda s: message_log.record_sent(
                 s,
                 batch.log_ids,
                 provider_message_id=sid,
-                status=status,
+                status=status or "queued",
                 encoding=batch.encoding,
                 segments=batch.segments,
             )
@@ -100,9 +101,9 @@ class SmsRecords:
         if parked:
             self._transaction(lambda s: [self._apply(s, sid, *report) for report in parked])
 
-    def record_not_sent(self, log_ids: list[int], status: str, code: str | None = None) -> None:
+    def record_not_sent(self, log_ids: list[int], status: NotSent, code: str | None = None) -> None:
         if log_ids:
-            self._transaction(lambda s: delivery_reports.record_not_sent(s, log_ids, status=status, error_code=code))
+            self._transaction(lambda s: message_log.record_not_sent(s, log_ids, status=status, error_code=code))
 
     def on_refusal(self, address: str, failure: SendFailure) -> SendFailure:
         """What Twilio's refusal says about the resident; returns the failure to report."""

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from relai_bot.services import geo, linking, residents
-from relai_bot.store.models import ChannelAddress, Conversation, District, MessageLog, ProcessedMessage, Venue
+from relai_bot.services import dedup, geo, linking, message_log, residents
+from relai_bot.services.message_log import NotSent
+from relai_bot.store.models import ChannelAddress, Conversation, District, MessageLog, Venue
 from relai_bot.wiring import Runtime
 
 CHANNEL = "telegram"
@@ -84,21 +83,12 @@ def standing(session: Session, address: str) -> Standing:
 def record_sent(session: Session, sent: list[tuple[int, str]]) -> None:
     """Put Telegram's message id ("chat:message") on the message-log rows of the replies it accepted."""
     for log_id, provider_id in sent:
-        session.execute(
-            update(MessageLog)
-            .where(MessageLog.id == log_id, MessageLog.provider_message_id.is_(None))  # type: ignore[arg-type,union-attr]
-            .values(provider_message_id=provider_id[:80], status="sent")
-        )
+        message_log.record_sent(session, [log_id], provider_message_id=provider_id, status="sent")
 
 
-def record_not_sent(session: Session, log_ids: list[int], status: str, code: str | None) -> None:
+def record_not_sent(session: Session, log_ids: list[int], status: NotSent, code: str | None) -> None:
     """Replies that did not reach the resident: "failed" (refused) or "unknown" (no answer in time)."""
-    if log_ids:
-        session.execute(
-            update(MessageLog)
-            .where(MessageLog.id.in_(log_ids), MessageLog.provider_message_id.is_(None))  # type: ignore[union-attr]
-            .values(status=status[:16], error_code=code[:16] if code else None)
-        )
+    message_log.record_not_sent(session, log_ids, status=status, error_code=code)
 
 
 def forget_unsent(session: Session, log_ids: list[int]) -> None:
@@ -118,14 +108,7 @@ def mark_reachable(session: Session, address: str) -> None:
 def first_time(session: Session, marker: str, now: datetime) -> bool:
     """True the first time a marker is seen (kept with the processed-message ids, so for all instances,
     until the scheduler purges them: 48 hours)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedMessage)
-        .values(channel=CHANNEL, external_id=marker[:80], received_at=now)
-        .on_conflict_do_nothing()
-        .returning(ProcessedMessage.external_id)  # rowcount says -1 here on PostgreSQL (psycopg 3)
-    )
-    return session.execute(statement).first() is not None
+    return dedup.first_time(session, CHANNEL, marker, now)
 
 
 @dataclass(frozen=True)
