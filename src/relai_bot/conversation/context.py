@@ -12,7 +12,7 @@ from sqlmodel import Session
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.store.models import Conversation, Resident
-from relai_bot.turns import Attachment, Effect, Inbound
+from relai_bot.turns import Attachment, Effect, Inbound, SharePhone
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Context:
     vars: dict[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    # Set by an action (or the engine) to offer or withdraw a one-tap phone sharing with the last reply
+    share_phone: SharePhone | None = None
     # Set when the conversation itself must not be kept (consent refused, data erased)
     forget: bool = False
 

@@ -53,6 +53,14 @@ def _resident_columns() -> list[tuple[Table, str]]:
     return found
 
 
+def has_phone(session: Session, resident_id: int) -> bool:
+    """Does the resident have an SMS address (a number we may write to)?"""
+    row = session.exec(
+        select(ChannelAddress.id).where(ChannelAddress.resident_id == resident_id, ChannelAddress.channel == SMS)
+    ).first()
+    return row is not None
+
+
 def link_phone(session: Session, resident_id: int, phone_e164: str, now: datetime) -> LinkResult:
     """Make `phone_e164` an SMS address of the resident, merging whoever held it before into them."""
     phone = normalise_phone(phone_e164)

@@ -45,10 +45,9 @@ from telegram.warnings import PTBUserWarning
 from relai_bot.channels.telegram import db
 from relai_bot.channels.telegram.handlers import TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
-from relai_bot.channels.telegram.render import plain_message, render_replies, render_reply
+from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
 from relai_bot.channels.telegram.send import Pacer, TelegramSender, retry_seconds
 from relai_bot.config import SettingsError
-from relai_bot.conversation.flows import Target
 from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.turns import Inbound, Reply, Turn
 from relai_bot.wiring import Runtime
@@ -284,14 +283,6 @@ class TelegramChannel:
     def text(self, template: str, **context: Any) -> str:
         return self.runtime.renderer.render(template, language=None, channel=CHANNEL, context=context)
 
-    def step_parses(self, standing: db.Standing, parse: str) -> bool:
-        """Does the chat's current step read this kind of typed answer ("phone", "district")?"""
-        flows = self.runtime.flows.flows
-        if standing.flow not in flows or standing.step not in flows[standing.flow].steps:
-            return False
-        step = self.runtime.flows.step(Target(standing.flow, standing.step or ""))
-        return step.input is not None and step.input.parse == parse
-
     def acknowledge(self, query: CallbackQuery) -> None:
         """answerCallbackQuery at once, whatever happens next (the button stops spinning)."""
 
@@ -305,33 +296,28 @@ class TelegramChannel:
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
 
-    async def dispatch(self, inbound: Inbound) -> Turn:
-        async with self._turns:
-            return await self.runtime.dispatcher.handle(inbound)
-
-    async def converse(self, inbound: Inbound) -> Turn:
+    async def converse(self, inbound: Inbound) -> None:
         """Run the turn, then queue its replies for the chat."""
-        turn = await self.dispatch(inbound)
-        await self.deliver_turn(int(inbound.address), turn)
-        return turn
+        async with self._turns:
+            turn = await self.runtime.dispatcher.handle(inbound)
+        self.deliver_turn(int(inbound.address), turn)
 
-    async def deliver_turn(self, chat_id: int, turn: Turn) -> None:
+    def deliver_turn(self, chat_id: int, turn: Turn) -> None:
         if turn.duplicate or not turn.replies:
             return
-        messages = render_replies(turn.replies, fallback_text=self.text("common/choose"))
-        if any(effect.name == "slot_booked" for effect in turn.effects):
-            standing = await self.db(db.standing, str(chat_id))
-            if standing.resident_id is not None and not standing.has_phone:
-                messages.append(plain_message(self.text("channel/telegram_share_phone"), self.share_phone_keyboard()))
-        self.outbound.queue(chat_id, messages)
+        offer = self.phone_offer() if any(reply.share_phone == "offer" for reply in turn.replies) else None
+        fallback = self.text("common/choose")
+        self.outbound.queue(chat_id, render_replies(turn.replies, fallback_text=fallback, phone_offer=offer))
 
-    def share_phone_keyboard(self) -> ReplyKeyboardMarkup:
+    def phone_offer(self) -> Outgoing:
+        """The message offering to share the phone number: a keyboard with a request_contact button."""
         button = KeyboardButton(self.text("channel/telegram_share_phone_button"), request_contact=True)
-        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+        keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+        return plain_message(self.text("channel/telegram_share_phone"), keyboard)
 
-    async def say(self, chat_id: int, template: str, *, markup: Any = None, **context: Any) -> None:
+    async def say(self, chat_id: int, template: str, **context: Any) -> None:
         """A message of the channel's own (not a turn of the engine)."""
-        self.outbound.queue(chat_id, [plain_message(self.text(template, **context), markup)])
+        self.outbound.queue(chat_id, [plain_message(self.text(template, **context))])
 
     # -- updates out ------------------------------------------------------------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
@@ -346,7 +332,7 @@ class TelegramChannel:
             chat_id = int(address)
         except ValueError:
             raise SendFailure("invalid", "not a Telegram chat id", code="address") from None
-        if proactive and (await self.db(db.standing, address)).stopped:
+        if proactive and await self.db(db.is_stopped, address):
             raise SendFailure("stopped", "the resident said stop", code="stopped")
         messages = render_reply(reply, fallback_text=self.text("common/choose"))
         if not messages:
