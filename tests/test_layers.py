@@ -144,6 +144,53 @@ def test_the_french_heuristic_sees_strings_but_not_docstrings(tmp_path: Path) ->
     assert list(french_strings(sample)) == [(5, "Merci, vous êtes inscrit ")]
 
 
+# Channels speak their provider's protocol; what they record goes through a service handed to them
+STORE_ACCESS = ("relai_bot.store", "relai_bot.wiring", "sqlalchemy", "sqlmodel")
+
+
+def test_channels_do_not_touch_the_store() -> None:
+    found = [
+        f"{relative(path)}:{line} imports {module}"
+        for path in modules()
+        if relative(path).startswith("channels/")
+        for line, module in imports(path)
+        if within(module, STORE_ACCESS)
+    ]
+    assert found == []
+
+
+def module_name(path: Path) -> str:
+    return ".".join(package_of(path) + ([] if path.name == "__init__.py" else [path.stem]))
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """TYPE_CHECKING imports count too: a cycle there is two modules that need each other all the same."""
+    graph: dict[str, set[str]] = {}
+    paths = {module_name(path): path for path in modules()}
+    for name, path in paths.items():
+        graph[name] = set()
+        for _, module in imports(path):
+            while module and module not in paths:
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                graph[name].add(module)
+    cycles: list[list[str]] = []
+
+    def visit(name: str, trail: list[str], done: set[str]) -> None:
+        for other in sorted(graph[name]):
+            if other in trail:
+                cycles.append([*trail[trail.index(other) :], other])
+            elif other not in done:
+                visit(other, [*trail, other], done)
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name], done)
+    assert cycles == []
+
+
 # Tables with one writer: rows are created or updated in this module only (deleting them is another matter)
 ONE_WRITER = {"MessageLog": "services/message_log.py", "ProcessedMessage": "services/dedup.py"}
 _WRITES = {"update", "insert", "pg_insert", "sqlite_insert"}

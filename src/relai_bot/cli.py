@@ -92,6 +92,7 @@ def serve() -> None:
     import uvicorn
 
     from relai_bot.channels.registry import build_channels
+    from relai_bot.services.delivery_records import DeliveryRecords
     from relai_bot.web.app import create_app
 
     settings = _settings()
@@ -99,7 +100,8 @@ def serve() -> None:
     runtime = _runtime(settings)
     _prepare_database(runtime)
     try:
-        channels = build_channels(runtime)
+        records = DeliveryRecords(runtime.db, runtime.clock)
+        channels = build_channels(settings, runtime.dispatcher, runtime.renderer, records)
     except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None

@@ -9,12 +9,13 @@ delivers twice only once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from telegram import ChatMember, Update
+from telegram import CallbackQuery, ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     Application,
@@ -26,12 +27,9 @@ from telegram.ext import (
     filters,
 )
 
-from relai_bot.channels.telegram import db
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.phones import normalise_phone
 from relai_bot.turns import Inbound, InboundKind
-
-if TYPE_CHECKING:
-    from relai_bot.channels.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -62,9 +60,25 @@ def contact_phone(raw: str) -> str | None:
     return normalise_phone(text if text.startswith(("+", "0")) else "+" + text)
 
 
+class Chats(Protocol):
+    """What the handlers need of the channel: run a turn and send its replies, say a text of its own."""
+
+    @property
+    def bot_link(self) -> str | None: ...
+
+    async def converse(self, inbound: Inbound) -> None: ...
+
+    async def say(self, chat_id: int, template: str, **context: Any) -> None: ...
+
+    def acknowledge(self, query: CallbackQuery) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+
 class TelegramHandlers:
-    def __init__(self, channel: TelegramChannel) -> None:
-        self.channel = channel
+    def __init__(self, chats: Chats, records: DeliveryRecords) -> None:
+        self.chats = chats
+        self.records = records
         self._last_press: OrderedDict[int, tuple[str, float]] = OrderedDict()
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -99,7 +113,7 @@ class TelegramHandlers:
     async def on_text(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None
-        await self.channel.converse(self._inbound(update, "text", text=message.text or ""))
+        await self.chats.converse(self._inbound(update, "text", text=message.text or ""))
 
     async def on_start(self, update: Update, context: Context) -> None:
         payload = (context.args or [""])[0][:64]
@@ -109,16 +123,16 @@ class TelegramHandlers:
             # Plain /start works like the word START: back to the menu, and it resumes a resident who
             # said stop (the engine reads a "start" kind as a deep link only)
             inbound = self._inbound(update, "text", text="/start")
-        await self.channel.converse(inbound)
+        await self.chats.converse(inbound)
 
     async def on_keyword_command(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
         command = message.text.split()[0].split("@")[0].lower()
-        await self.channel.converse(self._inbound(update, "text", text=command))
+        await self.chats.converse(self._inbound(update, "text", text=command))
 
     async def on_media(self, update: Update, context: Context) -> None:
-        await self.channel.converse(self._inbound(update, "media"))
+        await self.chats.converse(self._inbound(update, "media"))
 
     async def on_contact(self, update: Update, context: Context) -> None:
         """A shared contact card: its number (E.164, or "" if it is none) and whether it is the sender's."""
@@ -127,13 +141,13 @@ class TelegramHandlers:
         sender = message.from_user
         own = sender is not None and message.contact.user_id == sender.id
         phone = contact_phone(message.contact.phone_number) or ""
-        await self.channel.converse(self._inbound(update, "contact", payload={"phone": phone, "own": own}))
+        await self.chats.converse(self._inbound(update, "contact", payload={"phone": phone, "own": own}))
 
     async def on_location(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and message.location is not None
         point = {"lat": message.location.latitude, "lon": message.location.longitude}
-        await self.channel.converse(self._inbound(update, "location", payload=point))
+        await self.chats.converse(self._inbound(update, "location", payload=point))
 
     async def on_edited(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -142,22 +156,22 @@ class TelegramHandlers:
             return
         if message.location is not None:  # a live location moving: nothing to say
             return
-        await self.channel.say(chat.id, "channel/telegram_edited")
+        await self.chats.say(chat.id, "channel/telegram_edited")
 
     async def on_not_private(self, update: Update, context: Context) -> None:
         """Groups, supergroups and channels: say once that the bot works in private chats only."""
         chat = update.effective_chat
         if chat is None or update.effective_message is None:
             return
-        if await self.channel.db(db.first_time, f"private-only:{chat.id}", self.channel.now()):
+        if await asyncio.to_thread(self.records.first_time, CHANNEL, f"private-only:{chat.id}"):
             log.info("telegram message in a %s: told once it works in private chats", chat.type)
-            await self.channel.say(chat.id, "channel/telegram_private_only", bot_link=self.channel.bot_link)
+            await self.chats.say(chat.id, "channel/telegram_private_only", bot_link=self.chats.bot_link)
 
     # -- buttons ----------------------------------------------------------------------------------
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
         assert query is not None
-        self.channel.acknowledge(query)
+        self.chats.acknowledge(query)
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         if query.data is None or (message is not None and message.chat.type != ChatType.PRIVATE):
@@ -167,7 +181,7 @@ class TelegramHandlers:
         inbound = Inbound(
             channel=CHANNEL, address=str(chat_id), kind="choice", choice=query.data, message_id=f"cb:{query.id}"
         )
-        await self.channel.converse(inbound)
+        await self.chats.converse(inbound)
 
     def _double_tap(self, chat_id: int, data: str) -> bool:
         now = time.monotonic()
@@ -187,12 +201,12 @@ class TelegramHandlers:
         address = str(change.chat.id)
         status = change.new_chat_member.status
         if status in (ChatMember.BANNED, ChatMember.LEFT):
-            await self.channel.db(db.mark_unreachable, address, self.channel.now())
+            await asyncio.to_thread(self.records.note_address, CHANNEL, address, "unreachable")
         elif status == ChatMember.MEMBER:
-            await self.channel.db(db.mark_reachable, address)
+            await asyncio.to_thread(self.records.note_address, CHANNEL, address, "reachable")
 
     async def on_error(self, update: object, context: Context) -> None:
         error = context.error
         kind = type(update).__name__ if update is not None else "none"
         log.error("telegram update failed: %s (%s)", type(error).__name__, kind, exc_info=error)
-        self.channel.errors.append(error if isinstance(error, BaseException) else RuntimeError(str(error)))
+        self.chats.failed(error if isinstance(error, BaseException) else RuntimeError(str(error)))
