@@ -113,8 +113,9 @@ def log_outbound(
 def _rows(session: Session, log_ids: Sequence[int]) -> dict[int, MessageLog]:
     if not log_ids:
         return {}
-    found = session.exec(select(MessageLog).where(MessageLog.id.in_(list(log_ids))))  # type: ignore[union-attr]
-    return {row.id: row for row in found if row.id is not None}
+    # Locked (PostgreSQL): a channel and the delivery engine may record the same row at once
+    statement = select(MessageLog).where(MessageLog.id.in_(list(log_ids))).with_for_update()  # type: ignore[union-attr]
+    return {row.id: row for row in session.exec(statement) if row.id is not None}
 
 
 def record_sent(
@@ -175,7 +176,9 @@ def record_report(
 ) -> StatusUpdate:
     """A provider's delivery report on the row holding its message id."""
     row = session.exec(
-        select(MessageLog).where(MessageLog.channel == channel, MessageLog.provider_message_id == provider_message_id)
+        select(MessageLog)
+        .where(MessageLog.channel == channel, MessageLog.provider_message_id == provider_message_id)
+        .with_for_update()
     ).first()
     if row is None:
         return StatusUpdate(found=False, changed=False)
