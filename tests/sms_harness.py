@@ -24,6 +24,7 @@ import uvicorn
 from relai_bot.channels.sms.channel import INBOUND_PATH, STATUS_PATH, SmsChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 from tests.fakes.twilio_api import FakeMessage, FakeTwilioServer, inbound_sms_params, signed_form
@@ -138,7 +139,8 @@ async def sms_stack(
             sleeps.append(seconds)
             await (sleep or no_sleep)(seconds)
 
-        channel = SmsChannel(runtime, sleep=recorded_sleep)
+        records = DeliveryRecords(runtime.db, runtime.clock)
+        channel = SmsChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records, sleep=recorded_sleep)
         app = create_app(runtime, with_scheduler=False, channels=[channel])
         # a long keep-alive: httpx reuses idle connections, uvicorn's default (5 s) may close one under it
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_keep_alive=60)

@@ -26,6 +26,7 @@ import uvicorn
 from relai_bot.channels.telegram.channel import TelegramChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.text import fold
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
@@ -179,7 +180,8 @@ async def telegram_stack(
         migrate(runtime)
         if seed:
             seed_demo(runtime)
-        channel = TelegramChannel(runtime, sleep=no_sleep)
+        records = DeliveryRecords(runtime.db, runtime.clock)
+        channel = TelegramChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records, sleep=no_sleep)
         stack = TelegramStack(runtime, channel, srv, mode, public_url)
         try:
             if mode == "polling":

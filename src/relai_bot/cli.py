@@ -97,6 +97,7 @@ def serve() -> None:
     import uvicorn
 
     from relai_bot.channels.registry import build_channels
+    from relai_bot.services.delivery_records import DeliveryRecords
     from relai_bot.web.app import create_app
 
     settings = _settings()
@@ -104,7 +105,8 @@ def serve() -> None:
     runtime = _runtime(settings)
     _prepare_database(runtime)
     try:
-        channels = build_channels(runtime)
+        records = DeliveryRecords(runtime.db, runtime.clock)
+        channels = build_channels(settings, runtime.dispatcher, runtime.renderer, records)
     except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None
@@ -246,12 +248,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def _checked_content() -> tuple[FlowSet, Renderer]:
     """The flows and templates, validated as at start-up; problems are printed and exit with 1."""
     from relai_bot.conversation.engine import Engine
+    from relai_bot.conversation.flow_checks import validate
     from relai_bot.wiring import load_content
 
     settings = _settings()
     try:
         flows, renderer = load_content(settings)
-        flows.validate(Engine.checks(renderer))
+        validate(flows, Engine.checks(renderer))
     except FlowError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None

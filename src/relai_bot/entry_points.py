@@ -19,8 +19,6 @@ class EntryPoint:
     step: str = ""  # "" is the flow's start
     # The conversation data the code hands over when it puts a resident here
     data: tuple[str, ...] = ()
-    # Keys of choices at this step that the code presses on the resident's behalf
-    options: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"flow:{self.flow}/{self.step}" if self.step else f"flow:{self.flow}"
@@ -32,13 +30,11 @@ class EntryPoint:
         return self.flow, self.step, data
 
 
-# The menu option "Mes rendez-vous" (Telegram's /rendezvous presses it)
-APPOINTMENTS_OPTION = "mes_rdv"
-
-HOME = EntryPoint("menu", options=(APPOINTMENTS_OPTION,))
+HOME = EntryPoint("menu")
 FIRST_CONTACT = EntryPoint("onboarding")
 REMINDER = EntryPoint("reminder", "remind", data=("appointment_id",))
 WAITLIST_OFFER = EntryPoint("waitlist_offer", "offer", data=("waitlist_entry_id", "offered_slot_id"))
+# "/rendezvous", "mes rendez-vous" (keywords.yaml, group `appointments`) lead here from anywhere
 MY_APPOINTMENTS = EntryPoint("my_appointments")
 
 ALL: Mapping[str, EntryPoint] = MappingProxyType(

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 InboundKind = Literal["text", "choice", "start", "media", "location", "contact"]
+# A one-tap way to share the phone number: "offer" it with a reply, or "withdraw" it (the number came).
+# Telegram shows it as a keyboard with a request_contact button; other channels show nothing more.
+SharePhone = Literal["offer", "withdraw"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,8 @@ class Inbound:
     choice: str | None = None
     # The provider's message id, to handle a message delivered twice only once
     message_id: str | None = None
-    # kind-specific data: start -> {"payload": "..."}; location -> {"lat", "lon"}; contact -> {"phone"}
+    # kind-specific data: start -> {"payload": "..."}; location -> {"lat", "lon"};
+    # contact -> {"phone": E.164 or "" (not a number), "own": True when it is the sender's own contact}
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,6 +55,7 @@ class Reply:
     # For what the service sends on its own initiative, its kind (reminder, broadcast, waitlist_offer…):
     # an SMS adds the opt-out mention to broadcasts only
     kind: str | None = None
+    share_phone: SharePhone | None = None
 
 
 @dataclass(frozen=True)

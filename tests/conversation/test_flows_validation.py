@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from relai_bot.cli import app
 from relai_bot.conversation.context import ACTIONS, PARSERS, Argument
 from relai_bot.conversation.engine import Engine
+from relai_bot.conversation.flow_checks import validate
 from relai_bot.conversation.flow_docs import DOCS_COMMAND
 from relai_bot.conversation.flows import FlowError, FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
@@ -73,7 +74,6 @@ CASES: dict[str, list[str]] = {
         f"{MENU}: entry point NO_STEP: no step 'nowhere'",
         f"{MENU}, step detail: entry point NO_DATA does not hand over data 'appointment_id', "
         "which action 'appointment_detail' reads",
-        f"{MENU}, step home: entry point NO_OPTION: no choice with key 'mes_rdv'",
     ],
 }
 
@@ -83,7 +83,6 @@ ENTRY_POINTS: dict[str, Mapping[str, EntryPoint]] = {
         "NO_FLOW": REMINDER,
         "NO_STEP": EntryPoint("menu", "nowhere"),
         "NO_DATA": EntryPoint("menu", "detail"),
-        "NO_OPTION": EntryPoint("menu", options=("mes_rdv",)),
         "FINE": EntryPoint("menu", "detail", data=("appointment_id",)),
     }
 }
@@ -94,7 +93,6 @@ ABSENT_ENTRY_POINTS = [
     "conversations/: entry point WAITLIST_OFFER: the flow 'waitlist_offer' is missing",
     "conversations/: entry point MY_APPOINTMENTS: the flow 'my_appointments' is missing",
 ]
-NO_APPOINTMENTS_OPTION = f"{MENU}, step home: entry point HOME: no choice with key 'mes_rdv'"
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +106,7 @@ def load_and_validate(
     """Load and validate, against the code's entry points unless others (or none: {}) are given."""
     flows = load_flows(conversations)
     checks = Engine.checks(renderer)
-    flows.validate(checks if entry_points is None else replace(checks, entry_points=entry_points))
+    validate(flows, checks if entry_points is None else replace(checks, entry_points=entry_points))
     return flows
 
 
@@ -153,7 +151,7 @@ def test_cli_validate_accepts_the_real_flows() -> None:
 @pytest.mark.parametrize(
     ("case", "more"),
     [
-        ("goto_nowhere", [NO_APPOINTMENTS_OPTION, *ABSENT_ENTRY_POINTS]),
+        ("goto_nowhere", ABSENT_ENTRY_POINTS),
         ("invalid_yaml", []),  # nothing is checked in files that cannot be read
         ("missing_menu", ABSENT_ENTRY_POINTS),
     ],
@@ -204,9 +202,7 @@ def test_cli_graph_of_invalid_flows_reports_instead_of_crashing(tmp_path: Path) 
     env = {"RELAI_CONTENT_DIR": str(content_dir(tmp_path, "goto_unknown_flow"))}
     result = CliRunner().invoke(app, ["flows", "graph", "menu"], env=env)
     assert result.exit_code == 1
-    assert (
-        result.stderr == "\n".join([*CASES["goto_unknown_flow"], NO_APPOINTMENTS_OPTION, *ABSENT_ENTRY_POINTS]) + "\n"
-    )
+    assert result.stderr == "\n".join([*CASES["goto_unknown_flow"], *ABSENT_ENTRY_POINTS]) + "\n"
 
 
 # -- docs/flows.md ----------------------------------------------------------------------------------------
@@ -231,7 +227,7 @@ def test_a_parsers_error_templates_must_exist(renderer: Renderer) -> None:
     search = replace(PARSERS["search"], errors=("common/no_such_template",))
     flows = load_flows(REPO / "conversations")
     with pytest.raises(FlowError) as caught:
-        flows.validate(replace(checks, parsers={**PARSERS, "search": search}))
+        validate(flows, replace(checks, parsers={**PARSERS, "search": search}))
     problems = {problem.problem for problem in caught.value.problems}
     assert problems == {"template 'common/no_such_template' of parser 'search' does not exist"}
     assert ("conversations/menu.yaml", "home") in {(p.file, p.step) for p in caught.value.problems}

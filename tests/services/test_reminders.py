@@ -234,6 +234,7 @@ async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, cloc
     """Blocked on Telegram (403): the address is marked unreachable and the reminder goes by SMS, through the
     SMS channel and the real twilio client to FakeTwilioServer."""
     from relai_bot.channels.sms.channel import SmsChannel
+    from relai_bot.services.delivery_records import DeliveryRecords
     from tests.conftest import make_runtime
     from tests.delivery_support import add_address
     from tests.fakes.twilio_api import FakeTwilioServer
@@ -249,7 +250,8 @@ async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, cloc
             twilio_from="+262939001122",
             twilio_api_url=twilio.base_url,
         )
-        sms = SmsChannel(runtime)
+        records = DeliveryRecords(runtime.db, runtime.clock)
+        sms = SmsChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records)
         await sms.start()
         try:
             chat = await onboard(Driver(runtime))

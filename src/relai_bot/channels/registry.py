@@ -1,20 +1,24 @@
-"""Which channels run: each one whose credentials are set."""
+"""Which channels run: each one whose credentials are set, built from what it uses."""
 
 from __future__ import annotations
 
 from relai_bot.channels.base import ChannelAdapter
-from relai_bot.wiring import Runtime
+from relai_bot.config import Settings
+from relai_bot.conversation.dispatcher import Dispatcher
+from relai_bot.conversation.render import Renderer
+from relai_bot.services.delivery_records import DeliveryRecords
 
 
-def build_channels(runtime: Runtime) -> list[ChannelAdapter]:
+def build_channels(
+    settings: Settings, dispatcher: Dispatcher, renderer: Renderer, records: DeliveryRecords
+) -> list[ChannelAdapter]:
     channels: list[ChannelAdapter] = []
-    settings = runtime.settings
     if settings.telegram_token is not None:
         from relai_bot.channels.telegram.channel import TelegramChannel
 
-        channels.append(TelegramChannel(runtime))
+        channels.append(TelegramChannel(settings, dispatcher, renderer, records))
     if settings.twilio_account_sid is not None:
         from relai_bot.channels.sms.channel import SmsChannel
 
-        channels.append(SmsChannel(runtime))
+        channels.append(SmsChannel(settings, dispatcher, renderer, records))
     return channels

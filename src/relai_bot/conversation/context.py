@@ -14,7 +14,7 @@ from sqlmodel import Session
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.store.models import Conversation, Resident
-from relai_bot.turns import Attachment, Effect, Inbound
+from relai_bot.turns import Attachment, Effect, Inbound, SharePhone
 
 
 @dataclass
@@ -30,6 +30,8 @@ class Context:
     vars: dict[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    # Set by an action (or the engine) to offer or withdraw a one-tap phone sharing with the last reply
+    share_phone: SharePhone | None = None
     # Set when the conversation itself must not be kept (consent refused, data erased)
     forget: bool = False
 
@@ -138,7 +140,7 @@ def action(
     Its arguments are those of the function after `ctx`, with their annotated types.
     """
 
-    declared = {"outcomes": outcomes, "provides": provides, "reads": reads, "writes": writes}
+    declared: dict[str, object] = {"outcomes": outcomes, "provides": provides, "reads": reads, "writes": writes}
     for what, names in declared.items():
         if isinstance(names, str):
             raise TypeError(f"action {name!r}: {what} is a tuple of names, e.g. ({names!r},)")

@@ -15,15 +15,15 @@ from sqlmodel import Session
 from relai_bot.clock import Clock
 from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
-from relai_bot.conversation import options, state
+from relai_bot.conversation import flow_checks, options, sharing, state
 from relai_bot.conversation.context import ACTIONS, PARSERS, ActionSpec, Context, ParseError
 from relai_bot.conversation.flow_checks import Checks
 from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
 from relai_bot.entry_points import ALL as ENTRY_POINTS
-from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
+from relai_bot.entry_points import FIRST_CONTACT, HOME, MY_APPOINTMENTS, EntryPoint
+from relai_bot.services import dedup, message_log, residents
 from relai_bot.services import errors as domain_errors
-from relai_bot.services import residents
 from relai_bot.services.text import fold
 from relai_bot.store.models import Conversation
 from relai_bot.turns import Inbound, Reply, Turn
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 MAX_HOPS = 30
 MAX_STACK = 20
 MAX_INPUT_CHARS = 1000
+# Where keywords lead by themselves (templates/messages/<lang>/keywords.yaml)
+KEYWORD_ENTRIES: dict[str, EntryPoint] = {"appointments": MY_APPOINTMENTS}
+# Keywords that are the answer instead where a step offers an option of that name ("annuler" a rendez-vous)
+ANSWERABLE = ("cancel", "back", "appointments")
+COMMAND_PREFIX = "/"
 
 
 def domain_error_names() -> frozenset[str]:
@@ -53,7 +58,7 @@ class Engine:
         self.clock = clock
         # Tests set strict: an action or a parser that does something it did not declare raises
         self.strict = strict
-        flows.validate(self.checks(renderer))
+        flow_checks.validate(flows, self.checks(renderer))
 
     @staticmethod
     def checks(renderer: Renderer, entry_points: Mapping[str, EntryPoint] = ENTRY_POINTS) -> Checks:
@@ -71,7 +76,7 @@ class Engine:
     # -- one turn ---------------------------------------------------------------------------------
     def handle(self, session: Session, inbound: Inbound) -> Turn:
         now = self.clock.now()
-        if inbound.message_id and not state.first_delivery(session, inbound, now):
+        if inbound.message_id and not dedup.first_time(session, inbound.channel, inbound.message_id, now):
             return Turn(duplicate=True)
         conversation, created = state.lock_conversation(session, inbound.channel, inbound.address, now)
         is_new = created or self._stale(conversation)
@@ -82,12 +87,20 @@ class Engine:
         if resident is not None:
             residents.touch(session, resident, now)
             residents.mark_reachable(session, inbound.channel, inbound.address)
-            state.log_message(
-                session, resident, inbound.channel, "in", text or f"[{inbound.kind}]", now, inbound.message_id
+            assert resident.id is not None
+            message_log.log_inbound(
+                session,
+                resident_id=resident.id,
+                channel=inbound.channel,
+                body=text or f"[{inbound.kind}]",
+                now=now,
+                message_id=inbound.message_id,
             )
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:
             replies[-1].attachment = ctx.attachments[-1]
+        if ctx.share_phone and replies:
+            replies[-1].share_phone = ctx.share_phone
         if ctx.forget:
             state.forget(session, conversation)
         else:
@@ -112,7 +125,9 @@ class Engine:
         conversation, resident, inbound = ctx.conversation, ctx.resident, ctx.inbound
         matched = self._keywords(text) if inbound.kind == "text" else set()
         # "start" only means something to a resident who said stop; "oui" is an answer otherwise
-        keyword = next((k for k in ("stop", "menu", "cancel", "back", "help") if k in matched), None)
+        keyword = next((k for k in ("stop", "menu", "appointments", "cancel", "back", "help") if k in matched), None)
+        if keyword in ANSWERABLE and self._answers_here(ctx, text):
+            keyword = None  # the word is also an answer here ("annuler" a rendez-vous, "mes rendez-vous")
         if inbound.kind == "start":
             ctx.data["start_payload"] = str(inbound.payload.get("payload") or "")[:64]
         if resident is not None and resident.stopped_at is not None:
@@ -140,6 +155,13 @@ class Engine:
             conversation.stack = []
             self._go(ctx, replies, self._home(ctx))
             return
+        # An explicit request, or something shared, is answered even after a long pause
+        if keyword in KEYWORD_ENTRIES:
+            self._go(ctx, replies, self._entry(ctx, KEYWORD_ENTRIES[keyword]))
+            return
+        if inbound.kind in ("contact", "location"):
+            self._shared(ctx, replies, self.flows.step(Target(conversation.flow, conversation.step)))
+            return
         paused = conversation.last_inbound_at is not None and (
             ctx.now - conversation.last_inbound_at > self.settings.resume_after
         )
@@ -151,11 +173,6 @@ class Engine:
         if keyword == "menu":
             self._go(ctx, replies, self._home(ctx))
             return
-        if (
-            keyword in ("cancel", "back")
-            and options.by_text(conversation.options, text, self.renderer.answers) is not None
-        ):
-            keyword = None  # the word is also an answer here ("annuler" a rendez-vous)
         if keyword == "cancel":
             if conversation.flow != HOME.flow:
                 self._say(ctx, replies, "common/cancelled")
@@ -163,9 +180,9 @@ class Engine:
             return
         if keyword == "back":
             if conversation.stack:
-                flow, step = conversation.stack.pop()
+                flow_id, step_id = conversation.stack.pop()
                 conversation.stack = list(conversation.stack)
-                self._go(ctx, replies, Target(flow, step), push=False)
+                self._go(ctx, replies, Target(flow_id, step_id), push=False)
             else:
                 self._go(ctx, replies, self._home(ctx))
             return
@@ -178,27 +195,25 @@ class Engine:
 
     def _answer(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
         inbound = ctx.inbound
-        option: dict[str, Any] | None = None
         if inbound.kind == "choice":
             option = options.by_id(ctx.conversation, inbound.choice or "")
-            if option is None:
+            if option is not None:
+                self._choose(ctx, replies, step, option)
+            else:
                 self._say(ctx, replies, "common/stale_button")
                 self._reprompt(ctx, replies)
-                return
         elif inbound.kind != "text":
-            parse = step.input.parse if step.input else None
-            if inbound.kind == "contact" and parse == "phone":
-                self._take_input(ctx, replies, step, str(inbound.payload.get("phone") or ""))
-                return
             self._say(ctx, replies, f"common/unsupported_{inbound.kind}")
             self._reprompt(ctx, replies)
-            return
         elif not text or (not fold(text) and step.input is None):
             self._say(ctx, replies, "common/empty" if not text else "common/not_understood")
             self._reprompt(ctx, replies)
-            return
         else:
-            option = options.by_text(ctx.conversation.options, text, self.renderer.answers)
+            self._typed(ctx, replies, step, text)
+
+    def _typed(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
+        """A typed answer: one of the options (number, word, label), else the step's free input."""
+        option = options.by_text(ctx.conversation.options, text, self.renderer.answers)
         if option is not None:
             self._choose(ctx, replies, step, option)
         elif step.input is not None:
@@ -206,6 +221,21 @@ class Engine:
         else:
             self._say(ctx, replies, "common/not_understood")
             self._reprompt(ctx, replies)
+
+    def _shared(self, ctx: Context, replies: list[Reply], step: StepSpec) -> None:
+        """A contact or a position: the step's answer, or a text of its own (see conversation.sharing)."""
+        decide = sharing.contact if ctx.inbound.kind == "contact" else sharing.location
+        answer = decide(ctx, step)
+        ctx.share_phone = answer.share_phone or ctx.share_phone
+        if answer.parsed is not None:
+            self._take_input(ctx, replies, step, answer.parsed)
+        elif answer.typed is not None:
+            self._typed(ctx, replies, step, answer.typed)
+        else:
+            assert answer.say is not None
+            self._say(ctx, replies, answer.say, **answer.context)
+            if answer.reprompt:
+                self._reprompt(ctx, replies)
 
     def _take_input(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
         spec = step.input
@@ -242,6 +272,16 @@ class Engine:
     # -- moving between steps ---------------------------------------------------------------------
     def _home(self, ctx: Context) -> Target:
         return self.flows.entry(HOME if ctx.resident is not None else FIRST_CONTACT)
+
+    def _entry(self, ctx: Context, entry: EntryPoint) -> Target:
+        """An entry point of the program's own; someone who has not consented yet goes home instead."""
+        return self.flows.entry(entry) if ctx.resident is not None else self._home(ctx)
+
+    def _answers_here(self, ctx: Context, text: str) -> bool:
+        """Is this typed text an answer to the current step? A command ("/annuler") never is."""
+        if text.startswith(COMMAND_PREFIX):
+            return False
+        return options.by_text(ctx.conversation.options, text, self.renderer.answers) is not None
 
     def _go(
         self, ctx: Context, replies: list[Reply], target: Target, *, push: bool = True, quiet: bool = False

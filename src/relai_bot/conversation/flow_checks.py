@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from relai_bot.conversation.context import ActionSpec, ParserSpec, type_name
-from relai_bot.conversation.flows import ActionCall, FlowProblem, FlowSet, StepSpec, calls, edges
+from relai_bot.conversation.flows import ActionCall, FlowError, FlowProblem, FlowSet, StepSpec, calls, edges
 from relai_bot.entry_points import FIRST_CONTACT, HOME, EntryPoint
 
 # The engine cannot do without these (a first contact, the way home)
@@ -33,6 +33,13 @@ class Checks:
     errors: frozenset[str]
     # Entry points to check, by the name code knows them under (none: a set of flows checked on its own)
     entry_points: Mapping[str, EntryPoint] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def validate(flows: FlowSet, checks: Checks) -> None:
+    """Raise FlowError naming every problem of the flow set (start-up and `relai-bot flows validate`)."""
+    problems = find_problems(flows, checks)
+    if problems:
+        raise FlowError(problems)
 
 
 def find_problems(flows: FlowSet, checks: Checks) -> list[FlowProblem]:
@@ -219,7 +226,7 @@ def _check_arguments(call: ActionCall, spec: ActionSpec) -> list[str]:
 
 # -- entry points ------------------------------------------------------------------------------------
 def _check_entry_point(flows: FlowSet, name: str, point: EntryPoint, checks: Checks) -> list[FlowProblem]:
-    """The flow and step exist, the data handed over covers what the step's actions read, the options exist."""
+    """The flow and step exist, and the data handed over covers what the step's actions read."""
     flow = flows.flows.get(point.flow)
     if flow is None:
         if point.flow in REQUIRED_FLOWS:
@@ -244,6 +251,4 @@ def _check_entry_point(flows: FlowSet, name: str, point: EntryPoint, checks: Che
             for key in spec.reads
             if key not in available
         ]
-    keys = {choice.key for choice in step.choices}
-    problems += [f"entry point {name}: no choice with key {key!r}" for key in point.options if key not in keys]
     return [FlowProblem(file, step_id, text) for text in problems]

@@ -50,9 +50,9 @@ def _entry_points(flows: FlowSet, points: Mapping[str, EntryPoint]) -> str:
     rows = []
     for name, point in points.items():
         target = flows.entry(point)
-        rows.append([f"`{name}`", f"{target.flow} / {target.step}", _codes(point.data), _codes(point.options)])
+        rows.append([f"`{name}`", f"{target.flow} / {target.step}", _codes(point.data)])
     intro = "Places the Python code sends residents to (relai_bot/entry_points.py), checked by the validator."
-    return _section("Entry points", intro, ["entry point", "step", "hands over data", "option keys"], rows)
+    return _section("Entry points", intro, ["entry point", "step", "hands over data"], rows)
 
 
 def _actions(actions: Mapping[str, ActionSpec]) -> str:

@@ -35,7 +35,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from relai_bot.conversation.flow_checks import Checks
     from relai_bot.entry_points import EntryPoint
 
 
@@ -179,14 +178,6 @@ class FlowSet:
     def entry(self, point: EntryPoint) -> Target:
         """Where code that sends a resident to `point` puts them."""
         return Target(point.flow, point.step) if point.step else self.start_of(point.flow)
-
-    def validate(self, checks: Checks) -> None:
-        """Raise FlowError naming every problem (see conversation/flow_checks.py)."""
-        from relai_bot.conversation.flow_checks import find_problems
-
-        problems = find_problems(self, checks)
-        if problems:
-            raise FlowError(problems)
 
     # -- documentation ----------------------------------------------------------------------------
     def mermaid(self, flow_id: str, label: Callable[[str], str] = lambda key: key) -> str:

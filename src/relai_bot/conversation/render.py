@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from relai_bot.services import timefmt
 from relai_bot.services.text import fold
 
-KEYWORD_GROUPS = ("menu", "help", "back", "cancel", "stop", "start")
+KEYWORD_GROUPS = ("menu", "help", "back", "cancel", "stop", "start", "appointments")
 _BLANKS = re.compile(r"\n{3,}")
 
 

@@ -1,33 +1,17 @@
-"""The conversation's rows: de-duplication of provider messages, the locked conversation row, the message log."""
+"""The conversation's rows: the locked conversation row, and the log rows of its replies (services.message_log)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from relai_bot.services import residents
-from relai_bot.store.models import Conversation, MessageLog, ProcessedMessage, Resident
+from relai_bot.services import message_log, residents
+from relai_bot.store.db import insert_new
+from relai_bot.store.models import Conversation, Resident
 from relai_bot.turns import Inbound, Reply
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def first_delivery(session: Session, inbound: Inbound, now: datetime) -> bool:
-    """False when the provider already delivered this message id (it is then handled once only)."""
-    statement = (
-        _insert(session)(ProcessedMessage)
-        .values(channel=inbound.channel, external_id=str(inbound.message_id)[:80], received_at=now)
-        .on_conflict_do_nothing()
-        .returning(ProcessedMessage.external_id)  # rowcount is -1 here on PostgreSQL (psycopg 3)
-    )
-    return session.execute(statement).first() is not None
 
 
 def lock_conversation(session: Session, channel: str, address: str, now: datetime) -> tuple[Conversation, bool]:
@@ -35,22 +19,18 @@ def lock_conversation(session: Session, channel: str, address: str, now: datetim
 
     Returns (row, created).
     """
-    created = session.execute(
-        _insert(session)(Conversation)
-        .values(
-            channel=channel,
-            address=address,
-            flow="",
-            step="",
-            data={},
-            stack=[],
-            options=[],
-            turn=0,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(Conversation.id)
-    ).first()
+    row = {
+        "channel": channel,
+        "address": address,
+        "flow": "",
+        "step": "",
+        "data": {},
+        "stack": [],
+        "options": [],
+        "turn": 0,
+        "updated_at": now,
+    }
+    created = session.execute(insert_new(session, Conversation, row).returning(col(Conversation.id))).first()
     conversation = session.exec(
         select(Conversation)
         .where(Conversation.channel == channel, Conversation.address == address)
@@ -70,27 +50,6 @@ def resident_of(session: Session, conversation: Conversation, inbound: Inbound) 
     return resident
 
 
-def log_message(
-    session: Session,
-    resident: Resident,
-    channel: str,
-    direction: str,
-    body: str,
-    now: datetime,
-    message_id: str | None = None,
-) -> MessageLog:
-    row = MessageLog(
-        resident_id=resident.id,  # type: ignore[arg-type]
-        channel=channel,
-        direction=direction,
-        body=body,
-        created_at=now,
-        provider_message_id=f"in:{message_id}" if message_id else None,
-    )
-    session.add(row)
-    return row
-
-
 def save(session: Session, conversation: Conversation, now: datetime) -> None:
     conversation.last_inbound_at = now
     conversation.updated_at = now
@@ -103,15 +62,16 @@ def forget(session: Session, conversation: Conversation) -> None:
     session.expunge(conversation)
     session.execute(
         delete(Conversation).where(
-            Conversation.channel == conversation.channel,  # type: ignore[arg-type]
-            Conversation.address == conversation.address,  # type: ignore[arg-type]
+            col(Conversation.channel) == conversation.channel,
+            col(Conversation.address) == conversation.address,
         )
     )
 
 
 def log_replies(session: Session, resident: Resident, channel: str, replies: list[Reply], now: datetime) -> None:
     """Log what the resident is sent; each reply learns its log row (channels record delivery on it)."""
-    logged = [(reply, log_message(session, resident, channel, "out", reply.text, now)) for reply in replies]
-    session.flush()
-    for reply, row in logged:
-        reply.log_id = row.id
+    assert resident.id is not None
+    bodies = [reply.text for reply in replies]
+    ids = message_log.log_outbound(session, resident_id=resident.id, channel=channel, bodies=bodies, now=now)
+    for reply, log_id in zip(replies, ids, strict=True):
+        reply.log_id = log_id

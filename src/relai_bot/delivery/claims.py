@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
-from relai_bot.services import broadcasts, outbox, quiet_hours, reminders, waitlist
+from relai_bot.services import broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -178,7 +178,9 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
             text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
         reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:
-            reply.log_id = outbox.log_outbound(session, row.resident_id, row.channel, text, now)
+            [reply.log_id] = message_log.log_outbound(
+                session, resident_id=row.resident_id, channel=row.channel, bodies=[text], now=now
+            )
         return reply
     try:
         with session.begin_nested():

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from relai_bot.delivery.claims import FALLBACK_KINDS, Job, settle_unreachable
 from relai_bot.sending.contract import SendFailure, SendResult
-from relai_bot.services import outbox, residents
+from relai_bot.services import message_log, outbox, residents
 from relai_bot.store.models import OutboxMessage, Resident
 from relai_bot.wiring import Runtime
 
@@ -54,7 +54,10 @@ def apply_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
 def _sent(session: Session, job: Job, result: SendResult, now: datetime) -> None:
     outbox.mark_sent(session, job.row_id, result.provider_message_id, now)
     if job.reply.log_id is not None and result.provider_message_id:
-        outbox.note_provider_id(session, job.reply.log_id, result.provider_message_id)
+        # The channel may have recorded it already (then this changes nothing): "accepted" says no more
+        message_log.record_sent(
+            session, [job.reply.log_id], provider_message_id=result.provider_message_id, status="accepted"
+        )
 
 
 def _give_up(runtime: Runtime, session: Session, job: Job, now: datetime, error: str) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Table, delete, update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from relai_bot.services.phones import normalise_phone
 from relai_bot.services.residents import get_resident
@@ -53,6 +53,14 @@ def _resident_columns() -> list[tuple[Table, str]]:
     return found
 
 
+def has_phone(session: Session, resident_id: int) -> bool:
+    """Does the resident have an SMS address (a number we may write to)?"""
+    row = session.exec(
+        select(ChannelAddress.id).where(ChannelAddress.resident_id == resident_id, ChannelAddress.channel == SMS)
+    ).first()
+    return row is not None
+
+
 def link_phone(session: Session, resident_id: int, phone_e164: str, now: datetime) -> LinkResult:
     """Make `phone_e164` an SMS address of the resident, merging whoever held it before into them."""
     phone = normalise_phone(phone_e164)
@@ -87,16 +95,16 @@ def merge_residents(session: Session, keep: Resident, other: Resident) -> dict[s
     session.expunge(other)
     moved: dict[str, int] = {}
     for table, column in _resident_columns():
-        result = session.execute(update(table).where(table.c[column] == other_id).values({column: keep.id}))
+        result = session.exec(update(table).where(table.c[column] == other_id).values({column: keep.id}))
         if result.rowcount:
             moved[table.name] = moved.get(table.name, 0) + result.rowcount
-    session.execute(delete(Resident).where(Resident.id == other_id))  # type: ignore[arg-type]
+    session.execute(delete(Resident).where(col(Resident.id) == other_id))
     for name, value in values.items():
         setattr(keep, name, value)
     reachable = session.exec(
         select(ChannelAddress).where(
             ChannelAddress.resident_id == keep.id,
-            ChannelAddress.unreachable_at.is_(None),  # type: ignore[union-attr]
+            col(ChannelAddress.unreachable_at).is_(None),
         )
     ).first()
     keep.unreachable_at = None if reachable is not None else keep.unreachable_at

@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from relai_bot.store.models import ChannelAddress, MessageLog, OutboxMessage
+from relai_bot.store.db import insert_new
+from relai_bot.store.models import ChannelAddress, OutboxMessage
 from relai_bot.store.models.delivery import PRIORITIES
 
 # Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
@@ -121,11 +120,10 @@ def message_row(
 
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert rows whose key is new; returns how many were new (enqueueing twice is harmless)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     created = 0
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = list(rows[start : start + _INSERT_CHUNK])
-        statement = insert(OutboxMessage).values(chunk).on_conflict_do_nothing(index_elements=["key"])
+        statement = insert_new(session, OutboxMessage, chunk, unique=["key"])
         created += len(session.execute(statement.returning(col(OutboxMessage.id))).all())
     return created
 
@@ -300,24 +298,6 @@ def record_report(session: Session, channel: str, provider_message_id: str, stat
         .values(status=new, error=f"report {status}" if new == "failed" else None, updated_at=now)
     )
     return bool(result.rowcount)
-
-
-def log_outbound(session: Session, resident_id: int, channel: str, body: str, now: datetime) -> int:
-    """The message-log row of a message the outbox sends to a resident; its id goes on the Reply."""
-    row = MessageLog(resident_id=resident_id, channel=channel, direction="out", body=body, created_at=now)
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    return row.id
-
-
-def note_provider_id(session: Session, log_id: int, provider_message_id: str) -> None:
-    """Put the provider's id on the message-log row if the channel did not (delivery reports find it)."""
-    session.execute(
-        update(MessageLog)
-        .where(col(MessageLog.id) == log_id, col(MessageLog.provider_message_id).is_(None))
-        .values(provider_message_id=provider_message_id[:80], status="sent")
-    )
 
 
 def counts(session: Session, **where: Any) -> dict[str, int]:

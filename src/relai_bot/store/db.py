@@ -17,7 +17,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 import relai_bot.store.models  # noqa: F401  (registers the tables)
@@ -25,6 +27,20 @@ import relai_bot.store.models  # noqa: F401  (registers the tables)
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def insert_new(
+    session: Session,
+    model: type[Any],
+    values: dict[str, Any] | list[dict[str, Any]],
+    *,
+    unique: list[str] | None = None,
+) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect: rows whose unique key exists are left alone
+    (`unique`: the columns of the constraint, when the table has several). Add `.returning(...)` to learn
+    which rows were new (rowcount is -1 on PostgreSQL with psycopg 3)."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(model).values(values).on_conflict_do_nothing(index_elements=unique)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

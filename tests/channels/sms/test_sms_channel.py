@@ -18,7 +18,8 @@ from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.clock import FrozenClock
 from relai_bot.config import SettingsError
 from relai_bot.sending.contract import SendFailure
-from relai_bot.services.delivery_reports import moves_forward
+from relai_bot.services.delivery_records import DeliveryRecords
+from relai_bot.services.message_log import moves_forward
 from relai_bot.store.models import (
     Appointment,
     ChannelAddress,
@@ -541,7 +542,9 @@ def test_the_sms_channel_refuses_to_start_without_a_public_url(sqlite_url: str, 
     )
     try:
         with pytest.raises(SettingsError) as error:
-            SmsChannel(runtime)
+            SmsChannel(
+                runtime.settings, runtime.dispatcher, runtime.renderer, DeliveryRecords(runtime.db, runtime.clock)
+            )
         message = str(error.value)
         assert "RELAI_PUBLIC_URL" in message and "\n" not in message
     finally:

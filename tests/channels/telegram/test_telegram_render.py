@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import RetryAfter
 
 from relai_bot.channels.telegram.channel import file_url, webhook_secret
@@ -16,6 +17,7 @@ from relai_bot.channels.telegram.render import (
     LABEL_LIMIT,
     escape,
     inline_keyboard,
+    plain_message,
     render_reply,
     split_text,
     utf16_len,
@@ -82,6 +84,28 @@ def test_a_reply_becomes_text_then_document_log_row_on_the_first() -> None:
     [only] = render_reply(Reply(text="", options=reply.options), fallback_text="Que voulez-vous faire ?")
     assert only.text == "Que voulez-vous faire ?" and only.markup is not None
     assert render_reply(Reply(text=""), fallback_text="?") == []
+
+
+def test_the_offer_to_share_the_phone_comes_last_and_goes_away_when_withdrawn() -> None:
+    offer = plain_message("Partagez votre numéro ?", ReplyKeyboardMarkup([[KeyboardButton("Partager", True)]]))
+    booked = Reply(
+        text="C'est réservé !",
+        options=[Option(id="9.1", label="Mes rendez-vous", number=1)],
+        attachment=Attachment("rdv.ics", "text/calendar", b"BEGIN:VCALENDAR"),
+        share_phone="offer",
+    )
+    assert [m.document is not None for m in render_reply(booked, fallback_text="?", phone_offer=offer)] == [
+        False,
+        True,
+        False,
+    ]
+    assert render_reply(booked, fallback_text="?", phone_offer=offer)[-1] is offer
+    assert offer not in render_reply(Reply(text="Bonjour"), fallback_text="?", phone_offer=offer)
+    [linked] = render_reply(Reply(text="Merci, c'est noté.", share_phone="withdraw"), fallback_text="?")
+    assert isinstance(linked.markup, ReplyKeyboardRemove)
+    # A reply with buttons keeps them: Telegram takes one keyboard per message
+    [asked] = render_reply(Reply(text="Quand ?", options=booked.options, share_phone="withdraw"), fallback_text="?")
+    assert isinstance(asked.markup, InlineKeyboardMarkup)
 
 
 class FakeTime:

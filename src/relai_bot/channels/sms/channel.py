@@ -31,12 +31,14 @@ from relai_bot.channels.sms.twilio_api import (
     SmsSender,
     TwilioMessages,
 )
-from relai_bot.config import SettingsError
+from relai_bot.config import Settings, SettingsError
+from relai_bot.conversation.dispatcher import Dispatcher
+from relai_bot.conversation.render import Renderer
 from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.services import residents
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.phones import normalise_phone
 from relai_bot.turns import Inbound, Reply, Turn
-from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,13 @@ class SmsChannel:
 
     def __init__(
         self,
-        runtime: Runtime,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        renderer: Renderer,
+        records: DeliveryRecords,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        settings = runtime.settings
         if settings.public_url is None:
             raise SettingsError(
                 "setting RELAI_PUBLIC_URL is required for the SMS channel: the https address Twilio calls "
@@ -68,19 +72,19 @@ class SmsChannel:
             raise SettingsError("setting RELAI_TWILIO_AUTH_TOKEN is required for the SMS channel")
         if settings.twilio_from is None and settings.twilio_one_way_from is None:
             raise SettingsError("setting RELAI_TWILIO_FROM is required for the SMS channel: the sender of replies")
-        self.runtime = runtime
         self.settings = settings
+        self.dispatcher = dispatcher
         self.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
         self.inbound_url = settings.public_url + INBOUND_PATH
         self.status_url = settings.public_url + STATUS_PATH
         self.api = TwilioMessages(settings, status_callback=self.status_url)
-        self.composer = SmsComposer(runtime.renderer, settings)
+        self.composer = SmsComposer(renderer, settings)
         two_way = SmsSender.of(settings.twilio_from, one_way=False) if settings.twilio_from else None
         one_way = SmsSender.of(settings.twilio_one_way_from, one_way=True) if settings.twilio_one_way_from else None
         self.conversation_sender: SmsSender = two_way or one_way  # type: ignore[assignment]
         self.proactive_sender: SmsSender = one_way or two_way  # type: ignore[assignment]
         self._sleep = sleep
-        self.records = SmsRecords(runtime)
+        self.records = SmsRecords(records)
         self._tails: dict[str, asyncio.Task[None]] = {}
 
     # -- adapter ----------------------------------------------------------------------------------
@@ -121,7 +125,7 @@ class SmsChannel:
         if address is None or not sid:
             log.warning("sms webhook ignored: no usable From or MessageSid")
             return self._twiml()
-        turn = await self.runtime.dispatcher.handle(self._inbound(form, address, sid))
+        turn = await self.dispatcher.handle(self._inbound(form, address, sid))
         if turn.duplicate or not turn.replies:
             return self._twiml()
         task = self._schedule(address, turn)
@@ -173,7 +177,7 @@ class SmsChannel:
     async def _finish(self, task: asyncio.Task[None]) -> None:
         await asyncio.wait([task])
         error = None if task.cancelled() else task.exception()
-        if error is not None and self.runtime.dispatcher.strict:
+        if error is not None and self.dispatcher.strict:
             raise error  # tests see what went wrong
 
     async def _deliver_after(self, previous: asyncio.Task[None] | None, address: str, turn: Turn) -> None:

@@ -23,7 +23,7 @@ import logging
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from starlette.requests import Request
@@ -42,21 +42,19 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from relai_bot.channels.telegram import db
-from relai_bot.channels.telegram.handlers import TelegramHandlers
+from relai_bot.channels.telegram.handlers import CHANNEL, TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
-from relai_bot.channels.telegram.render import plain_message, render_replies, render_reply
+from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
 from relai_bot.channels.telegram.send import Pacer, TelegramSender, retry_seconds
-from relai_bot.config import SettingsError
-from relai_bot.conversation.flows import Target
+from relai_bot.config import Settings, SettingsError
+from relai_bot.conversation.dispatcher import Dispatcher
+from relai_bot.conversation.render import Renderer
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.turns import Inbound, Reply, Turn
-from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-CHANNEL = "telegram"
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # The command menu shows in private chats only: the bot does not work in groups
@@ -82,12 +80,22 @@ def file_url(api_url: str) -> str:
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, runtime: Runtime, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        settings = runtime.settings
+    def __init__(
+        self,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        renderer: Renderer,
+        records: DeliveryRecords,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if settings.telegram_token is None:
             raise SettingsError("setting RELAI_TELEGRAM_TOKEN is required for the Telegram channel")
         token = settings.telegram_token.get_secret_value()
-        self.runtime = runtime
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.renderer = renderer
+        self.records = records
         self.mode = "webhook" if settings.public_url else "polling"
         self.webhook_url = f"{settings.public_url}{WEBHOOK_PATH}" if settings.public_url else None
         secret = settings.telegram_webhook_secret
@@ -106,8 +114,8 @@ class TelegramChannel:
         per_chat = 1 / settings.telegram_chat_interval if settings.telegram_chat_interval else 1000.0
         self.pacer = Pacer(settings.telegram_rate, per_chat, settings.telegram_chat_burst)
         self.sender = TelegramSender(self.app.bot, self.pacer, sleep=sleep)
-        self.outbound = TelegramOutbound(runtime, self.sender)
-        self.handlers = TelegramHandlers(self)
+        self.outbound = TelegramOutbound(self.sender, records)
+        self.handlers = TelegramHandlers(self, records)
         self.handlers.register(self.app)
         self.bot_link: str | None = None
         # The last errors raised by handlers (logged too; tests look at them)
@@ -169,7 +177,7 @@ class TelegramChannel:
             await asyncio.gather(*self._in_flight, *self._answers, self.outbound.idle(), return_exceptions=True)
 
     async def _set_commands(self) -> None:
-        renderer = self.runtime.renderer
+        renderer = self.renderer
         for language in renderer.languages:
             path = renderer.root / language / "channel" / "telegram_commands.yaml"
             if not path.is_file():
@@ -241,7 +249,7 @@ class TelegramChannel:
 
     async def _poll(self) -> None:
         pause = POLL_BACKOFF[0]
-        seconds = self.runtime.settings.telegram_poll_seconds
+        seconds = self.settings.telegram_poll_seconds
         while True:
             arguments: dict[str, Any] = {"timeout": seconds, "allowed_updates": ALLOWED_UPDATES}
             if self._offset is not None:
@@ -275,22 +283,8 @@ class TelegramChannel:
         task.add_done_callback(self._in_flight.discard)
 
     # -- what handlers use ------------------------------------------------------------------------
-    def now(self) -> Any:
-        return self.runtime.clock.now()
-
-    async def db(self, work: Callable[..., T], *args: Any) -> T:
-        return await db.call(self.runtime, work, *args)
-
     def text(self, template: str, **context: Any) -> str:
-        return self.runtime.renderer.render(template, language=None, channel=CHANNEL, context=context)
-
-    def step_parses(self, standing: db.Standing, parse: str) -> bool:
-        """Does the chat's current step read this kind of typed answer ("phone", "district")?"""
-        flows = self.runtime.flows.flows
-        if standing.flow not in flows or standing.step not in flows[standing.flow].steps:
-            return False
-        step = self.runtime.flows.step(Target(standing.flow, standing.step or ""))
-        return step.input is not None and step.input.parse == parse
+        return self.renderer.render(template, language=None, channel=CHANNEL, context=context)
 
     def acknowledge(self, query: CallbackQuery) -> None:
         """answerCallbackQuery at once, whatever happens next (the button stops spinning)."""
@@ -305,33 +299,31 @@ class TelegramChannel:
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
 
-    async def dispatch(self, inbound: Inbound) -> Turn:
-        async with self._turns:
-            return await self.runtime.dispatcher.handle(inbound)
+    def failed(self, error: BaseException) -> None:
+        self.errors.append(error)
 
-    async def converse(self, inbound: Inbound) -> Turn:
+    async def converse(self, inbound: Inbound) -> None:
         """Run the turn, then queue its replies for the chat."""
-        turn = await self.dispatch(inbound)
-        await self.deliver_turn(int(inbound.address), turn)
-        return turn
+        async with self._turns:
+            turn = await self.dispatcher.handle(inbound)
+        self.deliver_turn(int(inbound.address), turn)
 
-    async def deliver_turn(self, chat_id: int, turn: Turn) -> None:
+    def deliver_turn(self, chat_id: int, turn: Turn) -> None:
         if turn.duplicate or not turn.replies:
             return
-        messages = render_replies(turn.replies, fallback_text=self.text("common/choose"))
-        if any(effect.name == "slot_booked" for effect in turn.effects):
-            standing = await self.db(db.standing, str(chat_id))
-            if standing.resident_id is not None and not standing.has_phone:
-                messages.append(plain_message(self.text("channel/telegram_share_phone"), self.share_phone_keyboard()))
-        self.outbound.queue(chat_id, messages)
+        offer = self.phone_offer() if any(reply.share_phone == "offer" for reply in turn.replies) else None
+        fallback = self.text("common/choose")
+        self.outbound.queue(chat_id, render_replies(turn.replies, fallback_text=fallback, phone_offer=offer))
 
-    def share_phone_keyboard(self) -> ReplyKeyboardMarkup:
+    def phone_offer(self) -> Outgoing:
+        """The message offering to share the phone number: a keyboard with a request_contact button."""
         button = KeyboardButton(self.text("channel/telegram_share_phone_button"), request_contact=True)
-        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+        keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+        return plain_message(self.text("channel/telegram_share_phone"), keyboard)
 
-    async def say(self, chat_id: int, template: str, *, markup: Any = None, **context: Any) -> None:
+    async def say(self, chat_id: int, template: str, **context: Any) -> None:
         """A message of the channel's own (not a turn of the engine)."""
-        self.outbound.queue(chat_id, [plain_message(self.text(template, **context), markup)])
+        self.outbound.queue(chat_id, [plain_message(self.text(template, **context))])
 
     # -- updates out ------------------------------------------------------------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
@@ -346,7 +338,7 @@ class TelegramChannel:
             chat_id = int(address)
         except ValueError:
             raise SendFailure("invalid", "not a Telegram chat id", code="address") from None
-        if proactive and (await self.db(db.standing, address)).stopped:
+        if proactive and await asyncio.to_thread(self.records.is_stopped, CHANNEL, address):
             raise SendFailure("stopped", "the resident said stop", code="stopped")
         messages = render_reply(reply, fallback_text=self.text("common/choose"))
         if not messages:

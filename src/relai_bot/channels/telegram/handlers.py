@@ -1,20 +1,21 @@
 """python-telegram-bot handlers: every kind of update a resident may send, turned into an `Inbound`.
 
 No state lives here (no ConversationHandler, no user_data): each handler builds an `Inbound` for the
-engine, or answers by itself when the engine has nothing to do with it (an edited message, a group, a
-contact or a position that only the channel can use). Message ids are "<chat id>:<message id>" and
-"cb:<callback query id>", so the engine handles a message Telegram delivers twice only once.
+engine (a shared contact or position too: the engine decides what it means where the resident stands),
+or answers by itself when the engine has nothing to do with it (an edited message, a group). Message ids
+are "<chat id>:<message id>" and "cb:<callback query id>", so the engine handles a message Telegram
+delivers twice only once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from telegram import ChatMember, ReplyKeyboardRemove, Update
+from telegram import CallbackQuery, ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     Application,
@@ -26,23 +27,16 @@ from telegram.ext import (
     filters,
 )
 
-from relai_bot.channels.telegram import db
+from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.phones import normalise_phone
-from relai_bot.services.residents import address_tag
 from relai_bot.turns import Inbound, InboundKind
-
-if TYPE_CHECKING:
-    from relai_bot.channels.telegram.channel import TelegramChannel
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 
 CHANNEL = "telegram"
 # Commands whose text the engine knows as a keyword (templates/messages/<lang>/keywords.yaml)
-KEYWORD_COMMANDS = ("menu", "aide", "stop")
-APPOINTMENTS_COMMAND = "rendezvous"
-# The menu option /rendezvous stands for (its key in conversations/menu.yaml)
-APPOINTMENTS_OPTION = "mes_rdv"
+KEYWORD_COMMANDS = ("menu", "aide", "stop", "rendezvous")
 # A second press of the same button within this many seconds is a double tap: acknowledged, not handled
 DOUBLE_TAP_SECONDS = 2.0
 MAX_REMEMBERED = 10_000
@@ -66,9 +60,25 @@ def contact_phone(raw: str) -> str | None:
     return normalise_phone(text if text.startswith(("+", "0")) else "+" + text)
 
 
+class Chats(Protocol):
+    """What the handlers need of the channel: run a turn and send its replies, say a text of its own."""
+
+    @property
+    def bot_link(self) -> str | None: ...
+
+    async def converse(self, inbound: Inbound) -> None: ...
+
+    async def say(self, chat_id: int, template: str, **context: Any) -> None: ...
+
+    def acknowledge(self, query: CallbackQuery) -> None: ...
+
+    def failed(self, error: BaseException) -> None: ...
+
+
 class TelegramHandlers:
-    def __init__(self, channel: TelegramChannel) -> None:
-        self.channel = channel
+    def __init__(self, chats: Chats, records: DeliveryRecords) -> None:
+        self.chats = chats
+        self.records = records
         self._last_press: OrderedDict[int, tuple[str, float]] = OrderedDict()
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -77,7 +87,6 @@ class TelegramHandlers:
         app.add_handler(MessageHandler(~private, self.on_not_private))
         app.add_handler(CommandHandler("start", self.on_start, filters=private))
         app.add_handler(CommandHandler(list(KEYWORD_COMMANDS), self.on_keyword_command, filters=private))
-        app.add_handler(CommandHandler(APPOINTMENTS_COMMAND, self.on_appointments, filters=private))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(private & filters.CONTACT, self.on_contact))
         app.add_handler(MessageHandler(private & filters.LOCATION, self.on_location))
@@ -100,17 +109,11 @@ class TelegramHandlers:
             **fields,
         )
 
-    @staticmethod
-    def _chat_id(update: Update) -> int:
-        chat = update.effective_chat
-        assert chat is not None
-        return chat.id
-
     # -- messages ---------------------------------------------------------------------------------
     async def on_text(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None
-        await self.channel.converse(self._inbound(update, "text", text=message.text or ""))
+        await self.chats.converse(self._inbound(update, "text", text=message.text or ""))
 
     async def on_start(self, update: Update, context: Context) -> None:
         payload = (context.args or [""])[0][:64]
@@ -120,84 +123,31 @@ class TelegramHandlers:
             # Plain /start works like the word START: back to the menu, and it resumes a resident who
             # said stop (the engine reads a "start" kind as a deep link only)
             inbound = self._inbound(update, "text", text="/start")
-        await self.channel.converse(inbound)
+        await self.chats.converse(inbound)
 
     async def on_keyword_command(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
         command = message.text.split()[0].split("@")[0].lower()
-        await self.channel.converse(self._inbound(update, "text", text=command))
-
-    async def on_appointments(self, update: Update, context: Context) -> None:
-        """/rendezvous: the menu's "Mes rendez-vous", from wherever the resident stands."""
-        address = str(self._chat_id(update))
-        standing = await self.channel.db(db.standing, address)
-        menu_turn = None
-        if standing.option_with_key(APPOINTMENTS_OPTION) is None and standing.resident_id is not None:
-            # Pass through the menu first; what it says is not shown (its log rows are removed)
-            menu_turn = await self.channel.dispatch(self._inbound(update, "text", text="/menu"))
-            standing = await self.channel.db(db.standing, address)
-        choice = standing.option_with_key(APPOINTMENTS_OPTION)
-        if choice is None:
-            if menu_turn is not None:
-                await self.channel.deliver_turn(int(address), menu_turn)
-            else:
-                await self.channel.converse(self._inbound(update, "text", text="/menu"))
-            return
-        if menu_turn is not None:
-            await self.channel.db(db.forget_unsent, [r.log_id for r in menu_turn.replies if r.log_id is not None])
-        inbound = self._inbound(update, "choice", choice=choice)
-        await self.channel.converse(replace(inbound, message_id=f"{inbound.message_id}:rdv"))
+        await self.chats.converse(self._inbound(update, "text", text=command))
 
     async def on_media(self, update: Update, context: Context) -> None:
-        await self.channel.converse(self._inbound(update, "media"))
+        await self.chats.converse(self._inbound(update, "media"))
 
     async def on_contact(self, update: Update, context: Context) -> None:
+        """A shared contact card: its number (E.164, or "" if it is none) and whether it is the sender's."""
         message = update.effective_message
         assert message is not None and message.contact is not None
-        chat_id = self._chat_id(update)
         sender = message.from_user
-        if sender is None or message.contact.user_id != sender.id:
-            await self.channel.say(chat_id, "channel/telegram_contact_not_yours")
-            return
-        phone = contact_phone(message.contact.phone_number)
-        standing = await self.channel.db(db.standing, str(chat_id))
-        parses_phone = self.channel.step_parses(standing, "phone")
-        if phone is None:
-            if parses_phone:  # the step explains what it needs
-                await self.channel.converse(self._inbound(update, "contact", payload={"phone": ""}))
-            else:
-                await self.channel.say(chat_id, "channel/telegram_phone_invalid", markup=ReplyKeyboardRemove())
-            return
-        if parses_phone or standing.resident_id is None:
-            # A step asks for a number (call-back), or the person did not consent yet: the engine answers
-            await self.channel.converse(self._inbound(update, "contact", payload={"phone": phone}))
-            return
-        result = await self.channel.db(db.link_phone, standing.resident_id, phone, self.channel.now())
-        log.info("telegram phone linked who=%s outcome=%s", address_tag(CHANNEL, str(chat_id)), result.outcome)
-        await self.channel.say(
-            chat_id, "channel/telegram_phone_linked", markup=ReplyKeyboardRemove(), merged=result.outcome == "merged"
-        )
+        own = sender is not None and message.contact.user_id == sender.id
+        phone = contact_phone(message.contact.phone_number) or ""
+        await self.chats.converse(self._inbound(update, "contact", payload={"phone": phone, "own": own}))
 
     async def on_location(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and message.location is not None
-        chat_id = self._chat_id(update)
-        lat, lon = message.location.latitude, message.location.longitude
-        standing = await self.channel.db(db.standing, str(chat_id))
-        near = await self.channel.db(db.nearby, lat, lon)
-        if self.channel.step_parses(standing, "district") and near.district is not None:
-            # The district question: the nearest district is the answer, as if its name was typed
-            await self.channel.converse(self._inbound(update, "text", text=near.district))
-            return
-        await self.channel.say(
-            chat_id,
-            "channel/telegram_location",
-            district_name=near.district,
-            venue_name=near.venue,
-            venue_address=near.venue_address,
-            venue_km=near.venue_km,
-        )
+        point = {"lat": message.location.latitude, "lon": message.location.longitude}
+        await self.chats.converse(self._inbound(update, "location", payload=point))
 
     async def on_edited(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -206,22 +156,22 @@ class TelegramHandlers:
             return
         if message.location is not None:  # a live location moving: nothing to say
             return
-        await self.channel.say(chat.id, "channel/telegram_edited")
+        await self.chats.say(chat.id, "channel/telegram_edited")
 
     async def on_not_private(self, update: Update, context: Context) -> None:
         """Groups, supergroups and channels: say once that the bot works in private chats only."""
         chat = update.effective_chat
         if chat is None or update.effective_message is None:
             return
-        if await self.channel.db(db.first_time, f"private-only:{chat.id}", self.channel.now()):
+        if await asyncio.to_thread(self.records.first_time, CHANNEL, f"private-only:{chat.id}"):
             log.info("telegram message in a %s: told once it works in private chats", chat.type)
-            await self.channel.say(chat.id, "channel/telegram_private_only", bot_link=self.channel.bot_link)
+            await self.chats.say(chat.id, "channel/telegram_private_only", bot_link=self.chats.bot_link)
 
     # -- buttons ----------------------------------------------------------------------------------
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
         assert query is not None
-        self.channel.acknowledge(query)
+        self.chats.acknowledge(query)
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         if query.data is None or (message is not None and message.chat.type != ChatType.PRIVATE):
@@ -231,7 +181,7 @@ class TelegramHandlers:
         inbound = Inbound(
             channel=CHANNEL, address=str(chat_id), kind="choice", choice=query.data, message_id=f"cb:{query.id}"
         )
-        await self.channel.converse(inbound)
+        await self.chats.converse(inbound)
 
     def _double_tap(self, chat_id: int, data: str) -> bool:
         now = time.monotonic()
@@ -251,12 +201,12 @@ class TelegramHandlers:
         address = str(change.chat.id)
         status = change.new_chat_member.status
         if status in (ChatMember.BANNED, ChatMember.LEFT):
-            await self.channel.db(db.mark_unreachable, address, self.channel.now())
+            await asyncio.to_thread(self.records.note_address, CHANNEL, address, "unreachable")
         elif status == ChatMember.MEMBER:
-            await self.channel.db(db.mark_reachable, address)
+            await asyncio.to_thread(self.records.note_address, CHANNEL, address, "reachable")
 
     async def on_error(self, update: object, context: Context) -> None:
         error = context.error
         kind = type(update).__name__ if update is not None else "none"
         log.error("telegram update failed: %s (%s)", type(error).__name__, kind, exc_info=error)
-        self.channel.errors.append(error if isinstance(error, BaseException) else RuntimeError(str(error)))
+        self.chats.failed(error if isinstance(error, BaseException) else RuntimeError(str(error)))

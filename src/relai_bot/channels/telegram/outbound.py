@@ -1,10 +1,11 @@
 """The Telegram channel's sending side: one lane per chat, the replies of turns, the delivery engine's send.
 
 Everything sent to a chat (a turn's replies, a message of the channel's own, a reminder) goes through the
-chat's lane, so it arrives in the order it was decided. Telegram's message ids are written on the
+chat's lane, so it arrives in the order it was decided. Telegram's message ids are recorded on the
 message-log rows ("<chat id>:<message id>"), a few at a time in one transaction (SQLite has one writer:
 a write per reply would double the writes of a turn); a refusal marks the rows "failed" (or "unknown"
 when Telegram may have taken the message), and 403 / "chat not found" mark the address unreachable.
+The recording is services.delivery_records'.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ import hashlib
 import logging
 from collections import OrderedDict
 
-from relai_bot.channels.telegram import db
 from relai_bot.channels.telegram.render import Outgoing
 from relai_bot.channels.telegram.send import ChatLanes, TelegramSender, UncertainSend
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.services.delivery_records import DeliveryRecords, Sent
+from relai_bot.services.message_log import NotSent
 from relai_bot.services.residents import address_tag
-from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
 
-CHANNEL = db.CHANNEL
+CHANNEL = "telegram"
 # How long a reply may wait for a 429 to pass (a conversation), and a send() of the delivery engine
 REPLY_MAX_WAIT = 60.0
 SEND_MAX_WAIT = 5.0
@@ -39,9 +40,9 @@ def reply_key(chat_id: int, log_id: int | None, text: str) -> Key:
 
 
 class TelegramOutbound:
-    def __init__(self, runtime: Runtime, sender: TelegramSender) -> None:
-        self.runtime = runtime
+    def __init__(self, sender: TelegramSender, records: DeliveryRecords) -> None:
         self.sender = sender
+        self.records = records
         self.lanes = ChatLanes()
         # send(): parts Telegram took before a failure, and results nobody was left to receive
         self._progress: OrderedDict[Key, tuple[int, int | None]] = OrderedDict()
@@ -82,7 +83,8 @@ class TelegramOutbound:
         while self._to_record:
             batch, self._to_record = self._to_record, []
             try:
-                await db.call(self.runtime, db.record_sent, batch)
+                sent = [Sent((log_id,), provider_id) for log_id, provider_id in batch]
+                await asyncio.to_thread(self.records.record_sent, *sent)
             except Exception:  # the log misses an id; sending goes on
                 log.exception("telegram ids not recorded on %d log rows", len(batch))
 
@@ -90,13 +92,13 @@ class TelegramOutbound:
         who = address_tag(CHANNEL, str(chat_id))
         log.warning("telegram reply not sent who=%s kind=%s code=%s", who, failure.kind, failure.code)
         if failure.kind == "unreachable":
-            await db.call(self.runtime, db.mark_unreachable, str(chat_id), self.runtime.clock.now())
+            await asyncio.to_thread(self.records.note_address, CHANNEL, str(chat_id), "unreachable")
         log_ids = [m.log_id for m in unsent if m.log_id is not None]
         if unsent and unsent[0].log_id is not None:
-            status = "unknown" if isinstance(failure, UncertainSend) else "failed"
-            await db.call(self.runtime, db.record_not_sent, log_ids[:1], status, failure.code)
+            status: NotSent = "unknown" if isinstance(failure, UncertainSend) else "failed"
+            await asyncio.to_thread(self.records.record_not_sent, log_ids[:1], status, failure.code)
             log_ids = log_ids[1:]
-        await db.call(self.runtime, db.record_not_sent, log_ids, "failed", "not_tried")
+        await asyncio.to_thread(self.records.record_not_sent, log_ids, "failed", "not_tried")
 
     # -- the delivery engine's send ----------------------------------------------------------------
     async def send(self, chat_id: int, messages: list[Outgoing], key: Key) -> SendResult:
@@ -127,7 +129,7 @@ class TelegramOutbound:
                 result = await self.sender.send(chat_id, messages[index], max_wait=SEND_MAX_WAIT)
             except SendFailure as failure:
                 if failure.kind == "unreachable":
-                    await db.call(self.runtime, db.mark_unreachable, str(chat_id), self.runtime.clock.now())
+                    await asyncio.to_thread(self.records.note_address, CHANNEL, str(chat_id), "unreachable")
                 elif index > 0:  # some parts went: the next try sends only the others
                     self._progress[key] = (index, first)
                     while len(self._progress) > MAX_REMEMBERED:

@@ -4,13 +4,15 @@ Templates produce plain text; every character of it is escaped (`html.escape`) a
 HTML, so whatever a resident or a staff member wrote (a search word, a venue name) is shown as typed and
 can never break the markup. A text longer than Telegram's limit is cut at a blank line, else a line
 break, else a space; the buttons go with the last part. An attachment becomes a document after the text.
+A reply offering a one-tap way to share the phone number is followed by the channel's offer (a message
+with a request_contact keyboard); one withdrawing it takes that keyboard away.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.constants import InlineKeyboardButtonLimit, InlineKeyboardMarkupLimit, MessageLimit
@@ -97,8 +99,11 @@ def inline_keyboard(options: list[Option]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def render_reply(reply: Reply, *, fallback_text: str) -> list[Outgoing]:
-    """The messages for one reply; the first carries the reply's log row."""
+def render_reply(reply: Reply, *, fallback_text: str, phone_offer: Outgoing | None = None) -> list[Outgoing]:
+    """The messages for one reply; the first carries the reply's log row.
+
+    `phone_offer`: the message that offers to share the phone number, sent after a reply that asks for it.
+    """
     parts = split_text(reply.text)
     markup = inline_keyboard(reply.options)
     if not parts and (markup is not None or reply.attachment is None):
@@ -111,11 +116,22 @@ def render_reply(reply: Reply, *, fallback_text: str) -> list[Outgoing]:
     if messages and reply.log_id is not None:
         first = messages[0]
         messages[0] = Outgoing(text=first.text, markup=first.markup, document=first.document, log_id=reply.log_id)
+    if reply.share_phone == "withdraw":
+        # The offer's keyboard goes away with the first text that has no buttons of its own
+        index = next((i for i, m in enumerate(messages) if m.text is not None and m.markup is None), None)
+        if index is not None:
+            messages[index] = replace(messages[index], markup=ReplyKeyboardRemove())
+    elif reply.share_phone == "offer" and phone_offer is not None:
+        messages.append(phone_offer)
     return messages
 
 
-def render_replies(replies: list[Reply], *, fallback_text: str) -> list[Outgoing]:
-    return [message for reply in replies for message in render_reply(reply, fallback_text=fallback_text)]
+def render_replies(replies: list[Reply], *, fallback_text: str, phone_offer: Outgoing | None = None) -> list[Outgoing]:
+    return [
+        message
+        for reply in replies
+        for message in render_reply(reply, fallback_text=fallback_text, phone_offer=phone_offer)
+    ]
 
 
 def plain_message(text: str, markup: Markup | None = None) -> Outgoing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.services import callbacks, residents
+from relai_bot.services import callbacks, linking, residents
 from relai_bot.store.models import id_of
 from relai_bot.turns import Attachment
 
@@ -16,6 +16,15 @@ def callback_phone(ctx: Context) -> str | None:
     if ctx.channel == "sms":
         ctx.data["callback_phone"] = ctx.inbound.address
         return "known"
+    return None
+
+
+@action("offer_phone_share")
+def offer_phone_share(ctx: Context) -> str | None:
+    """After a booking: offer to share the phone number (reminders by SMS too), unless we have it already."""
+    resident = ctx.require_resident()
+    if ctx.channel != linking.SMS and not linking.has_phone(ctx.session, resident.id):  # type: ignore[arg-type]
+        ctx.share_phone = "offer"
     return None
 
 
