@@ -248,37 +248,3 @@ async def telegram_stack(
             if sock is not None:
                 sock.close()
             runtime.close()
-
-
-async def full_journey(stack: TelegramStack, chat_id: int) -> TgChat:
-    """Onboarding -> find a scheme -> book -> my appointments -> cancel, by buttons alone."""
-    chat = stack.chat(chat_id)
-    await chat.send("/start")
-    assert "Êtes-vous d'accord ?" in chat.text
-    await chat.tap("Oui, je suis d'accord")
-    await chat.tap("Oui")
-    await chat.tap("Saint-Laurent")
-    await chat.tap("Plus tard")
-    assert "Que voulez-vous faire ?" in chat.text
-    await chat.tap("Trouver une aide")
-    await chat.tap("Répondre à 3 questions")
-    await chat.tap("18 à 25 ans")
-    await chat.tap("Jeune, ni emploi ni études")
-    await chat.tap("Trouver un emploi")
-    assert "Voici les aides qui vous vont le mieux" in chat.text
-    await chat.tap("CEJ")
-    assert "Contrat d'engagement jeune" in chat.text
-    await chat.tap("Prendre rendez-vous")
-    assert "prochains rendez-vous libres" in chat.text
-    await chat.press(chat.buttons()[0][1])
-    assert "Je réserve ?" in chat.text
-    await chat.tap("Oui, je réserve")
-    assert "C'est réservé !" in chat.text
-    await chat.tap("Mes rendez-vous")
-    assert "Vous avez 1 rendez-vous." in chat.text
-    await chat.press(chat.buttons()[0][1])
-    await chat.tap("Annuler ce rendez-vous")
-    assert "Vous voulez vraiment annuler" in chat.text
-    await chat.tap("Oui, j'annule")
-    assert "C'est annulé" in chat.text
-    return chat
