@@ -66,7 +66,7 @@ async def run(residents: int, messages: int, max_seconds: float, database_url: s
         url = database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         async with sms_stack(url, SystemClock(), sleep=asyncio.sleep, strict=False) as stack:
-            numbers = [f"+26269{n:07d}" for n in range(100, 100 + residents)]
+            numbers = [f"+262692{n:06d}" for n in range(100, 100 + residents)]
             budget = [messages]
             latencies: list[float] = []
             errors: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from relai_bot.clock import FrozenClock
 from relai_bot.config import Settings, load_settings
-from relai_bot.testing.driver import Driver
+from relai_bot.testing.driver import Chat, ChatDriver, Driver
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 
 # A Tuesday, 10:00 in La Réunion: slots exist from the next hour on.
@@ -100,3 +100,33 @@ def any_runtime(database_url: str, clock: FrozenClock) -> Iterator[Runtime]:
 @pytest.fixture
 def driver(runtime: Runtime) -> Driver:
     return Driver(runtime)
+
+
+CHANNELS = ("console", "telegram", "sms")
+
+
+@pytest.fixture(params=CHANNELS)
+async def any_channel(request: pytest.FixtureRequest, sqlite_url: str, clock: FrozenClock) -> AsyncIterator[ChatDriver]:
+    """The same scenario on the console (the engine through the dispatcher), on Telegram (python-telegram-bot
+    against the fake Bot API) and by SMS (signed webhooks in, the fake Twilio out); each channel checks
+    after the test that nothing its provider would refuse happened."""
+    if request.param == "console":
+        yield Driver(request.getfixturevalue("runtime"))
+    elif request.param == "telegram":
+        from tests.telegram_harness import telegram_stack
+
+        async with telegram_stack(sqlite_url, clock) as telegram:
+            yield telegram
+            telegram.assert_clean()
+    else:
+        from tests.sms_harness import sms_stack
+
+        async with sms_stack(sqlite_url, clock) as sms:
+            yield sms
+            sms.assert_clean()
+
+
+@pytest.fixture
+def chat(any_channel: ChatDriver) -> Chat:
+    """A new resident, on each channel in turn."""
+    return any_channel.resident()

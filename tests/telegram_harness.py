@@ -3,33 +3,32 @@ HTTP to FakeTelegramServer on 127.0.0.1; in webhook mode our Starlette app runs 
 POSTs updates to it with the secret header.
 
     async with telegram_stack(database_url, clock, mode="webhook") as stack:
-        chat = stack.chat(4242)
+        chat = stack.resident()                  # a `Chat` (relai_bot.testing.driver) on Telegram
         await chat.send("/start")
-        await chat.tap("Oui, je suis d'accord")
+        await chat.tap("Oui, je suis d'accord")  # presses the button by its callback data
         assert "quartier" in chat.text
 
+`TelegramStack` is the Telegram `ChatDriver`: the shared scenarios run through it.
 No pytest import: bench/bench_telegram.py uses it too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import time
-from collections.abc import AsyncIterator, Callable
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import uvicorn
+from typing import Any, Literal, NamedTuple
 
 from relai_bot.channels.telegram.channel import TelegramChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
 from relai_bot.services.delivery_records import DeliveryRecords
-from relai_bot.services.text import fold
+from relai_bot.testing.driver import Received, book_first_slot, find_option, onboard
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
+from tests.app_server import bound_socket, serving, url_of
 from tests.fakes.telegram_api import FakeTelegramServer
 
 TOKEN = "123456:TEST-relai-token"
@@ -38,24 +37,26 @@ Mode = Literal["polling", "webhook"]
 # under them. Realistic limits (1/s per chat, burst 3; 30/s) are tested on their own.
 RELAXED_FAKE = {"per_chat_rate": 50.0, "per_chat_burst": 20, "global_rate": 200.0}
 RELAXED_CHANNEL = {"telegram_chat_interval": 0.025, "telegram_chat_burst": 15, "telegram_rate": 150.0}
+# Chat ids of the residents the stack makes up (tests that pick their own use small numbers)
+FIRST_RESIDENT = 7_000_001
 
 
 async def no_sleep(seconds: float) -> None:
     """Retry backoff in tests: not waited (the pacer's waits are real: the fake counts real time)."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def telegram_channel(runtime: Runtime) -> TelegramChannel:
+    """The one place the tests build the Telegram channel."""
+    records = DeliveryRecords(runtime.db, runtime.clock)
+    return TelegramChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records, sleep=no_sleep)
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
+class TgButton(NamedTuple):
+    """An inline button as the resident sees it; `id` is its callback data."""
+
+    label: str
+    id: str
+    number: int
 
 
 @dataclass
@@ -65,14 +66,33 @@ class TelegramStack:
     srv: FakeTelegramServer
     mode: Mode
     public_url: str | None = None
+    _chat_ids: Iterator[int] = field(default_factory=lambda: itertools.count(FIRST_RESIDENT))
 
     def chat(self, chat_id: int, **user: Any) -> TgChat:
         return TgChat(self, chat_id, user)
 
+    def resident(self, chat_id: int | None = None, **user: Any) -> TgChat:
+        """A resident in a private chat with the bot (a new chat id unless one is given)."""
+        return self.chat(chat_id if chat_id is not None else next(self._chat_ids), **user)
+
+    async def onboarded(
+        self, chat_id: int | None = None, /, *, district: str = "Saint-Laurent", **profile: str
+    ) -> TgChat:
+        """A resident who said yes to everything and stands at the menu."""
+        chat = self.resident(chat_id)
+        await onboard(chat, district=district, **profile)
+        return chat
+
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every pushed update was taken and handled, and every reply sent."""
-        await eventually(lambda: not self.srv.pending_updates, timeout)
+        await self.srv.wait_until(lambda: not self.srv.pending_updates, timeout)
         await asyncio.wait_for(self.channel.idle(), timeout)
+
+    def assert_clean(self) -> None:
+        """Nothing went wrong: no handler error, no call Telegram would refuse, every button press answered."""
+        assert not self.channel.errors, list(self.channel.errors)
+        assert self.srv.violations == []
+        assert self.srv.unanswered_callbacks == []
 
 
 @dataclass
@@ -83,7 +103,13 @@ class TgChat:
     chat_id: int
     user: dict[str, Any] = field(default_factory=dict)
     seen: int = 0
+    seen_message_id: int = 0
     presses: int = 0
+    channel = "telegram"
+
+    @property
+    def address(self) -> str:
+        return str(self.chat_id)
 
     @property
     def srv(self) -> FakeTelegramServer:
@@ -91,6 +117,8 @@ class TgChat:
 
     def _mark(self) -> None:
         self.seen = len(self.srv.texts(self.chat_id))
+        messages = self.srv.chat_messages(self.chat_id)
+        self.seen_message_id = max((m["message_id"] for m in messages), default=0)
 
     async def send(self, text: str | None, **extra: Any) -> list[str]:
         self._mark()
@@ -105,37 +133,57 @@ class TgChat:
         return self.new
 
     async def press(self, data: str, message_id: int | None = None) -> list[str]:
+        """Press a button by its callback data (an old one, a forged one)."""
         self._mark()
         self.presses += 1
         self.srv.callback_press(self.chat_id, data, message_id)
         await self.stack.settle()
         return self.new
 
-    async def tap(self, label: str) -> list[str]:
+    async def tap(self, label: str | int) -> list[str]:
+        """Press the button with that label (or label start), or the button with that number."""
         return await self.press(self.button(label))
 
-    def buttons(self) -> list[tuple[str, str]]:
-        """(label, callback_data) of the inline keyboard of the latest bot message that has one."""
-        for message in reversed(self.srv.chat_messages(self.chat_id)):
-            rows = (message.get("reply_markup") or {}).get("inline_keyboard")
-            if message.get("from", {}).get("is_bot") and rows:
-                return [(b["text"], b["callback_data"]) for row in rows for b in row]
+    async def book_first_slot(self) -> object:
+        return await book_first_slot(self)
+
+    def _keyboard(self, message: dict[str, Any]) -> list[TgButton]:
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        buttons = [b for row in rows for b in row]
+        return [TgButton(b["text"], b["callback_data"], n) for n, b in enumerate(buttons, 1)]
+
+    def _bot_messages(self, *, new: bool) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.srv.chat_messages(self.chat_id)
+            if m.get("from", {}).get("is_bot") and (not new or m["message_id"] > self.seen_message_id)
+        ]
+
+    def buttons(self) -> list[TgButton]:
+        """The inline keyboard of the latest bot message that has one: the buttons on the screen."""
+        for message in reversed(self._bot_messages(new=False)):
+            if keyboard := self._keyboard(message):
+                return keyboard
         return []
+
+    def button(self, label: str | int) -> str:
+        """The callback data of the button on the screen with that label (or label start), or number."""
+        return find_option(self.buttons(), label).id
+
+    @property
+    def options(self) -> list[TgButton]:
+        """The buttons sent in answer to the last message (none: an empty list)."""
+        for message in reversed(self._bot_messages(new=True)):
+            if keyboard := self._keyboard(message):
+                return keyboard
+        return []
+
+    def option(self, label: str | int) -> TgButton:
+        return find_option(self.options, label)
 
     @property
     def labels(self) -> list[str]:
-        return [label for label, _ in self.buttons()]
-
-    def button(self, label: str) -> str:
-        wanted = fold(label)
-        buttons = self.buttons()
-        for text, data in buttons:
-            if fold(text) == wanted:
-                return data
-        for text, data in buttons:
-            if fold(text).startswith(wanted):
-                return data
-        raise AssertionError(f"no button {label!r} among {[t for t, _ in buttons]}")
+        return [button.label for button in self.options]
 
     @property
     def new(self) -> list[str]:
@@ -145,6 +193,10 @@ class TgChat:
     @property
     def text(self) -> str:
         return "\n\n".join(self.new)
+
+    @property
+    def last(self) -> Received:
+        return Received(self.new[-1])
 
 
 def stack_settings(database_url: str, srv: FakeTelegramServer, **overrides: Any) -> dict[str, Any]:
@@ -171,20 +223,19 @@ async def telegram_stack(
 ) -> AsyncIterator[TelegramStack]:
     """The whole stack, started; stopped on exit. `fake`: FakeTelegramServer options; `settings`: ours."""
     async with server_class(token=TOKEN, **(fake if fake is not None else RELAXED_FAKE)) as srv:
-        port = free_port()
-        public_url = f"http://127.0.0.1:{port}" if mode == "webhook" else None
+        sock = bound_socket() if mode == "webhook" else None
+        public_url = url_of(sock) if sock is not None else None
         values = stack_settings(
             database_url, srv, public_url=public_url, **(settings if settings is not None else RELAXED_CHANNEL)
         )
         runtime = build_runtime(load_settings(**values), clock, strict=strict)
-        migrate(runtime)
-        if seed:
-            seed_demo(runtime)
-        records = DeliveryRecords(runtime.db, runtime.clock)
-        channel = TelegramChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records, sleep=no_sleep)
-        stack = TelegramStack(runtime, channel, srv, mode, public_url)
         try:
-            if mode == "polling":
+            migrate(runtime)
+            if seed:
+                seed_demo(runtime)
+            channel = telegram_channel(runtime)
+            stack = TelegramStack(runtime, channel, srv, mode, public_url)
+            if sock is None:
                 await channel.start()
                 try:
                     yield stack
@@ -193,50 +244,9 @@ async def telegram_stack(
             else:
                 srv.deliver_webhooks = True
                 app = create_app(runtime, with_scheduler=False, channels=[channel])
-                config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-                server = uvicorn.Server(config)
-                serving = asyncio.create_task(server.serve())
-                try:
-                    await eventually(lambda: server.started or serving.done(), 20.0)
-                    if serving.done():
-                        serving.result()
+                async with serving(app, sock):
                     yield stack
-                finally:
-                    server.should_exit = True
-                    await serving
         finally:
+            if sock is not None:
+                sock.close()
             runtime.close()
-
-
-async def full_journey(stack: TelegramStack, chat_id: int) -> TgChat:
-    """Onboarding -> find a scheme -> book -> my appointments -> cancel, by buttons alone."""
-    chat = stack.chat(chat_id)
-    await chat.send("/start")
-    assert "Êtes-vous d'accord ?" in chat.text
-    await chat.tap("Oui, je suis d'accord")
-    await chat.tap("Oui")
-    await chat.tap("Saint-Laurent")
-    await chat.tap("Plus tard")
-    assert "Que voulez-vous faire ?" in chat.text
-    await chat.tap("Trouver une aide")
-    await chat.tap("Répondre à 3 questions")
-    await chat.tap("18 à 25 ans")
-    await chat.tap("Jeune, ni emploi ni études")
-    await chat.tap("Trouver un emploi")
-    assert "Voici les aides qui vous vont le mieux" in chat.text
-    await chat.tap("CEJ")
-    assert "Contrat d'engagement jeune" in chat.text
-    await chat.tap("Prendre rendez-vous")
-    assert "prochains rendez-vous libres" in chat.text
-    await chat.press(chat.buttons()[0][1])
-    assert "Je réserve ?" in chat.text
-    await chat.tap("Oui, je réserve")
-    assert "C'est réservé !" in chat.text
-    await chat.tap("Mes rendez-vous")
-    assert "Vous avez 1 rendez-vous." in chat.text
-    await chat.press(chat.buttons()[0][1])
-    await chat.tap("Annuler ce rendez-vous")
-    assert "Vous voulez vraiment annuler" in chat.text
-    await chat.tap("Oui, j'annule")
-    assert "C'est annulé" in chat.text
-    return chat

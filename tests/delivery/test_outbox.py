@@ -240,7 +240,7 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(runtime: Runtime, tel
     first.kill()  # as a crash would: nothing given back, results not written
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.2)  # requests that were on the wire land
-    srv._delays.clear()
+    srv.faults.clear()
     in_flight = {r.id for r in rows(runtime) if r.status == "sending"}
     assert in_flight, "the crash left claimed rows behind"
     second = DeliveryWorker(runtime, {"telegram": sender}, limits=FAST, poll_seconds=0.01, worker_id="second")

@@ -13,6 +13,11 @@ limits in :mod:`tests.fakes.telegram_rules`; refusals are answered like Telegram
 ``srv.violations``.  Flood control: the methods in ``RATE_LIMITED_METHODS`` (messages sent, copied,
 forwarded or edited) count; ``sendChatAction``, ``answerCallbackQuery``, ``getUpdates``, ``getMe``... don't.
 
+Faults (the plan shared with the Twilio fake, tests/fakes/server.py): ``srv.fail_next("sendMessage",
+status=429, retry_after=7)``, ``srv.delay_next("*", 0.5)``, ``srv.drop_next("sendMessage")``; each returns
+its ``Fault``, whose ``hits`` count the calls it took. ``await srv.wait_until(...)`` waits on the server's
+signals (a call answered, an update confirmed).
+
 Standalone: ``python -m tests.fakes.telegram_api --port 8081`` (see ``--help``); a small control API under
 ``/_fake/`` lets another process push updates and read the recorded calls.
 """
@@ -36,6 +41,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from .server import ConnectionDropped, Exchange, FakeServer, Fault
 from .telegram_formatting import FormattedText, utf16_len
 from .telegram_rules import ApiError, Schema, UploadedFile, bad_request, check_method_rules
 
@@ -120,18 +126,22 @@ _DEFAULT_DESCRIPTIONS = {
 }
 
 
-@dataclass
-class RecordedCall:
-    """One request received by the server."""
+@dataclass(kw_only=True)
+class RecordedCall(Exchange):
+    """One Bot API call received by the server (``at``: time.monotonic() at arrival; ``status``: None when a
+    planned fault dropped the connection)."""
 
     method: str
     params: dict[str, Any]
     chat_id: int | str | None
-    time: float  # time.monotonic() at arrival
-    status: int
     result: Any = None
     description: str | None = None
     http_method: str = "POST"
+
+    @property
+    def time(self) -> float:
+        """time.monotonic() at arrival (``at``)."""
+        return self.at
 
     @property
     def ok(self) -> bool:
@@ -166,23 +176,6 @@ class WebhookDelivery:
     error: str | None
     secret_token: str | None
     time: float
-
-
-@dataclass
-class _Fault:
-    method: str
-    status: int
-    description: str
-    retry_after: int | None
-    chat_id: int | str | None
-    times: int
-
-
-@dataclass
-class _Delay:
-    method: str
-    seconds: float
-    times: int
 
 
 @dataclass
@@ -224,8 +217,13 @@ class _Bucket:
     minute: deque[float] = field(default_factory=deque)
 
 
-class FakeTelegramServer:
-    """Fake Bot API on 127.0.0.1; use ``async with`` or ``start()``/``stop()`` in the running loop."""
+class FakeTelegramServer(FakeServer[RecordedCall]):
+    """Fake Bot API on 127.0.0.1; use ``async with`` or ``start()``/``stop()`` in the running loop.
+
+    Lifecycle, request log (``calls``), fault plan (``faults``) and waiting come from ``FakeServer``.
+    """
+
+    client_max_size = 64 * 1024 * 1024
 
     def __init__(
         self,
@@ -247,9 +245,8 @@ class FakeTelegramServer:
         schema_path: str | Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.token = token
-        self.host = host
-        self.port = port
         self.per_chat_rate = per_chat_rate
         self.per_chat_burst = per_chat_burst
         self.global_rate = global_rate
@@ -268,15 +265,12 @@ class FakeTelegramServer:
             "first_name": bot_first_name,
             "username": bot_username,
         }
-        self.calls: list[RecordedCall] = []
         self.violations: list[Violation] = []
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.blocked_chats: set[int | str] = set()
         self.unknown_chats: set[int | str] = set()
         self.known_chats: set[int | str] = set()
         self.commands: dict[str, list[dict[str, Any]]] = {}
-        self._faults: list[_Fault] = []
-        self._delays: list[_Delay] = []
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._allowed_updates: list[str] | None = None
@@ -289,19 +283,13 @@ class FakeTelegramServer:
         self._buckets: dict[int | str, _Bucket] = {}
         self._global_window: deque[float] = deque()
         self._channel_ids: dict[str, int] = {}
-        self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._webhook_task: asyncio.Task[None] | None = None
-        self._closing = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> FakeTelegramServer:
-        """Bind and serve in the running event loop."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/bot{token}/{method}", self._handle_api)
         app.router.add_post("/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -309,53 +297,34 @@ class FakeTelegramServer:
         app.router.add_get("/_fake/calls", self._control_calls)
         app.router.add_get("/_fake/violations", self._control_violations)
         app.router.add_post("/_fake/clear", self._control_clear)
-        self._closing = False
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._webhook_task = asyncio.create_task(self._webhook_worker())
-        return self
 
-    async def stop(self) -> None:
-        """Wake pending long polls, stop webhook delivery and close the listening socket."""
-        self._closing = True
-        self._notify()
+    async def started(self) -> None:
+        self._webhook_task = asyncio.create_task(self._webhook_worker())
+
+    async def stopping(self) -> None:
+        """Pending long polls were woken by the stop; end webhook delivery."""
         if self._webhook_task is not None:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._webhook_task
             self._webhook_task = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegramServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:
         """What PTB's ``base_url`` takes (PTB appends the token)."""
-        return f"http://{self.host}:{self._bound_port()}/bot"
+        return f"{self.address}/bot"
 
     @property
     def base_file_url(self) -> str:
         """What PTB's ``base_file_url`` takes."""
-        return f"http://{self.host}:{self._bound_port()}/file/bot"
-
-    def _bound_port(self) -> int:
-        if self._runner is None:
-            raise RuntimeError("FakeTelegramServer is not started")
-        return self.port
+        return f"{self.address}/file/bot"
 
     # -- inspection helpers ---------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """Every call answered (or dropped), in order of answer."""
+        return self.exchanges
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         """Recorded calls of one method (case-insensitive)."""
@@ -381,7 +350,7 @@ class FakeTelegramServer:
 
     def clear(self) -> None:
         """Forget recorded calls, violations and deliveries (state such as chats and messages is kept)."""
-        self.calls.clear()
+        self.clear_log()
         self.violations.clear()
         self.webhook_deliveries.clear()
 
@@ -391,6 +360,11 @@ class FakeTelegramServer:
         return list(self._updates)
 
     @property
+    def unanswered_callbacks(self) -> list[str]:
+        """Ids of the callback queries (button presses) the bot never answered with answerCallbackQuery."""
+        return [query_id for query_id, answered in self._callbacks.items() if not answered]
+
+    @property
     def deliver_webhooks(self) -> bool:
         """When True, pending updates are POSTed to the webhook URL (if one is set)."""
         return self._deliver_webhooks
@@ -398,7 +372,7 @@ class FakeTelegramServer:
     @deliver_webhooks.setter
     def deliver_webhooks(self, value: bool) -> None:
         self._deliver_webhooks = value
-        self._notify()
+        self.notify()
 
     @property
     def webhook_url(self) -> str:
@@ -416,18 +390,26 @@ class FakeTelegramServer:
         retry_after: int | None = None,
         chat_id: int | str | None = None,
         times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` valid calls of ``method`` ("*" for any) with an error."""
+        delay: float = 0.0,
+    ) -> Fault:
+        """Answer the next ``times`` valid calls of ``method`` ("*" for any) with an error (after ``delay``)."""
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:
             default = _DEFAULT_DESCRIPTIONS.get(status, "Error")
             description = f"Too Many Requests: retry after {retry_after}" if status == 429 else default
-        self._faults.append(_Fault(method.lower(), status, description, retry_after, chat_id, times))
+        details = {"description": description, "retry_after": retry_after}
+        return self.faults.plan(
+            times=times, status=status, delay=delay, details=details, method=method, chat_id=chat_id
+        )
 
-    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
-        """Delay the next ``times`` calls of ``method`` ("*" for any); they are processed after the delay."""
-        self._delays.append(_Delay(method.lower(), seconds, times))
+    def delay_next(self, method: str, seconds: float, times: int = 1, *, chat_id: int | str | None = None) -> Fault:
+        """Delay the next ``times`` valid calls of ``method`` ("*" for any); they are handled after the delay."""
+        return self.faults.plan(times=times, delay=seconds, method=method, chat_id=chat_id)
+
+    def drop_next(self, method: str, *, times: int = 1, chat_id: int | str | None = None) -> Fault:
+        """Close the connection of the next ``times`` valid calls of ``method`` without an answer."""
+        return self.faults.plan(times=times, drop=True, method=method, chat_id=chat_id)
 
     def block_chat(self, chat_id: int | str) -> None:
         """Sends to this chat answer 403 "Forbidden: bot was blocked by the user"."""
@@ -454,7 +436,7 @@ class FakeTelegramServer:
                 if chat:
                     self.known_chats.add(chat["id"])
         self._updates.append(update)
-        self._notify()
+        self.notify()
         return update
 
     def user_message(
@@ -539,17 +521,21 @@ class FakeTelegramServer:
         result: Any = None
         extra: dict[str, Any] = {}
         arrival = time.monotonic()
+        fault: Fault | None = None
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized", kind="auth")
             params = await _read_params(request)
             if self.schema.resolve_method(raw_method) is None:
                 raise ApiError(404, "Not Found", detail=f"unknown method {raw_method!r}", kind="unknown_method")
-            await self._apply_delay(method)
             params = self.schema.decode_params(method, params)
             formatted = check_method_rules(method, params)
             chat_id = params.get("chat_id")
-            self._apply_fault(method, chat_id)
+            fault = self.faults.take(method=method, chat_id=chat_id)
+            await self.apply(fault)
+            if fault is not None and fault.status is not None:
+                retry_after = fault.details.get("retry_after")
+                raise ApiError(fault.status, fault.details["description"], retry_after=retry_after, kind="injected")
             self._check_chat(method, chat_id, params)
             self._check_flood(method, chat_id, params)
             result, extra = await self._dispatch(method, params, formatted)
@@ -560,18 +546,22 @@ class FakeTelegramServer:
                 self.violations.append(
                     Violation(method, exc.description, dict(params), exc.kind, exc.detail, exc.status)
                 )
-        self.calls.append(
-            RecordedCall(
-                method=method,
-                params=params,
-                chat_id=chat_id,
-                time=arrival,
-                status=status,
-                result=result if status == 200 else None,
-                description=body.get("description"),
-                http_method=request.method,
-            )
+        except ConnectionDropped:
+            call = RecordedCall(method=method, params=params, chat_id=chat_id, at=arrival, fault=fault)
+            self.record(call)
+            raise
+        call = RecordedCall(
+            method=method,
+            params=params,
+            chat_id=chat_id,
+            at=arrival,
+            status=status,
+            fault=fault,
+            result=result if status == 200 else None,
+            description=body.get("description"),
+            http_method=request.method,
         )
+        self.record(call)
         return web.json_response(body, status=status)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
@@ -584,26 +574,6 @@ class FakeTelegramServer:
         return web.json_response(ApiError(404, "Not Found").payload(), status=404)
 
     # -- checks ---------------------------------------------------------------------------------
-
-    async def _apply_delay(self, method: str) -> None:
-        for delay in self._delays:
-            if delay.method in ("*", method.lower()):
-                delay.times -= 1
-                if delay.times <= 0:
-                    self._delays.remove(delay)
-                await self._wait_change(delay.seconds, until_closing=True)
-                return
-
-    def _apply_fault(self, method: str, chat_id: int | str | None) -> None:
-        for fault in self._faults:
-            if fault.method not in ("*", method.lower()):
-                continue
-            if fault.chat_id is not None and str(fault.chat_id) != str(chat_id):
-                continue
-            fault.times -= 1
-            if fault.times <= 0:
-                self._faults.remove(fault)
-            raise ApiError(fault.status, fault.description, retry_after=fault.retry_after, kind="injected")
 
     def _check_chat(self, method: str, chat_id: int | str | None, params: dict[str, Any]) -> None:
         if chat_id is None:
@@ -789,7 +759,7 @@ class FakeTelegramServer:
             has_custom_certificate="certificate" in params,
         )
         self._poll_generation += 1
-        self._notify()
+        self.notify()
         return True, {"description": "Webhook was set"}
 
     async def _m_deleteWebhook(self, params: dict[str, Any], fmt: dict[str, FormattedText]) -> tuple[Any, dict]:
@@ -826,6 +796,7 @@ class FakeTelegramServer:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset is not None and offset < 0:
             self._updates = self._updates[offset:]
+        self.progress()  # updates confirmed: pending_updates may be empty now
         if "allowed_updates" in params:
             self._allowed_updates = params["allowed_updates"]
         limit = min(max(params.get("limit", 100), 1), 100)
@@ -834,12 +805,12 @@ class FakeTelegramServer:
         generation = self._poll_generation
         while True:
             self._drop_unwanted(self._allowed_updates)
-            if self._updates or self._closing:
+            if self._updates or self.closing:
                 return self._updates[:limit], {}
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return [], {}
-            await self._wait_change(remaining)
+            await self.wait_change(remaining)
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
@@ -1038,39 +1009,15 @@ class FakeTelegramServer:
 
         self._updates = [u for u in self._updates if wanted(u)]
 
-    def _notify(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def _wait_change(self, timeout: float, *, until_closing: bool = False) -> None:
-        """Sleep up to ``timeout``; wake early on a new update (or, with ``until_closing``, only on stop)."""
-        deadline = time.monotonic() + timeout
-        while not self._closing:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                return
-            finally:
-                self._waiters.discard(waiter)
-            if not until_closing:
-                return
-
     async def _webhook_worker(self) -> None:
-        while not self._closing:
+        while not self.closing:
             hook = self._webhook
             if hook is None or not self.deliver_webhooks:
-                await self._wait_change(3600)
+                await self.wait_change(3600)
                 continue
             self._drop_unwanted(hook.allowed_updates)
             if not self._updates:
-                await self._wait_change(3600)
+                await self.wait_change(3600)
                 continue
             update = self._updates[0]
             status, error = await self._post_update(hook, update)
@@ -1080,17 +1027,18 @@ class FakeTelegramServer:
             if status is not None and 200 <= status < 300:
                 if self._updates and self._updates[0] is update:
                     self._updates.pop(0)
+                self.progress()
                 continue
+            self.progress()
             hook.last_error_date = int(self.clock())
             hook.last_error_message = error or f"Wrong response from the webhook: {status}"
-            await self._wait_change(self.webhook_retry_delay, until_closing=True)
+            await self.pause(self.webhook_retry_delay)
 
     async def _post_update(self, hook: _Webhook, update: dict[str, Any]) -> tuple[int | None, str | None]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         headers = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token} if hook.secret_token else {}
+        timeout = aiohttp.ClientTimeout(total=10)
         try:
-            async with self._session.post(hook.url, json=update, headers=headers) as response:
+            async with self.session().post(hook.url, json=update, headers=headers, timeout=timeout) as response:
                 await response.read()
                 return response.status, None
         except (aiohttp.ClientError, TimeoutError) as exc:

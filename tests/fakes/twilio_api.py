@@ -57,6 +57,10 @@ Recording: ``srv.messages`` (accepted, in order), ``srv.requests`` (every reques
 ``srv.violations`` (requests refused because they were wrong; not injected faults, not opt-outs),
 ``srv.callbacks`` (status callbacks sent), ``srv.clear()``.
 
+Faults (the plan shared with the Telegram fake, tests/fakes/server.py): ``srv.fail_next(status=503,
+code=20503, times=2)``, ``srv.delay_next(0.6)``, ``srv.drop_next(to=...)``; each returns its ``Fault``, whose
+``hits`` count the requests it took. ``await srv.wait_for_messages(n)`` waits on the server's signals.
+
 Standalone: ``python -m tests.fakes.twilio_api --port 4010`` prints the base URL and credentials.
 """
 
@@ -72,19 +76,21 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientTimeout, web
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from relai_bot.channels.sms.encoding import measure
+
+from .server import Exchange, FakeServer, Fault
 
 __all__ = [
     "API_VERSION",
@@ -251,21 +257,19 @@ def inbound_sms_params(
 # ------------------------------------------------------------------------------------------ recordings
 
 
-@dataclass
-class RecordedRequest:
-    """One HTTP request the fake received, and how it answered."""
+@dataclass(kw_only=True)
+class RecordedRequest(Exchange):
+    """One HTTP request the fake received, and how it answered (``at``: time.monotonic() at arrival;
+    ``status``: None while still being handled, e.g. delayed, or when a planned fault dropped it;
+    ``injected``/``delayed``/``dropped``: what a planned fault did to it)."""
 
     method: str
     path: str
     form: list[tuple[str, str]]
     headers: dict[str, str]
-    at: float  # time.monotonic()
     operation: str | None = None  # "create", "fetch" or None (unknown route)
-    status: int | None = None  # None while still being handled (e.g. delayed)
     code: int | None = None  # Twilio error code of a refusal
     message: str | None = None
-    injected: bool = False  # refused by fail_next()
-    delayed: float = 0.0  # seconds slept by delay_next()
     violation: bool = False  # refused because the request itself was wrong
     sid: str | None = None  # message created or fetched
 
@@ -349,24 +353,6 @@ class CallbackRecord:
     status: int
 
 
-@dataclass
-class _Fault:
-    status: int
-    code: int
-    message: str
-    times: int
-    to: str | None
-    operation: Operation
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Delay:
-    seconds: float
-    times: int
-    operation: Operation
-
-
 class _Refusal(Exception):
     def __init__(self, status: int, code: int, message: str, *, violation: bool = True) -> None:
         super().__init__(message)
@@ -376,8 +362,10 @@ class _Refusal(Exception):
 # ---------------------------------------------------------------------------------------------- server
 
 
-class FakeTwilioServer:
+class FakeTwilioServer(FakeServer[RecordedRequest]):
     """aiohttp fake of Twilio's Messages API, started in the running event loop.
+
+    Lifecycle, request log (``requests``), fault plan (``faults``) and waiting come from ``FakeServer``.
 
     Args:
         account_sid: "AC" + 32 hex; the Basic-auth user and the only account in paths.
@@ -407,10 +395,9 @@ class FakeTwilioServer:
             raise ValueError("account_sid must be 'AC' followed by 32 hex digits")
         if mps <= 0:
             raise ValueError("mps must be positive")
+        super().__init__(host=host, port=port)
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.host = host
-        self.port = port
         self.mps = mps
         self.queue_limit_seconds = queue_limit_seconds
         self.opted_out: set[str] = set(opted_out)
@@ -423,54 +410,30 @@ class FakeTwilioServer:
         self.statuses: tuple[str, ...] = tuple(self.schema["message_enum_status"])
 
         self.messages: list[FakeMessage] = []
-        self.requests: list[RecordedRequest] = []
         self.violations: list[RecordedRequest] = []
         self.callbacks: list[CallbackRecord] = []
         self.send_times: dict[str, list[float]] = {}
         self._by_sid: dict[str, FakeMessage] = {}
         self._sender_free_at: dict[str, float] = {}
-        self._faults: list[_Fault] = []
-        self._delays: list[_Delay] = []
-        self._runner: web.AppRunner | None = None
-        self._session: ClientSession | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """The server's URL, "http://127.0.0.1:PORT", to put in ``client.api.base_url``."""
-        if self._runner is None:
-            raise RuntimeError("server not started")
-        return f"http://{self.host}:{self.port}"
+        return self.address
 
     @property
     def auth(self) -> tuple[str, str]:
         return (self.account_sid, self.auth_token)
 
-    async def start(self) -> FakeTwilioServer:
-        app = web.Application(client_max_size=2 * 1024 * 1024)
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request, in order of arrival (a delayed one has no status until it is answered)."""
+        return self.exchanges
+
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self._runner = runner
-        self.port = runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTwilioServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     def client(self, http_client: HttpClient | None = None) -> Client:
         """A real ``twilio.rest.Client`` for this account, pointed at the fake.
@@ -490,14 +453,13 @@ class FakeTwilioServer:
         Configuration (``opted_out``, ``mps``...) is kept.
         """
         self.messages.clear()
-        self.requests.clear()
+        self.clear_log()
         self.violations.clear()
         self.callbacks.clear()
         self.send_times.clear()
         self._by_sid.clear()
         self._sender_free_at.clear()
-        self._faults.clear()
-        self._delays.clear()
+        self.faults.clear()
 
     def fail_next(
         self,
@@ -509,37 +471,42 @@ class FakeTwilioServer:
         to: str | None = None,
         operation: Operation = "create",
         headers: Mapping[str, str] | None = None,
-    ) -> None:
+        delay: float = 0.0,
+    ) -> Fault:
         """Answer the next ``times`` matching requests with a Twilio error (e.g. 429/20429, 500, 503).
 
         ``to`` restricts the fault to sends to that number; ``operation`` to "create" (default), "fetch" or
-        "any". Checked after authentication, before parameter validation. Not recorded as violations.
+        "any"; ``delay``: answer that late. Checked after authentication, before parameter validation. Not
+        recorded as violations.
         """
-        if times < 1:
-            raise ValueError("times must be at least 1")
         text = message or _DEFAULT_FAULT_MESSAGES.get(status, "Error")
-        self._faults.append(_Fault(status, code, text, times, to, operation, dict(headers or {})))
+        details = {"code": code, "message": text, "headers": dict(headers or {})}
+        return self._plan(times=times, status=status, delay=delay, details=details, to=to, operation=operation)
 
-    def delay_next(self, seconds: float, times: int = 1, *, operation: Operation = "create") -> None:
-        """Sleep ``seconds`` before handling the next ``times`` matching requests (client timeouts).
+    def delay_next(self, seconds: float, times: int = 1, *, operation: Operation = "create") -> Fault:
+        """Wait ``seconds`` before handling the next ``times`` matching requests (client timeouts).
 
         The request is still processed after the delay, even if the client gave up, as a real server
         would: a timed-out send may have been accepted.
         """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        self._delays.append(_Delay(seconds, times, operation))
+        return self._plan(times=times, delay=seconds, operation=operation)
+
+    def drop_next(self, times: int = 1, *, to: str | None = None, operation: Operation = "create") -> Fault:
+        """Close the connection of the next ``times`` matching requests without an answer (nothing is sent)."""
+        return self._plan(times=times, drop=True, to=to, operation=operation)
+
+    def _plan(self, *, operation: Operation, **fault: Any) -> Fault:
+        return self.faults.plan(operation=None if operation == "any" else operation, **fault)
 
     def message(self, sid: str) -> FakeMessage:
         return self._by_sid[sid]
 
     async def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[FakeMessage]:
         """Wait until at least ``count`` messages were accepted; return them."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self.messages)} messages accepted, expected {count}")
-            await asyncio.sleep(0.005)
+        try:
+            await self.wait_until(lambda: len(self.messages) >= count, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{len(self.messages)} messages accepted, expected {count}") from None
         return list(self.messages)
 
     def max_in_window(self, sender: str | None = None, window: float = 1.0, *, segments: bool = False) -> int:
@@ -615,36 +582,32 @@ class FakeTwilioServer:
             message.error_message = error_message
 
         headers = signed_form(target, self.auth_token, params)
-        if self._session is None:
-            self._session = ClientSession()
-        async with self._session.post(
+        async with self.session().post(
             target, data=params, headers=headers, timeout=ClientTimeout(total=timeout)
         ) as response:
             await response.read()
             http_status = response.status
         self.callbacks.append(CallbackRecord(sid, target, params, headers, http_status))
+        self.progress()
         return http_status
 
     # -- HTTP handling -----------------------------------------------------------------------------
 
-    def _take(self, items: list[Any], operation: str, to: str | None = None) -> Any:
-        for item in items:
-            if item.operation not in ("any", operation):
-                continue
-            if getattr(item, "to", None) is not None and item.to != to:
-                continue
-            item.times -= 1
-            if item.times == 0:
-                items.remove(item)
-            return item
-        return None
-
     def _json(self, record: RecordedRequest, status: int, body: dict[str, Any]) -> web.Response:
-        record.status = status
+        self.answered(record, status)
         return web.json_response(body, status=status, headers={"Twilio-Request-Id": _new_sid("RQ")})
 
+    def _injected(self, record: RecordedRequest, fault: Fault) -> web.Response:
+        assert fault.status is not None
+        code, message = fault.details["code"], fault.details["message"]
+        record.code, record.message = code, message
+        response = self._json(record, fault.status, error_body(fault.status, code, message))
+        response.headers.update(fault.details["headers"])
+        return response
+
     def _refuse(self, record: RecordedRequest, refusal: _Refusal) -> web.Response:
-        record.status, record.code, record.message = refusal.status, refusal.code, refusal.message
+        record.code, record.message = refusal.code, refusal.message
+        self.answered(record, refusal.status)
         if refusal.violation:
             record.violation = True
             self.violations.append(record)
@@ -677,25 +640,15 @@ class FakeTwilioServer:
         fetch_match = self._fetch_re.match(path)
         operation = "create" if create_match else "fetch" if fetch_match else None
         record = RecordedRequest(
-            method=request.method,
-            path=path,
-            form=[],
-            headers=dict(request.headers),
-            at=time.monotonic(),
-            operation=operation,
+            method=request.method, path=path, form=[], headers=dict(request.headers), operation=operation
         )
-        self.requests.append(record)
+        self.record(record)
         if request.method in ("POST", "PUT"):
             if request.content_type == "application/x-www-form-urlencoded":
                 record.form = [(k, str(v)) for k, v in (await request.post()).items()]
             elif request.body_exists:
                 await request.read()
         try:
-            if operation is not None:
-                delay = self._take(self._delays, operation)
-                if delay is not None:
-                    record.delayed = delay.seconds
-                    await asyncio.sleep(delay.seconds)
             self._check_auth(request)
             match = create_match or fetch_match
             expected_method = "POST" if create_match else "GET"
@@ -706,13 +659,10 @@ class FakeTwilioServer:
             if match.group("AccountSid") != self.account_sid:
                 raise _Refusal(404, NOT_FOUND, f"The requested resource {path} was not found")
             assert operation is not None
-            fault = self._take(self._faults, operation, to=record.params.get("To"))
-            if fault is not None:
-                record.injected = True
-                record.code, record.message = fault.code, fault.message
-                response = self._json(record, fault.status, error_body(fault.status, fault.code, fault.message))
-                response.headers.update(fault.headers)
-                return response
+            fault = record.fault = self.faults.take(operation=operation, to=record.params.get("To"))
+            await self.apply(fault)
+            if fault is not None and fault.status is not None:
+                return self._injected(record, fault)
             if operation == "create":
                 if request.content_type != "application/x-www-form-urlencoded":
                     raise _Refusal(400, BAD_REQUEST, "Content-Type must be application/x-www-form-urlencoded")
@@ -901,6 +851,7 @@ class FakeTwilioServer:
         self.messages.append(message)
         self._by_sid[message.sid] = message
         self.send_times.setdefault(sender, []).append(now)
+        self.progress()
         return message
 
 

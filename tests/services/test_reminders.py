@@ -19,7 +19,7 @@ from relai_bot.delivery.ticks import reminders_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import booking
 from relai_bot.store.models import AdviserAddress, Appointment, ChannelAddress, OutboxMessage, Slot
-from relai_bot.testing.driver import Chat, Driver
+from relai_bot.testing.driver import ConsoleChat, Driver
 from relai_bot.time_settings import parse_offsets
 from relai_bot.wiring import Runtime
 from tests.delivery_support import PtbSender, buttons, sent_texts, telegram_sender
@@ -33,7 +33,7 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TZ).astimezone(UTC)
 
 
-async def onboard(driver: Driver, address: str = str(CHAT), channel: str = "telegram") -> Chat:
+async def onboard(driver: Driver, address: str = str(CHAT), channel: str = "telegram") -> ConsoleChat:
     chat = driver.resident(channel, address)
     await chat.send("bonjour")
     await chat.tap("Oui, je suis d'accord")
@@ -43,7 +43,7 @@ async def onboard(driver: Driver, address: str = str(CHAT), channel: str = "tele
     return chat
 
 
-def book_at(runtime: Runtime, chat: Chat, starts: datetime) -> int:
+def book_at(runtime: Runtime, chat: ConsoleChat, starts: datetime) -> int:
     """Book the first slot starting at or after `starts` for the resident of `chat`."""
     with runtime.db.transaction() as session:
         slot = session.exec(select(Slot).where(Slot.starts_at >= starts).order_by(Slot.starts_at)).first()
@@ -233,11 +233,10 @@ async def test_a_cancelled_appointment_gets_no_reminder(runtime: Runtime, driver
 async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, clock: FrozenClock, telegram) -> None:
     """Blocked on Telegram (403): the address is marked unreachable and the reminder goes by SMS, through the
     SMS channel and the real twilio client to FakeTwilioServer."""
-    from relai_bot.channels.sms.channel import SmsChannel
-    from relai_bot.services.delivery_records import DeliveryRecords
     from tests.conftest import make_runtime
     from tests.delivery_support import add_address
     from tests.fakes.twilio_api import FakeTwilioServer
+    from tests.sms_harness import sms_channel
 
     srv, sender = telegram
     async with FakeTwilioServer() as twilio:
@@ -250,8 +249,7 @@ async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, cloc
             twilio_from="+262939001122",
             twilio_api_url=twilio.base_url,
         )
-        records = DeliveryRecords(runtime.db, runtime.clock)
-        sms = SmsChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records)
+        sms = sms_channel(runtime)
         await sms.start()
         try:
             chat = await onboard(Driver(runtime))

@@ -13,7 +13,7 @@ from relai_bot.delivery.ticks import waitlist_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import booking
 from relai_bot.store.models import Adviser, Appointment, Scheme, Slot, WaitlistEntry
-from relai_bot.testing.driver import Chat, Driver
+from relai_bot.testing.driver import ConsoleChat, Driver
 from relai_bot.turns import Turn
 from relai_bot.wiring import Runtime
 from tests.delivery_support import buttons, sent_texts, telegram_sender
@@ -26,7 +26,7 @@ async def telegram() -> AsyncIterator[tuple]:
         yield pair
 
 
-def full_slot(runtime: Runtime, holder: Chat) -> tuple[int, int]:
+def full_slot(runtime: Runtime, holder: ConsoleChat) -> tuple[int, int]:
     """Thursday's first one-place slot at the town hall, booked by `holder`: (slot id, appointment id)."""
     with runtime.db.transaction() as session:
         slot = session.exec(
@@ -44,13 +44,13 @@ def full_slot(runtime: Runtime, holder: Chat) -> tuple[int, int]:
         return slot.id, appointment.id  # type: ignore[return-value]
 
 
-def join(runtime: Runtime, chat: Chat, **data: object) -> Turn:
+def join(runtime: Runtime, chat: ConsoleChat, **data: object) -> Turn:
     """What the booking flow does when no slot suits: the resident goes to the waitlist flow."""
     with runtime.db.transaction() as session:
         return runtime.engine.push(session, chat.channel, chat.address, "waitlist", "join", dict(data))
 
 
-def cancel(runtime: Runtime, holder: Chat, appointment_id: int) -> None:
+def cancel(runtime: Runtime, holder: ConsoleChat, appointment_id: int) -> None:
     with runtime.db.transaction() as session:
         booking.cancel_appointment(
             session,

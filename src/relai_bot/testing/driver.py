@@ -1,14 +1,25 @@
-"""A scenario driver: `chat = driver.resident()`, `await chat.send("bonjour")`, `await chat.tap("Oui")`.
+"""Scenario drivers: a resident's conversation, written once, run on every channel.
 
-It goes through the real dispatcher, engine and database; only the channel is left out (the channel
-issues run the same scenarios through their providers' clients).
+    chat = driver.resident()                    # a new resident
+    await chat.send("bonjour")
+    await chat.tap("Oui, je suis d'accord")     # by label (or its start), or by number: chat.tap(1)
+    assert "Dans quel quartier" in chat.text    # all the service answered to the last message
+    assert "Saint-Laurent" in chat.labels       # the choices offered
+
+`Chat` is all a scenario may use; each channel drives it its own way. Here, the console (`ConsoleChat`):
+the real dispatcher, engine and database, no channel. In tests/, Telegram (python-telegram-bot through
+the Telegram channel against the fake Bot API: updates in, buttons pressed by their callback data) and
+SMS (signed Twilio webhooks into the SMS channel, replies read at the fake Twilio server, options
+answered by their number). A `ChatDriver` makes residents on its channel; the shared steps below
+(`onboard`, `book_first_slot`) are written with `send` and `tap` alone, so they work on all of them.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from relai_bot.clock import Clock
 from relai_bot.services.text import fold
@@ -22,14 +33,163 @@ class NoSuchOption(AssertionError):
     pass
 
 
+# -- the interface every channel's driver offers ------------------------------------------------------
+
+
+class Choice(Protocol):
+    """An option as the resident sees it: a button, a numbered line."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def number(self) -> int: ...
+
+
+class Said(Protocol):
+    """One message the service sent."""
+
+    @property
+    def text(self) -> str: ...
+
+
+class Chat(Protocol):
+    """A resident talking with the service on one channel."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def address(self) -> str:
+        """The resident's address on the channel (a chat id, a phone number), as stored."""
+        ...
+
+    async def send(self, text: str, /) -> object:
+        """Type a message; returns once the service answered it (and its answers were delivered)."""
+        ...
+
+    async def tap(self, label: str | int, /) -> object:
+        """Choose the option whose label is (or starts with) `label`, or the option with that number."""
+        ...
+
+    async def book_first_slot(self) -> object:
+        """From the menu: book the first free slot with a general adviser."""
+        ...
+
+    def option(self, label: str | int, /) -> Choice:
+        """The option offered with that label (or label start) or number; NoSuchOption otherwise."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """All the service said in answer to the last message; `"…" in chat.text` compares as the
+        resident reads it on this channel (by SMS, without what GSM-7 cannot write)."""
+        ...
+
+    @property
+    def last(self) -> Said:
+        """The last message of that answer."""
+        ...
+
+    @property
+    def options(self) -> Sequence[Choice]:
+        """The choices offered in answer to the last message (none: an empty list)."""
+        ...
+
+    @property
+    def labels(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as the resident received it (what `Chat.last` is on Telegram and by SMS)."""
+
+    text: str
+
+
+class Button(Choice, Protocol):
+    """An option with an id that outlives its message: a button can be pressed again later."""
+
+    @property
+    def id(self) -> str: ...
+
+
+class ButtonChat(Chat, Protocol):
+    """A chat with buttons (the console, Telegram): an old or forged button can still be pressed."""
+
+    async def press(self, option_id: str, /) -> object:
+        """Press a button by its raw id (an old one, a forged one)."""
+        ...
+
+    def option(self, label: str | int, /) -> Button: ...
+
+
+class ChatDriver(Protocol):
+    """Makes residents on one channel; `runtime` is the service behind it (database, clock, settings)."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    def resident(self) -> Chat:
+        """A new resident, who never wrote."""
+        ...
+
+    async def onboarded(self, *, district: str = "Saint-Laurent", **profile: str) -> Chat:
+        """A new resident who said yes to everything and stands at the menu."""
+        ...
+
+
+# -- what every channel shares -----------------------------------------------------------------------
+
+C = TypeVar("C", bound=Choice)
+
+
+def find_option(options: Sequence[C], label: str | int) -> C:
+    """The option with that number, or whose label is `label` (else starts with it), accents and case aside."""
+    if isinstance(label, int):
+        found = [o for o in options if o.number == label]
+    else:
+        wanted = fold(label)
+        found = [o for o in options if fold(o.label) == wanted] or [
+            o for o in options if fold(o.label).startswith(wanted)
+        ]
+    if not found:
+        raise NoSuchOption(f"no option {label!r} among {[o.label for o in options]}")
+    return found[0]
+
+
+async def onboard(chat: Chat, *, district: str = "Saint-Laurent", **profile: str) -> None:
+    """Say hello, consent, accept the offers, give the district, and the profile (or "later")."""
+    await chat.send("bonjour")
+    await chat.tap("Oui, je suis d'accord")
+    await chat.tap("Oui")
+    await chat.tap(district)
+    if profile:
+        await chat.tap("Oui")
+        await chat.tap(profile["age"])
+        await chat.tap(profile["situation"])
+    else:
+        await chat.tap("Plus tard")
+
+
+async def book_first_slot(chat: Chat) -> object:
+    """From the menu: book the first free slot with a general adviser ("Je ne sais pas" for the scheme)."""
+    await chat.tap("Prendre rendez-vous")
+    await chat.tap(1)
+    await chat.tap(1)
+    return await chat.tap("Oui, je réserve")
+
+
+# -- the console: the engine through the dispatcher, no channel -------------------------------------------
+
+
 @dataclass
-class Chat:
+class ConsoleChat:
     driver: Driver
     channel: str
     address: str
     turns: list[Turn] = field(default_factory=list)
     exchanges: int = 0
-    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def _handle(self, inbound: Inbound) -> Turn:
         turn = await self.driver.runtime.dispatcher.handle(inbound)
@@ -59,23 +219,12 @@ class Chat:
 
     async def book_first_slot(self) -> Turn:
         """From the menu: book the first free slot with a general adviser ("Je ne sais pas" for the scheme)."""
-        await self.tap("Prendre rendez-vous")
-        await self.tap(1)
-        await self.tap(1)
-        return await self.tap("Oui, je réserve")
+        turn = await book_first_slot(self)
+        assert isinstance(turn, Turn)
+        return turn
 
     def option(self, label: str | int) -> Option:
-        options = self.options
-        if isinstance(label, int):
-            found = [o for o in options if o.number == label]
-        else:
-            wanted = fold(label)
-            found = [o for o in options if fold(o.label) == wanted] or [
-                o for o in options if fold(o.label).startswith(wanted)
-            ]
-        if not found:
-            raise NoSuchOption(f"no option {label!r} among {[o.label for o in options]}")
-        return found[0]
+        return find_option(self.options, label)
 
     @property
     def turn(self) -> Turn:
@@ -100,6 +249,8 @@ class Chat:
 
 
 class Driver:
+    """The console's driver: residents talk to the dispatcher directly (any channel name will do)."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
@@ -107,20 +258,18 @@ class Driver:
     def clock(self) -> Clock:
         return self.runtime.clock
 
-    def resident(self, channel: str = "console", address: str | None = None) -> Chat:
-        return Chat(self, channel, address or f"resident-{next(_addresses)}")
+    def resident(self, channel: str = "console", address: str | None = None) -> ConsoleChat:
+        return ConsoleChat(self, channel, address or f"resident-{next(_addresses)}")
 
-    async def onboarded(self, channel: str = "console", *, district: str = "Saint-Laurent", **profile: str) -> Chat:
+    async def onboarded(
+        self,
+        channel: str = "console",
+        *,
+        address: str | None = None,
+        district: str = "Saint-Laurent",
+        **profile: str,
+    ) -> ConsoleChat:
         """A resident who said yes to everything and stands at the menu."""
-        chat = self.resident(channel)
-        await chat.send("bonjour")
-        await chat.tap("Oui, je suis d'accord")
-        await chat.tap("Oui")
-        await chat.tap(district)
-        if profile:
-            await chat.tap("Oui")
-            await chat.tap(profile["age"])
-            await chat.tap(profile["situation"])
-        else:
-            await chat.tap("Plus tard")
+        chat = self.resident(channel, address)
+        await onboard(chat, district=district, **profile)
         return chat

@@ -1,37 +1,39 @@
 """The SMS channel through the real stack: signed webhooks into the app under uvicorn, the dispatcher,
 engine and database, replies through the real twilio client to FakeTwilioServer, status callbacks back.
+
+What only SMS has (numbered options, segments, signatures, STOP's silence, delivery reports); the journeys
+every channel carries run by SMS in tests/conversation/test_journeys.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlmodel import func, select
 
-from relai_bot.channels.sms.channel import INBOUND_PATH, SmsChannel
+from relai_bot.channels.sms.channel import INBOUND_PATH
 from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.clock import FrozenClock
 from relai_bot.config import SettingsError
 from relai_bot.sending.contract import SendFailure
-from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.message_log import moves_forward
 from relai_bot.store.models import (
-    Appointment,
     ChannelAddress,
     Conversation,
     MessageLog,
     ProcessedMessage,
     Resident,
 )
+from relai_bot.testing.driver import onboard
 from relai_bot.turns import Option, Reply
 from tests.conftest import make_runtime
 from tests.fakes.twilio_api import inbound_sms_params, signed_form
-from tests.sms_harness import ONE_WAY, TWO_WAY, Phone, SmsStack, sms_stack
+from tests.journeys import whole_journey
+from tests.sms_harness import ONE_WAY, TWO_WAY, SmsStack, sms_channel, sms_stack
 
 # twilio 9.13's async client still passes aiohttp's deprecated BasicAuth: not ours to fix
 pytestmark = [
@@ -41,14 +43,13 @@ pytestmark = [
 
 NUMBER = "+262692123456"
 OTHER = "+262693654321"
-_OPTION = re.compile(r"^(\d+)\. (.+)$", re.MULTILINE)
 
 
 @pytest.fixture
 async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
     async with sms_stack(sqlite_url, clock) as running:
         yield running
-        assert running.srv.violations == []
+        running.assert_clean()
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def any_stack(database_url: str, clock: FrozenClock) -> AsyncIterator[SmsS
     """The same stack on SQLite and on PostgreSQL."""
     async with sms_stack(database_url, clock) as running:
         yield running
-        assert running.srv.violations == []
+        running.assert_clean()
 
 
 def count(stack: SmsStack, model: type) -> int:
@@ -94,23 +95,6 @@ def log_of(stack: SmsStack, sid: str) -> MessageLog:
     return next(row for row in out_logs(stack) if row.provider_message_id == sid)
 
 
-def option_number(text: str, label_start: str) -> str:
-    """The number an SMS gives an option ("3. CEJ - Contrat..."), found by the start of its label."""
-    for number, label in _OPTION.findall(text):
-        if label.lower().startswith(label_start.lower()):
-            return number
-    raise AssertionError(f"no option starting with {label_start!r} in:\n{text}")
-
-
-async def onboard(phone: Phone) -> None:
-    await phone.send("bonjour")
-    await phone.send("1")  # d'accord
-    await phone.send("1")  # offers: yes
-    await phone.send("2")  # Saint-Laurent
-    await phone.send("2")  # questions: later
-    assert "Que voulez-vous faire ?" in phone.text
-
-
 # -- signatures -------------------------------------------------------------------------------------
 
 
@@ -146,57 +130,31 @@ async def test_the_webhook_answers_empty_twiml(stack: SmsStack) -> None:
 # -- the whole journey --------------------------------------------------------------------------------
 
 
-async def test_full_journey_by_sms(any_stack: SmsStack) -> None:
-    stack = any_stack
+async def test_options_are_numbered_lines_answered_by_number(stack: SmsStack) -> None:
     phone = stack.phone(NUMBER)
     await phone.send("bonjour")
-    assert "Etes-vous d'accord ?" in phone.text
     assert "1. Oui, je suis d'accord\n2. Non merci\n3. En savoir plus\nRépondez 1, 2 ou 3." in phone.text
     await phone.send("1")
     assert "offres de votre quartier" in phone.text
-    await phone.send("oui")
+    await phone.send("oui")  # a word works too
     assert "Dans quel quartier" in phone.text and "Répondez un numéro de 1 à 10." in phone.text
-    await phone.send(option_number(phone.text, "Saint-Laurent"))
+    await phone.tap("Saint-Laurent")
     await phone.send("plus tard")
     assert "C'est fait, merci !" in phone.text and "Que voulez-vous faire ?" in phone.text
     assert len(phone.last_batch) == 1  # two replies, one SMS
-
-    # find a scheme: three questions
-    await phone.send(option_number(phone.text, "Trouver une aide"))
-    await phone.send(option_number(phone.text, "Répondre à 3 questions"))
-    await phone.send(option_number(phone.text, "18 à 25 ans"))
-    await phone.send(option_number(phone.text, "Jeune, ni emploi"))
-    await phone.send(option_number(phone.text, "Trouver un emploi"))
-    assert "Voici les aides qui vous vont le mieux" in phone.text
-    await phone.send(option_number(phone.text, "CEJ"))
-    assert "Contrat d'engagement jeune" in phone.text
-    # book
-    await phone.send(option_number(phone.text, "Prendre rendez-vous"))
-    assert "prochains rendez-vous libres" in phone.text
-    first_slot = _OPTION.findall(phone.text)[0][1]
-    await phone.send("1")
-    assert "Je réserve ?" in phone.text
-    await phone.send("oui")
-    assert "C'est réservé !" in phone.text
-    assert first_slot.split(",")[0] in phone.text  # "mardi 1er décembre à 11 h" read back
-    assert all(not m.media_urls for m in phone.received)  # the .ics stays out of SMS
-    # my appointments
+    await phone.tap("Prendre rendez-vous")
+    assert "0 = menu" in phone.text  # outside the menu, 0 goes back to it
     await phone.send("0")
-    await phone.send(option_number(phone.text, "Mes rendez-vous"))
-    assert "Vous avez 1 rendez-vous." in phone.text
-    await phone.send("1")
-    await phone.send("annuler")
-    assert "Vous voulez vraiment annuler" in phone.text
-    await phone.send("1")
-    assert "C'est annulé" in phone.text
-    with stack.runtime.db.transaction() as session:
-        assert [a.status for a in session.exec(select(Appointment))] == ["cancelled"]
+    assert "Que voulez-vous faire ?" in phone.text
 
-    # every SMS from the two-way number, with a status callback, in GSM-7, within 3 segments
-    for message in phone.received:
-        assert message.from_ == TWO_WAY and message.messaging_service_sid is None
-        assert message.status_callback == stack.public_url + "/webhooks/twilio/status"
-        assert message.encoding == "GSM-7" and message.segments <= 3, message.body
+
+async def test_the_whole_journey_sms_by_sms_in_the_log(any_stack: SmsStack) -> None:
+    stack = any_stack
+    phone = stack.phone(NUMBER)
+    await whole_journey(phone)
+    assert all(not m.media_urls for m in phone.received)  # the .ics stays out of SMS
+    # every SMS from the two-way number (GSM-7, within the budget, with a status callback: assert_clean)
+    assert all(m.from_ == TWO_WAY and m.messaging_service_sid is None for m in phone.received)
     # the log holds each SMS's sid, encoding and segments (from consent on); merged replies count 0
     logged = phone.received[1:]
     logs = out_logs(stack)
@@ -208,12 +166,10 @@ async def test_full_journey_by_sms(any_stack: SmsStack) -> None:
     assert {row.status for row in logs if not row.provider_message_id} == {"merged"}
     assert sum(row.segments or 0 for row in logs) == sum(m.segments for m in logged)
     print(f"\njourney: {len(phone.received)} SMS, {sum(m.segments for m in phone.received)} segments")
-    assert stack.srv.violations == []
 
 
 async def test_a_search_by_word(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     await phone.send("formasion")
     assert "Voici ce que j'ai trouvé" in phone.text
     assert len(phone.last_batch) == 1 and phone.last_batch[0].segments <= 3
@@ -221,8 +177,7 @@ async def test_a_search_by_word(stack: SmsStack) -> None:
 
 async def test_a_message_twilio_delivers_twice_is_handled_once(any_stack: SmsStack) -> None:
     stack = any_stack
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     assert len(await phone.send("2", message_sid="SM" + "42" * 16)) == 1
     assert await phone.send("2", message_sid="SM" + "42" * 16) == []
     with stack.runtime.db.transaction() as session:
@@ -233,6 +188,7 @@ async def test_a_message_twilio_delivers_twice_is_handled_once(any_stack: SmsSta
 async def test_national_and_international_writing_are_one_resident(stack: SmsStack) -> None:
     national = stack.phone(NUMBER, written_as="0692 12 34 56")
     await onboard(national)
+    assert "Que voulez-vous faire ?" in national.text
     international = stack.phone(NUMBER, written_as="+262692123456")
     await international.send("2")
     assert "C'est pour quelle aide ?" in international.text  # the same conversation goes on
@@ -248,8 +204,7 @@ async def test_a_webhook_without_a_usable_number_is_ignored(stack: SmsStack) -> 
 
 
 async def test_a_photo_gets_a_polite_answer(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     await phone.send("", NumMedia="1", MediaUrl0="https://api.twilio.com/media/1", MediaContentType0="image/jpeg")
     assert "photos" in phone.text
 
@@ -261,8 +216,7 @@ async def test_a_photo_gets_a_polite_answer(stack: SmsStack) -> None:
     "word", ["STOP", "stop", "Arret", "ARRÊT", "arrêt", "STOP SMS", "Stop sms", "DESINSCRIRE", "désinscrire"]
 )
 async def test_stop_silences_the_number_after_one_confirmation(stack: SmsStack, word: str) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     confirmation = await phone.send(word)
     assert len(confirmation) == 1 and "vous ne recevrez plus de messages" in confirmation[0].body
     assert resident(stack).stopped_at is not None
@@ -280,8 +234,7 @@ async def test_stop_silences_the_number_after_one_confirmation(stack: SmsStack, 
 
 @pytest.mark.parametrize("word", ["START", "oui", "Reprendre"])
 async def test_start_words_resubscribe(stack: SmsStack, word: str) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     await phone.send("STOP")
     await phone.send(word)
     assert "de nouveau nos messages" in phone.text and "Que voulez-vous faire ?" in phone.text
@@ -289,16 +242,14 @@ async def test_start_words_resubscribe(stack: SmsStack, word: str) -> None:
 
 
 async def test_twilio_opt_out_keywords_stop_us_too(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     stack.srv.opted_out.add(NUMBER)  # Twilio blocked the number when it saw STOPALL
     assert await phone.send("STOPALL", OptOutType="STOP") == []
     assert resident(stack).stopped_at is not None
 
 
 async def test_error_21610_marks_the_resident_stopped(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     stack.srv.opted_out.add(NUMBER)
     creates = len(stack.srv.requests)
     assert await phone.send("menu") == []
@@ -313,8 +264,7 @@ async def test_error_21610_marks_the_resident_stopped(stack: SmsStack) -> None:
 
 
 async def test_error_30005_three_times_in_a_row_marks_unreachable(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     sids = []
     for body in ["menu", "aide", "menu"]:
         sids.append((await phone.send(body))[0].sid)
@@ -333,8 +283,7 @@ async def test_error_30005_three_times_in_a_row_marks_unreachable(stack: SmsStac
 
 
 async def test_a_delivery_resets_the_failures_in_a_row(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     first = (await phone.send("menu"))[0].sid
     second = (await phone.send("menu"))[0].sid
     await stack.srv.send_status(first, "undelivered", error_code=30003)
@@ -344,8 +293,7 @@ async def test_a_delivery_resets_the_failures_in_a_row(stack: SmsStack) -> None:
 
 
 async def test_429_then_success_is_retried_and_sent_once(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     stack.srv.fail_next(status=429, code=20429)
     sent = await phone.send("menu")
     assert len(sent) == 1 and "Que voulez-vous faire ?" in sent[0].body
@@ -356,8 +304,7 @@ async def test_429_then_success_is_retried_and_sent_once(stack: SmsStack) -> Non
 
 
 async def test_5xx_is_retried_three_times_then_given_up(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     stack.srv.fail_next(status=503, code=20503, times=3)
     assert await phone.send("menu") == []
     creates = [r for r in stack.srv.requests if r.operation == "create"]
@@ -371,8 +318,7 @@ async def test_5xx_is_retried_three_times_then_given_up(stack: SmsStack) -> None
 
 async def test_a_send_that_timed_out_is_not_sent_again(sqlite_url: str, clock: FrozenClock) -> None:
     async with sms_stack(sqlite_url, clock, twilio_timeout_seconds=0.2) as stack:
-        phone = stack.phone(NUMBER)
-        await onboard(phone)
+        phone = await stack.onboarded(NUMBER)
         before = len(stack.srv.messages)
         stack.srv.delay_next(0.6)  # Twilio takes the message, but answers too late
         assert await phone.send("menu") == []
@@ -385,8 +331,7 @@ async def test_a_send_that_timed_out_is_not_sent_again(sqlite_url: str, clock: F
 
 
 async def test_replies_to_one_number_go_out_in_order(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    await stack.onboarded(NUMBER)
     before = len(stack.srv.messages)
     stack.srv.delay_next(0.2)  # the first reply is slow: the next ones must wait for it
     bodies = ["aide", "menu", "2"]
@@ -422,8 +367,7 @@ async def test_status_callbacks_update_the_log_and_never_go_back(stack: SmsStack
 
 
 async def test_a_forged_status_callback_is_refused(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    phone = await stack.onboarded(NUMBER)
     sid = phone.last_batch[0].sid
     params = {"MessageSid": sid, "MessageStatus": "failed", "ErrorCode": "30005", "To": NUMBER}
     assert (await stack.post_status(params, signature="Zm9yZ2Vk")).status_code == 403
@@ -433,8 +377,7 @@ async def test_a_forged_status_callback_is_refused(stack: SmsStack) -> None:
 
 
 async def test_a_report_arriving_before_its_sid_is_recorded_is_kept(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    await stack.onboarded(NUMBER)
     row = out_logs(stack)[-1]
     early = "SM" + "ab" * 16
     params = {"MessageSid": early, "MessageStatus": "delivered", "To": NUMBER}
@@ -516,8 +459,7 @@ async def test_without_transliteration_accents_cost_ucs2(sqlite_url: str, clock:
 
 
 async def test_error_21610_on_a_proactive_send(stack: SmsStack) -> None:
-    phone = stack.phone(NUMBER)
-    await onboard(phone)
+    await stack.onboarded(NUMBER)
     stack.srv.opted_out.add(NUMBER)
     with pytest.raises(SendFailure) as refused:
         await stack.channel.send(NUMBER, REMINDER, proactive=True)
@@ -542,9 +484,7 @@ def test_the_sms_channel_refuses_to_start_without_a_public_url(sqlite_url: str, 
     )
     try:
         with pytest.raises(SettingsError) as error:
-            SmsChannel(
-                runtime.settings, runtime.dispatcher, runtime.renderer, DeliveryRecords(runtime.db, runtime.clock)
-            )
+            sms_channel(runtime)
         message = str(error.value)
         assert "RELAI_PUBLIC_URL" in message and "\n" not in message
     finally:

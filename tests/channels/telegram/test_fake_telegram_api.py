@@ -64,14 +64,6 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value if isinstance(value, int | float) else value.total_seconds()
 
 
-async def _eventually(predicate: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 # -- basics -----------------------------------------------------------------------------------------
 
 
@@ -404,7 +396,7 @@ async def test_delay_next_provokes_client_timeout(srv: FakeTelegramServer, bot: 
     with pytest.raises(TimedOut):
         await bot.send_message(CHAT, "lent", read_timeout=0.05)
     # Like Telegram, the server still processes the request after the delay.
-    await _eventually(lambda: len(srv.sent_messages(CHAT)) == 1)
+    await srv.wait_until(lambda: len(srv.sent_messages(CHAT)) == 1)
     await bot.send_message(CHAT, "rapide", read_timeout=1)
 
 
@@ -507,7 +499,7 @@ async def test_webhook_delivery_with_secret_header(srv: FakeTelegramServer, bot:
         srv.deliver_webhooks = True
         assert await bot.set_webhook(f"http://127.0.0.1:{port}/telegram", secret_token="s3cr3t")
         pushed = srv.user_message(CHAT, "via webhook")
-        await _eventually(lambda: len(srv.webhook_deliveries) == 2)
+        await srv.wait_until(lambda: len(srv.webhook_deliveries) == 2)
         assert [d.status for d in srv.webhook_deliveries] == [500, 200]  # retried after a failure
         assert all(header == "s3cr3t" for header, _ in received)
         assert received[-1][1]["update_id"] == pushed["update_id"]
@@ -569,9 +561,9 @@ async def test_application_polling_end_to_end(srv: FakeTelegramServer) -> None:
         await app.start()
         await app.updater.start_polling(poll_interval=0, timeout=1)
         srv.user_message(CHAT, "/start")
-        await _eventually(lambda: srv.texts(CHAT) == ["Bienvenue au Relai"])
+        await srv.wait_until(lambda: srv.texts(CHAT) == ["Bienvenue au Relai"])
         srv.callback_press(CHAT, "emploi")
-        await _eventually(lambda: any(c.ok for c in srv.calls_to("editMessageText")))
+        await srv.wait_until(lambda: any(c.ok for c in srv.calls_to("editMessageText")))
         await app.updater.stop()
         await app.stop()
     [message] = srv.chat_messages(CHAT)[1:]

@@ -1,5 +1,6 @@
 """The Telegram channel in polling mode: python-telegram-bot for real, FakeTelegramServer where Telegram
-would be. Everything a resident may send, and what the bot must answer."""
+would be. What only Telegram has (commands, deep links, buttons' limits, contacts, locations, groups,
+edits); the journeys every channel carries run through Telegram in tests/conversation/test_journeys.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from sqlmodel import func, select
 
 from relai_bot.clock import FrozenClock
 from relai_bot.store.models import (
-    Appointment,
     CallbackRequest,
     ChannelAddress,
     Conversation,
@@ -20,7 +20,8 @@ from relai_bot.store.models import (
     Resident,
 )
 from relai_bot.testing.driver import Driver
-from tests.telegram_harness import TelegramStack, TgChat, full_journey, telegram_stack
+from tests.journeys import whole_journey
+from tests.telegram_harness import TelegramStack, telegram_stack
 
 CHAT = 4242
 
@@ -29,8 +30,7 @@ CHAT = 4242
 async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[TelegramStack]:
     async with telegram_stack(sqlite_url, clock) as running:
         yield running
-        assert not running.channel.errors
-        assert running.srv.violations == []
+        running.assert_clean()
 
 
 def count(stack: TelegramStack, model: type, **where: Any) -> int:
@@ -47,22 +47,9 @@ def conversation(stack: TelegramStack, chat_id: int = CHAT) -> tuple[str, str, i
         return row.flow, row.step, row.turn
 
 
-async def onboarded(stack: TelegramStack, chat_id: int = CHAT) -> TgChat:
-    chat = stack.chat(chat_id)
-    await chat.send("/start")
-    await chat.tap("Oui, je suis d'accord")
-    await chat.tap("Oui")
-    await chat.tap("Saint-Laurent")
-    await chat.tap("Plus tard")
-    assert "Que voulez-vous faire ?" in chat.text
-    return chat
-
-
-async def test_the_whole_journey_by_buttons(stack: TelegramStack) -> None:
-    chat = await full_journey(stack, CHAT)
-    with stack.runtime.db.transaction() as session:
-        assert [a.status for a in session.exec(select(Appointment))] == ["cancelled"]
-    # Every button press was acknowledged, and every button fits Telegram's limits
+async def test_every_press_is_acknowledged_and_every_button_fits_telegram(stack: TelegramStack) -> None:
+    chat = stack.resident(CHAT)
+    await whole_journey(chat)
     assert len(stack.srv.calls_to("answerCallbackQuery")) == chat.presses == 17
     assert all(c.ok for c in stack.srv.calls_to("answerCallbackQuery"))
     for call in stack.srv.sent_messages(CHAT):
@@ -70,15 +57,11 @@ async def test_the_whole_journey_by_buttons(stack: TelegramStack) -> None:
         for row in markup.get("inline_keyboard", []):
             assert len(row) == 1 and len(row[0]["text"]) <= 60
             assert 1 <= len(row[0]["callback_data"].encode()) <= 64
-    assert chat.labels == ["Prendre un autre rendez-vous", "Revenir au menu"]
 
 
 async def test_booking_sends_the_calendar_file_and_offers_to_share_the_phone(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
-    await chat.tap("Prendre rendez-vous")
-    await chat.tap("Je ne sais pas")
-    await chat.press(chat.buttons()[0][1])
-    await chat.tap("Oui, je réserve")
+    chat = await stack.onboarded(CHAT)
+    await chat.book_first_slot()
     booked, document, offer = stack.srv.sent_messages(CHAT)[-3:]
     assert "C'est réservé !" in booked.text and document.method == "sendDocument"
     assert document.params["document"].filename.endswith(".ics")
@@ -118,7 +101,7 @@ async def test_start_twice_and_commands(stack: TelegramStack) -> None:
     await chat.send("/start")
     assert "Êtes-vous d'accord ?" in chat.text
     assert conversation(stack)[:2] == ("onboarding", "welcome")
-    chat = await onboarded(stack, 5151)
+    chat = await stack.onboarded(5151)
     await chat.tap("Trouver une aide")
     await chat.send("/aide")
     assert "Voici comment faire" in chat.text or "questions" in chat.text
@@ -131,11 +114,8 @@ async def test_start_twice_and_commands(stack: TelegramStack) -> None:
 
 
 async def test_rendezvous_from_the_middle_of_a_flow(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
-    await chat.tap("Prendre rendez-vous")
-    await chat.tap("Je ne sais pas")
-    await chat.press(chat.buttons()[0][1])
-    await chat.tap("Oui, je réserve")
+    chat = await stack.onboarded(CHAT)
+    await chat.book_first_slot()
     await chat.tap("Revenir au menu")
     await chat.tap("Trouver une aide")
     new = await chat.send("/rendezvous")
@@ -146,8 +126,8 @@ async def test_rendezvous_from_the_middle_of_a_flow(stack: TelegramStack) -> Non
         assert all(r.provider_message_id for r in outs)
 
 
-async def test_stop_then_start_again(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+async def test_stop_and_start_as_commands(stack: TelegramStack) -> None:
+    chat = await stack.onboarded(CHAT)
     await chat.send("/stop")
     assert "vous ne recevrez plus de messages" in chat.text
     await chat.send("bonjour")
@@ -156,25 +136,8 @@ async def test_stop_then_start_again(stack: TelegramStack) -> None:
     assert "de nouveau nos messages" in chat.text
 
 
-async def test_stale_replayed_and_tampered_buttons(stack: TelegramStack) -> None:
-    chat = stack.chat(CHAT)
-    await chat.send("/start")
-    welcome = chat.buttons()
-    await chat.tap("Oui, je suis d'accord")
-    current = chat.labels
-    # (the same button again right away would be a double tap: acknowledged, silently)
-    for data in [welcome[1][1], welcome[0][1], "999.1", "garbage", "<b>&", "1." + "9" * 62]:
-        await chat.press(data)
-        assert "Ce bouton est ancien" in chat.text, data
-        assert chat.labels == current
-    # Nothing moved: the replayed "Non merci" erased nothing
-    assert count(stack, Resident) == 1
-    answers = stack.srv.calls_to("answerCallbackQuery")
-    assert len(answers) == 7 and all(a.ok for a in answers)
-
-
 async def test_a_button_pressed_twice_quickly_counts_once(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     data = chat.button("Trouver une aide")
     before = conversation(stack)[2]
     chat.seen = len(stack.srv.texts(CHAT))
@@ -188,7 +151,7 @@ async def test_a_button_pressed_twice_quickly_counts_once(stack: TelegramStack) 
 
 
 async def test_the_same_update_delivered_twice_is_handled_once(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     update = stack.srv.user_message(CHAT, "permis")
     stack.srv.push_update(update)
     await stack.settle()
@@ -216,7 +179,7 @@ async def test_the_same_update_delivered_twice_is_handled_once(stack: TelegramSt
     ids=["photo", "sticker", "voice", "document"],
 )
 async def test_media_get_a_polite_answer_and_change_nothing(stack: TelegramStack, content: Any) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     labels, where = chat.labels, conversation(stack)[:2]
     if content == "document":
         content = {"document": stack.srv.store_file(b"%PDF-1.4", "cv.pdf", "application/pdf")}
@@ -226,7 +189,7 @@ async def test_media_get_a_polite_answer_and_change_nothing(stack: TelegramStack
 
 
 async def test_contacts_own_and_someone_elses(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     await chat.send(None, contact={"phone_number": "262692000111", "first_name": "Cousin", "user_id": 999})
     assert "pas celui d'une autre personne" in chat.text
     await chat.send(None, contact={"phone_number": "262692000111", "first_name": "Sans compte"})
@@ -243,7 +206,7 @@ async def test_contacts_own_and_someone_elses(stack: TelegramStack) -> None:
 
 
 async def test_a_contact_is_the_answer_where_a_phone_is_asked(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     await chat.tap("Être rappelé")
     assert "À quel numéro" in chat.text
     await chat.send(None, contact={"phone_number": "+262 692 12 34 56", "first_name": "Test", "user_id": CHAT})
@@ -263,7 +226,7 @@ async def test_a_contact_before_consent_is_not_kept(stack: TelegramStack) -> Non
 
 
 async def test_location_suggests_the_nearest_district_and_place(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     where = conversation(stack)
     await chat.send(None, location={"latitude": -20.9305, "longitude": 55.3405})
     assert "Le quartier le plus proche : Saint-Laurent." in chat.text
@@ -284,7 +247,7 @@ async def test_location_answers_the_district_question(stack: TelegramStack) -> N
 
 
 async def test_edited_messages_get_a_polite_answer_and_change_nothing(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     where = conversation(stack)
     sent = stack.srv.user_message(CHAT, "permis")
     await stack.settle()
@@ -306,7 +269,7 @@ async def test_group_messages_get_one_answer(stack: TelegramStack) -> None:
 
 
 async def test_a_resident_typing_html_breaks_nothing(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     await chat.send("<b>permis</b> & <i>voiture")
     assert "permis" in chat.text.lower()
     await chat.send("<script>alert(1)</script>")
@@ -314,7 +277,7 @@ async def test_a_resident_typing_html_breaks_nothing(stack: TelegramStack) -> No
 
 
 async def test_blocking_the_bot_marks_the_address_unreachable(stack: TelegramStack) -> None:
-    await onboarded(stack)
+    await stack.onboarded(CHAT)
     member = {"status": "member", "user": stack.srv.bot_user}
     kicked = {"status": "kicked", "user": stack.srv.bot_user, "until_date": 0}
     change = {
@@ -334,20 +297,12 @@ async def test_blocking_the_bot_marks_the_address_unreachable(stack: TelegramSta
 
 async def test_sharing_the_phone_makes_telegram_and_sms_one_resident(stack: TelegramStack) -> None:
     phone = "+262692123456"
-    sms = Driver(stack.runtime).resident(channel="sms", address=phone)
-    await sms.send("bonjour")
-    await sms.tap("Oui, je suis d'accord")
-    await sms.tap("Non")
-    await sms.tap("Pichette")
-    await sms.tap("Plus tard")
-    await sms.tap("Prendre rendez-vous")
-    await sms.tap(1)
-    await sms.tap(1)
-    await sms.tap("Oui, je réserve")
-    chat = await onboarded(stack)
+    sms = await Driver(stack.runtime).onboarded(channel="sms", address=phone, district="Pichette")
+    await sms.book_first_slot()
+    chat = await stack.onboarded(CHAT)
     await chat.tap("Prendre rendez-vous")
     await chat.tap("Je ne sais pas")
-    await chat.press(chat.buttons()[1][1])
+    await chat.tap(2)
     await chat.tap("Oui, je réserve")
     assert "Partager mon numéro" in chat.text
     await chat.send(None, contact={"phone_number": phone.removeprefix("+"), "first_name": "Test", "user_id": CHAT})
@@ -359,7 +314,7 @@ async def test_sharing_the_phone_makes_telegram_and_sms_one_resident(stack: Tele
     await chat.tap("Revenir au menu")
     await chat.tap("Prendre rendez-vous")
     await chat.tap("Je ne sais pas")
-    await chat.press(chat.buttons()[2][1])
+    await chat.tap(3)
     await chat.tap("Oui, je réserve")
     assert "C'est réservé !" in chat.text and "Partager mon numéro" not in chat.text
 
@@ -367,7 +322,7 @@ async def test_sharing_the_phone_makes_telegram_and_sms_one_resident(stack: Tele
 async def test_on_sqlite_and_postgresql(database_url: str, clock: FrozenClock) -> None:
     """The journey, a group told once, a delivery twice and a phone merge, on both databases."""
     async with telegram_stack(database_url, clock) as stack:
-        await full_journey(stack, CHAT)
+        await whole_journey(stack.resident(CHAT))
         group = stack.chat(-1009876543210)
         await group.send("bonjour", user_id=777)
         await group.send("encore", user_id=777)
@@ -384,4 +339,4 @@ async def test_on_sqlite_and_postgresql(database_url: str, clock: FrozenClock) -
         await chat.send(None, contact={"phone_number": "262692123456", "first_name": "Test", "user_id": CHAT})
         assert "Vos rendez-vous pris par SMS sont aussi ici maintenant." in chat.text
         assert count(stack, Resident) == 1
-        assert not stack.channel.errors and stack.srv.violations == []
+        stack.assert_clean()

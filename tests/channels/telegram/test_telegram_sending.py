@@ -16,7 +16,7 @@ from relai_bot.clock import FrozenClock
 from relai_bot.sending.contract import SendFailure
 from relai_bot.store.models import ChannelAddress, MessageLog, Resident
 from relai_bot.turns import Option, Reply
-from tests.telegram_harness import RELAXED_CHANNEL, TelegramStack, TgChat, eventually, telegram_stack
+from tests.telegram_harness import RELAXED_CHANNEL, TelegramStack, telegram_stack
 
 CHAT = 4242
 # PTB 22 warns when it builds a RetryAfter (its retry_after will become a timedelta)
@@ -27,18 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.
 async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[TelegramStack]:
     async with telegram_stack(sqlite_url, clock) as running:
         yield running
-        assert not running.channel.errors
-        assert running.srv.violations == []
-
-
-async def onboarded(stack: TelegramStack, chat_id: int = CHAT) -> TgChat:
-    chat = stack.chat(chat_id)
-    await chat.send("/start")
-    await chat.tap("Oui, je suis d'accord")
-    await chat.tap("Oui")
-    await chat.tap("Saint-Laurent")
-    await chat.tap("Plus tard")
-    return chat
+        running.assert_clean()
 
 
 def statuses(stack: TelegramStack, method: str = "sendMessage") -> list[int]:
@@ -86,7 +75,7 @@ async def test_5xx_every_time_is_a_retry_for_later(stack: TelegramStack) -> None
 
 
 async def test_blocked_bot_marks_the_address_unreachable(stack: TelegramStack) -> None:
-    await onboarded(stack)
+    await stack.onboarded(CHAT)
     stack.srv.block_chat(CHAT)
     with pytest.raises(SendFailure) as caught:
         await stack.channel.send(str(CHAT), Reply(text="Rappel"), proactive=True)
@@ -98,7 +87,7 @@ async def test_blocked_bot_marks_the_address_unreachable(stack: TelegramStack) -
 
 
 async def test_a_reply_to_a_blocked_chat_is_recorded_as_failed(stack: TelegramStack) -> None:
-    await onboarded(stack)
+    await stack.onboarded(CHAT)
     stack.srv.block_chat(CHAT)
     stack.srv.user_message(CHAT, "permis")
     await stack.settle()
@@ -115,7 +104,7 @@ async def test_a_reply_to_a_blocked_chat_is_recorded_as_failed(stack: TelegramSt
 
 
 async def test_chat_not_found_is_unreachable(stack: TelegramStack) -> None:
-    await onboarded(stack)
+    await stack.onboarded(CHAT)
     stack.srv.unknown_chats.add(CHAT)
     with pytest.raises(SendFailure) as caught:
         await stack.channel.send(str(CHAT), Reply(text="Rappel"))
@@ -141,12 +130,12 @@ async def test_a_timeout_after_sending_is_never_resent(sqlite_url: str, clock: F
             await stack.channel.send(str(CHAT), Reply(text="Rappel"))
         assert (caught.value.kind, caught.value.code) == ("retry", "timeout")
         # Telegram took it after all: shown once, never sent a second time
-        await eventually(lambda: len(stack.srv.calls_to("sendMessage")) == 1)
+        await stack.srv.wait_until(lambda: len(stack.srv.calls_to("sendMessage")) == 1)
         assert stack.srv.texts(CHAT) == ["Rappel"]
 
 
 async def test_a_stopped_resident_gets_nothing_proactive(stack: TelegramStack) -> None:
-    chat = await onboarded(stack)
+    chat = await stack.onboarded(CHAT)
     await chat.send("/stop")
     with pytest.raises(SendFailure) as caught:
         await stack.channel.send(str(CHAT), Reply(text="Offre"), proactive=True)

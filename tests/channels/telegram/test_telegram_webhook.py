@@ -12,7 +12,8 @@ from sqlmodel import func, select
 from relai_bot.channels.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, webhook_secret
 from relai_bot.clock import FrozenClock
 from relai_bot.store.models import Appointment, Conversation, MessageLog, ProcessedMessage, Resident
-from tests.telegram_harness import RELAXED_CHANNEL, TOKEN, TelegramStack, full_journey, telegram_stack
+from tests.journeys import whole_journey
+from tests.telegram_harness import RELAXED_CHANNEL, TOKEN, TelegramStack, telegram_stack
 
 CHAT = 4242
 
@@ -21,8 +22,7 @@ CHAT = 4242
 async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[TelegramStack]:
     async with telegram_stack(sqlite_url, clock, mode="webhook") as running:
         yield running
-        assert not running.channel.errors
-        assert running.srv.violations == []
+        running.assert_clean()
 
 
 def count(stack: TelegramStack, model: type) -> int:
@@ -51,7 +51,8 @@ async def post(stack: TelegramStack, body: Any, headers: dict[str, str] | None =
 
 
 async def test_the_whole_journey_by_buttons_through_the_webhook(stack: TelegramStack) -> None:
-    chat = await full_journey(stack, CHAT)
+    chat = stack.resident(CHAT)
+    await whole_journey(chat)
     assert len(stack.srv.calls_to("answerCallbackQuery")) == chat.presses
     assert stack.srv.calls_to("getUpdates") == []
     deliveries = stack.srv.webhook_deliveries
