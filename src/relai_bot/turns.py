@@ -60,7 +60,7 @@ class Reply:
 
 @dataclass(frozen=True)
 class Effect:
-    """Something that happened that other parts may act on (reminders, staff notifications…)."""
+    """Something that happened that a channel may act on (`stopped_reminder`: by SMS, silence after STOP)."""
 
     name: str
     data: dict[str, Any] = field(default_factory=dict)

@@ -144,7 +144,6 @@ class Engine:
         if keyword == "stop":
             if resident is not None:
                 residents.stop(ctx.session, resident, ctx.now)
-                ctx.effect("resident_stopped", resident_id=resident.id)
                 self._say(ctx, replies, "common/stopped")
                 self._go(ctx, replies, self._home(ctx), quiet=True)
             else:

@@ -32,7 +32,7 @@ def offer_phone_share(ctx: Context) -> str | None:
 def request_callback(ctx: Context, preferred_time: str) -> str | None:
     """Ask for a call back at the preferred time; staff see the request."""
     resident = ctx.require_resident()
-    request = callbacks.request_callback(
+    callbacks.request_callback(
         ctx.session,
         resident_id=id_of(resident),
         phone=ctx.data.pop("callback_phone", None),
@@ -40,7 +40,6 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
         topic=ctx.data.get("scheme_code"),
         now=ctx.now,
     )
-    ctx.effect("callback_requested", callback_id=request.id)
     return None
 
 
@@ -59,8 +58,7 @@ def export_data(ctx: Context) -> str | None:
 def erase_me(ctx: Context) -> str | None:
     """Forget the resident entirely; their future places go back to others."""
     resident = ctx.require_resident()
-    report = residents.erase_resident(ctx.session, id_of(resident), ctx.now)
-    ctx.effect("resident_erased", counts=report.counts)
+    residents.erase_resident(ctx.session, id_of(resident), ctx.now)
     ctx.resident = None
     ctx.forget = True
     return None
@@ -71,5 +69,4 @@ def stop_messages(ctx: Context) -> str | None:
     """No more messages to the resident until they say start again."""
     resident = ctx.require_resident()
     residents.stop(ctx.session, resident, ctx.now)
-    ctx.effect("resident_stopped", resident_id=resident.id)
     return None

@@ -162,7 +162,6 @@ def book(ctx: Context) -> str | None:
     view = booking.appointment_view(ctx.session, id_of(appointment))
     ctx.vars["appointment"] = appointment_item(view)
     ctx.attachments.append(_ics(ctx, view))
-    ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
     ctx.drop("slot_id", "venue_id", "scheme_code")
     return None
 
@@ -203,7 +202,6 @@ def cancel_appointment(ctx: Context) -> str | None:
         resident_id=id_of(resident),
         now=ctx.now,
     )
-    ctx.effect("appointment_cancelled", appointment_id=appointment.id, slot_id=appointment.slot_id)
     ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
     _forget_booking(ctx)
     return None
@@ -223,7 +221,6 @@ def move_appointment(ctx: Context) -> str | None:
     view = booking.appointment_view(ctx.session, id_of(moved))
     ctx.vars["appointment"] = appointment_item(view)
     ctx.attachments.append(_ics(ctx, view))
-    ctx.effect("appointment_moved", appointment_id=moved.id, previous_id=int(ctx.data["appointment_id"]))
     _forget_booking(ctx)
     return None
 

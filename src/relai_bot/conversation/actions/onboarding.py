@@ -15,7 +15,6 @@ def give_consent(ctx: Context) -> str | None:
     resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
     ctx.resident = resident
     ctx.conversation.resident_id = resident.id
-    ctx.effect("resident_created", resident_id=resident.id)
     payload = ctx.data.pop("start_payload", "")
     if payload and (district := residents.match_district(ctx.session, payload.replace("-", " "))) is not None:
         ctx.data["district_code"] = district.code

@@ -22,7 +22,6 @@ def confirm_appointment(ctx: Context) -> str | None:
         now=ctx.now,
     )
     ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
-    ctx.effect("appointment_confirmed", appointment_id=appointment.id)
     return None
 
 
@@ -78,7 +77,6 @@ def accept_offer(ctx: Context) -> str | None:
         now=ctx.now,
     )
     ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
-    ctx.effect("slot_booked", appointment_id=appointment.id, resident_id=resident.id)
     ctx.data.pop("waitlist_entry_id", None)
     return None
 
