@@ -29,16 +29,27 @@ class SendFailure(Exception):
     kind: retry (429, 5xx, timeout: try again, after `retry_after` seconds if given);
     unreachable (blocked the bot, deleted account, unknown number); stopped (the person opted out at the
     provider, e.g. Twilio 21610); invalid (our request was wrong: do not retry).
+
+    ambiguous: no answer after the request left (a timeout, a connection lost mid-way): the provider may
+    have taken the message, so sending it again may show it twice. Whether that is ever done is the retry
+    policy's call (relai_bot.sending.retry), the same for every channel.
     """
 
     def __init__(
-        self, kind: FailureKind, detail: str, *, retry_after: float | None = None, code: str | None = None
+        self,
+        kind: FailureKind,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
         self.code = code
+        self.ambiguous = ambiguous
 
 
 class Sender(Protocol):
