@@ -7,7 +7,6 @@ timeouts, 403), and nothing may be lost; only a message in flight at a crash may
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -100,16 +99,6 @@ def test_claims_are_leases_and_urgent_rows_come_first(any_runtime: Runtime) -> N
         clock.advance(seconds=3600)
         rest = outbox.claim(session, channel="telegram", worker="c", now=clock.now(), lease=lease, limit=10)
     assert again[0].id not in {r.id for r in rest}  # a sent row is never claimed again
-
-
-def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
-    import random
-
-    rng = random.Random(5)
-    waits = [outbox.backoff(n, rng=rng).total_seconds() for n in range(1, 10)]
-    assert 15 <= waits[0] <= 30 and 30 <= waits[1] <= 60 and waits[-1] <= 3600
-    assert all(a <= b for a, b in itertools.pairwise(waits))
-    assert outbox.backoff(1, retry_after=120, rng=rng) >= timedelta(seconds=120)
 
 
 # -- provider errors ---------------------------------------------------------------------------------

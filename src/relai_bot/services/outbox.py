@@ -10,7 +10,6 @@ the provider accepted ("sent") is final and never sent again.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +27,6 @@ from relai_bot.store.models.delivery import PRIORITIES
 # Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
 CHANNEL_PREFERENCE = ("telegram", "sms")
 FINAL_STATUSES = frozenset({"sent", "delivered", "failed", "skipped"})
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
 _INSERT_CHUNK = 500
 
 
@@ -216,15 +213,6 @@ def mark_final(
     return bool(result.rowcount)
 
 
-def backoff(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with full jitter on the upper half (30 s, 1 min, 2 min … 1 h), never under retry_after."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
-    wait = ceiling * (0.5 + 0.5 * (rng or random).random())
-    if retry_after is not None:
-        wait = max(wait, timedelta(seconds=retry_after) * (1 + 0.1 * (rng or random).random()))
-    return wait
-
-
 def reschedule(
     session: Session,
     row_id: int,
@@ -235,8 +223,8 @@ def reschedule(
     error: str | None = None,
     code: str | None = None,
 ) -> bool:
-    """Back to pending until `at`. A failed try counts an attempt; a hold by quiet hours or the
-    provider's "slow down" (429) does not."""
+    """Back to pending until `at` (when to retry: relai_bot.sending.retry). A failed try counts an attempt;
+    a hold by quiet hours or the provider's "slow down" (429) does not."""
     values: dict[str, Any] = {
         "status": "pending",
         "next_attempt_at": at,
