@@ -46,10 +46,12 @@ from relai_bot.channels.telegram import db
 from relai_bot.channels.telegram.handlers import TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
 from relai_bot.channels.telegram.render import plain_message, render_replies, render_reply
-from relai_bot.channels.telegram.send import Pacer, TelegramSender, retry_seconds
+from relai_bot.channels.telegram.send import TelegramSender, retry_seconds
 from relai_bot.config import SettingsError
 from relai_bot.conversation.flows import Target
+from relai_bot.delivery.limits import channel_limits
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.sending.pacing import Pacer
 from relai_bot.turns import Inbound, Reply, Turn
 from relai_bot.wiring import Runtime
 
@@ -82,7 +84,15 @@ def file_url(api_url: str) -> str:
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, runtime: Runtime, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """`pacer`: the pace of everything sent through this bot token (built from the settings if not
+        given); the delivery worker finds it here and its Telegram lane shares it. `sleep`: retry waits."""
         settings = runtime.settings
         if settings.telegram_token is None:
             raise SettingsError("setting RELAI_TELEGRAM_TOKEN is required for the Telegram channel")
@@ -103,8 +113,7 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
-        per_chat = 1 / settings.telegram_chat_interval if settings.telegram_chat_interval else 1000.0
-        self.pacer = Pacer(settings.telegram_rate, per_chat, settings.telegram_chat_burst)
+        self.pacer = pacer or Pacer(channel_limits(settings)[CHANNEL].pace())
         self.sender = TelegramSender(self.app.bot, self.pacer, sleep=sleep)
         self.outbound = TelegramOutbound(runtime, self.sender)
         self.handlers = TelegramHandlers(self)
@@ -335,12 +344,11 @@ class TelegramChannel:
 
     # -- updates out ------------------------------------------------------------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
-        """The delivery engine's send: one reply (its parts in order), with bounded retries.
+        """The delivery engine's send: one reply (its parts in order), one try of each (the engine retries).
 
-        Up to 3 tries per message, waiting up to 5 s for a 429; beyond that SendFailure("retry",
-        retry_after=...). Parts Telegram already took are remembered (in memory), so the engine's next
-        try sends only the rest. An ambiguous timeout raises UncertainSend (kind "retry", code
-        "timeout"): Telegram may have shown the message; resending it is the caller's choice.
+        A 429 pauses the chat and comes back as SendFailure("retry", retry_after=...). Parts Telegram
+        already took are remembered (in memory), so the engine's next try sends only the rest. An
+        ambiguous timeout comes back with `ambiguous` set: Telegram may have shown the message.
         """
         try:
             chat_id = int(address)
