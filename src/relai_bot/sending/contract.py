@@ -53,10 +53,15 @@ class SendFailure(Exception):
 
 
 class Sender(Protocol):
-    """A channel's way of sending one reply to one address (one attempt; retries are the caller's).
+    """A channel's way of sending one reply to one address (one try of each request; retries are the
+    caller's, by the outbox's retry policy).
 
     `proactive` is True for what the service sends on its own initiative (reminders, broadcasts): an SMS
     channel then uses its one-way sender and words options as "how to answer" rather than "reply 1".
+
+    A channel paces its own requests with its `pacer` (relai_bot.sending.pacing.Pacer), shared with its
+    conversation replies; the delivery worker then does not pace them again. A Sender without a `pacer`
+    attribute is paced by the worker.
     """
 
     name: str
