@@ -112,11 +112,12 @@ class Settings(BaseSettings):
     # "1d@18:00" = the day before at 18:00 local; "2h", "30m" = that long before; "off" = none
     reminder_offsets: str = "1d@18:00,2h"
     # Provider limits: Telegram messages/s overall and seconds between two messages to one chat;
-    # SMS segments/s per sender (Twilio's default outside North America is 10)
+    # SMS segments/s for the whole account, replies and outbox together (Twilio allows 10 per sender outside
+    # North America: one budget for both senders stays under it)
     telegram_rate: float = Field(default=30.0, gt=0, le=1000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
     sms_rate: float = Field(default=10.0, gt=0, le=1000)
-    # A dispatcher owns the rows it claimed this long; then another may take them (a crashed one's)
+    # An outbox worker owns the rows it claimed this long; then another may take them (a crashed one's)
     outbox_lease_seconds: float = Field(default=120.0, ge=10, le=3600)
     outbox_max_attempts: int = Field(default=8, ge=1, le=50)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from relai_bot.clock import FrozenClock
 from relai_bot.config import load_settings
-from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.worker import DeliveryWorker
+from relai_bot.sending.limits import ChannelLimits
 from relai_bot.services import outbox
 from relai_bot.store.models import Adviser
 from relai_bot.wiring import build_runtime

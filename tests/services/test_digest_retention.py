@@ -125,7 +125,7 @@ def test_the_scheduler_registers_every_job_in_one_place(runtime: Runtime) -> Non
     assert digest is not None and str(digest.trigger) == "cron[hour='7', minute='30']"
 
 
-async def test_serve_starts_and_stops_the_dispatcher(runtime: Runtime) -> None:
+async def test_serve_starts_and_stops_the_outbox_worker(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         (rid,) = add_residents(session, 1, runtime.clock.now())
         outbox.enqueue(

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from relai_bot.cli import app
 from relai_bot.clock import FrozenClock
-from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.worker import DeliveryWorker
+from relai_bot.sending.limits import ChannelLimits
 from relai_bot.services import broadcasts, outbox
 from relai_bot.services.errors import NotFound
 from relai_bot.services.quiet_hours import held_until, is_rest_day, next_opening

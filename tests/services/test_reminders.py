@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import select
 
 from relai_bot.clock import FrozenClock
-from relai_bot.delivery.limits import ChannelLimits
 from relai_bot.delivery.ticks import reminders_tick
 from relai_bot.delivery.worker import DeliveryWorker
+from relai_bot.sending.limits import ChannelLimits
 from relai_bot.services import booking
 from relai_bot.store.models import AdviserAddress, Appointment, ChannelAddress, OutboxMessage, Slot
 from relai_bot.testing.driver import ConsoleChat, Driver
@@ -92,13 +92,13 @@ async def test_a_reminder_due_tomorrow_at_18_goes_at_18_not_before(runtime: Runt
     appointment_id = book_at(runtime, chat, local(2026, 12, 3, 9, 0))  # Thursday 9:15, the first slot from 9:00
     assert reminders_tick(runtime) == 2
     assert reminders_tick(runtime) == 0  # idempotent
-    dispatcher = worker(runtime, sender)
-    await dispatcher.drain()
+    outbox_worker = worker(runtime, sender)
+    await outbox_worker.drain()
     clock.set(local(2026, 12, 2, 17, 59, 59))  # Wednesday, one second early
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert sent_texts(srv, CHAT) == []
     clock.set(local(2026, 12, 2, 18, 0))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     texts = sent_texts(srv, CHAT)
     assert len(texts) == 1
     assert "Rappel : vous avez rendez-vous jeudi 3 décembre à 9 h" in texts[0]
@@ -113,13 +113,13 @@ async def test_a_reminder_due_tomorrow_at_18_goes_at_18_not_before(runtime: Runt
     two_hours_before = appointment(runtime, appointment_id).starts_at - timedelta(hours=2)
     assert two_hours_before.astimezone(TZ).hour == 7
     clock.set(two_hours_before - timedelta(seconds=1))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 1
     clock.set(two_hours_before)
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 2
     assert [r.status for r in reminder_rows(runtime)] == ["sent", "sent"]
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 async def test_j_annule_cancels_and_the_next_reminder_is_skipped(runtime: Runtime, driver: Driver, telegram) -> None:
@@ -128,20 +128,20 @@ async def test_j_annule_cancels_and_the_next_reminder_is_skipped(runtime: Runtim
     chat = await onboard(driver)
     appointment_id = book_at(runtime, chat, local(2026, 12, 3, 9, 0))
     reminders_tick(runtime)
-    dispatcher = worker(runtime, sender)
+    outbox_worker = worker(runtime, sender)
     clock.set(local(2026, 12, 2, 18, 0))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     await chat.press(buttons(srv, CHAT)[1][1])  # J'annule
     assert "Vous voulez vraiment annuler le rendez-vous jeudi 3 décembre à 9 h 15 ?" in chat.text
     await chat.tap("Oui, j'annule")
     assert "C'est annulé" in chat.text
     assert appointment(runtime, appointment_id).status == "cancelled"
     clock.set(local(2026, 12, 3, 7, 20))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 1
     rows = reminder_rows(runtime)
     assert [(r.status, r.error) for r in rows] == [("sent", None), ("skipped", "appointment_cancelled")]
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 async def test_je_change_de_creneau_moves_and_the_new_time_gets_reminders(
@@ -152,9 +152,9 @@ async def test_je_change_de_creneau_moves_and_the_new_time_gets_reminders(
     chat = await onboard(driver)
     old_id = book_at(runtime, chat, local(2026, 12, 3, 9, 0))
     reminders_tick(runtime)
-    dispatcher = worker(runtime, sender)
+    outbox_worker = worker(runtime, sender)
     clock.set(local(2026, 12, 2, 18, 0))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     await chat.press(buttons(srv, CHAT)[2][1])  # Je change de créneau
     assert "Choisissez le nouveau" in chat.text
     await chat.tap(1)
@@ -164,12 +164,12 @@ async def test_je_change_de_creneau_moves_and_the_new_time_gets_reminders(
         moved = session.exec(select(Appointment).where(Appointment.status == "booked")).one()
     assert reminders_tick(runtime) >= 1  # the new appointment's reminders
     clock.set(local(2026, 12, 3, 7, 20))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     old = [r for r in reminder_rows(runtime) if r.appointment_id == old_id]
     assert [r.status for r in old] == ["sent", "skipped"]
     new = [r for r in reminder_rows(runtime) if r.appointment_id == moved.id]
     assert new and all(r.due_at >= moved.booked_at for r in new)
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 async def test_after_a_downtime_only_the_latest_useful_reminder_goes(
@@ -181,12 +181,12 @@ async def test_after_a_downtime_only_the_latest_useful_reminder_goes(
     book_at(runtime, chat, local(2026, 12, 3, 9, 0))
     reminders_tick(runtime)
     # Down from Wednesday 17:00 to Thursday 7:30: both reminders are due; the day-before one is superseded
-    dispatcher = worker(runtime, sender)
+    outbox_worker = worker(runtime, sender)
     clock.set(local(2026, 12, 3, 7, 40))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 1
     assert [(r.status, r.error) for r in reminder_rows(runtime)] == [("skipped", "superseded"), ("sent", None)]
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 async def test_a_late_reminder_is_sent_late_and_a_useless_one_skipped(
@@ -197,15 +197,15 @@ async def test_a_late_reminder_is_sent_late_and_a_useless_one_skipped(
     chat = await onboard(driver)
     book_at(runtime, chat, local(2026, 12, 3, 9, 0))
     reminders_tick(runtime)
-    dispatcher = worker(runtime, sender)
+    outbox_worker = worker(runtime, sender)
     clock.set(local(2026, 12, 3, 6, 0))  # back on Thursday 6:00: the 18:00 one is late but useful
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 1
     clock.set(local(2026, 12, 3, 8, 50))  # back again at 8:50: too close to the appointment, no use
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, CHAT)) == 1
     assert [(r.status, r.error) for r in reminder_rows(runtime)] == [("sent", None), ("skipped", "expired")]
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 async def test_no_reminder_for_a_moment_before_the_booking(runtime: Runtime, driver: Driver) -> None:
@@ -257,10 +257,10 @@ async def test_telegram_failing_for_good_falls_back_to_sms(sqlite_url: str, cloc
             book_at(runtime, chat, local(2026, 12, 3, 9, 0))
             reminders_tick(runtime)
             srv.block_chat(CHAT)
-            dispatcher = worker(runtime, sender, sms=sms)
+            outbox_worker = worker(runtime, sender, sms=sms)
             clock.set(local(2026, 12, 2, 18, 0))
-            await dispatcher.drain()
-            await dispatcher.stop()
+            await outbox_worker.drain()
+            await outbox_worker.stop()
             assert sent_texts(srv, CHAT) == []
             texts = [m.body for m in twilio.messages if m.to == "+262692123456"]
             assert len(texts) == 1 and "jeudi 3 décembre" in texts[0]
@@ -305,17 +305,17 @@ async def test_a_reminder_that_reaches_no_channel_tells_the_adviser(runtime: Run
         session.add(AdviserAddress(adviser_id=adviser_id, channel="telegram", address="777", created_at=clock.now()))
     reminders_tick(runtime)
     srv.block_chat(CHAT)
-    dispatcher = worker(runtime, sender)
+    outbox_worker = worker(runtime, sender)
     clock.set(local(2026, 12, 2, 18, 0))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     told = sent_texts(srv, 777)
     assert len(told) == 1 and "Rappel non reçu" in told[0] and "jeudi 3 décembre à 9 h" in told[0]
     # The next reminder finds no reachable address and says nothing more to the adviser (once per appointment)
     clock.set(local(2026, 12, 3, 7, 20))
-    await dispatcher.drain()
+    await outbox_worker.drain()
     assert len(sent_texts(srv, 777)) == 1
     assert [r.status for r in reminder_rows(runtime)] == ["failed", "skipped"]
-    await dispatcher.stop()
+    await outbox_worker.stop()
 
 
 def test_offsets_are_parsed_and_checked() -> None:

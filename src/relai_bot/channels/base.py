@@ -7,11 +7,14 @@ from typing import Protocol
 from starlette.routing import BaseRoute
 
 from relai_bot.sending.contract import SendResult
+from relai_bot.sending.pacing import Pacer
 from relai_bot.turns import Reply
 
 
 class ChannelAdapter(Protocol):
     name: str
+    # The pace of everything the channel sends, replies and the delivery engine's sends alike
+    pacer: Pacer
 
     def routes(self) -> list[BaseRoute]:
         """Web routes (webhooks) the channel needs inside the app; may be empty."""

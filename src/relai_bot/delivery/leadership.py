@@ -1,4 +1,4 @@
-"""One sending dispatcher per channel across instances (PostgreSQL advisory locks).
+"""One sending outbox worker per channel across instances (PostgreSQL advisory locks).
 
 A provider's limits (Telegram: 30 messages/s) are the whole service's, not one instance's. With several
 `serve` processes on PostgreSQL, the one holding a channel's advisory lock sends on that channel; the
@@ -29,7 +29,7 @@ class LaneLock:
         self._connection: Connection | None = None
 
     def held(self) -> bool:
-        """True when this dispatcher may send on the channel (takes the lock if it is free). Blocking."""
+        """True when this worker may send on the channel (takes the lock if it is free). Blocking."""
         if not self.enabled:
             return True
         if self._connection is not None:
@@ -50,7 +50,7 @@ class LaneLock:
             connection.close()
             return False
         if taken:
-            log.info("this dispatcher now sends on the %s lane", self.channel)
+            log.info("this outbox worker now sends on the %s lane", self.channel)
             self._connection = connection
             return True
         connection.close()

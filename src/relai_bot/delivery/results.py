@@ -1,7 +1,8 @@
 """What happened to each send, written back to the outbox in batches (sync code).
 
-sent: final, never sent again. retry (429, 5xx, timeout): back to pending after an exponential backoff
-with jitter, never sooner than the provider's retry_after; a 429 does not count as an attempt.
+sent: final, never sent again. retry (429, 5xx, timeout): back to pending when the outbox's retry policy
+says (relai_bot.sending.retry.OUTBOX: exponential backoff with jitter, never sooner than the provider's
+retry_after; a 429 does not count as an attempt), or given up as it says.
 unreachable: the address is marked (broadcasts skip it), and a reminder or an offer tries the next
 channel. stopped: the resident is stopped. invalid: failed (a reminder still tries the next channel).
 A reminder that reaches no channel tells the appointment's adviser.
@@ -10,14 +11,14 @@ A reminder that reaches no channel tells the appointment's adviser.
 from __future__ import annotations
 
 import logging
-import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from relai_bot.delivery.claims import FALLBACK_KINDS, Job, settle_unreachable
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.sending.retry import OUTBOX
 from relai_bot.services import message_log, outbox, residents
 from relai_bot.store.models import OutboxMessage, Resident
 from relai_bot.wiring import Runtime
@@ -30,7 +31,7 @@ class Outcome:
     job: Job
     result: SendResult | None = None
     failure: SendFailure | None = None
-    # True: the job was never handed to the provider (the dispatcher stopped): give the row back
+    # True: the job was never handed to the provider (the worker stopped): give the row back
     released: bool = False
 
 
@@ -81,19 +82,17 @@ def _failed(runtime: Runtime, session: Session, job: Job, failure: SendFailure, 
     detail = f"{failure.kind}: {failure.detail}"[:200]
     log.info("outbox send failed id=%s kind=%s channel=%s %s", job.row_id, job.kind, job.channel, failure.kind)
     if failure.kind == "retry":
-        throttled = failure.retry_after is not None
-        attempts = job.attempts + (0 if throttled else 1)
-        if attempts >= runtime.settings.outbox_max_attempts:
-            _give_up(runtime, session, job, now, f"{attempts} attempts, last {detail}")
+        policy = replace(OUTBOX, attempts=runtime.settings.outbox_max_attempts)
+        time_left = (job.expires_at - now).total_seconds() if job.expires_at is not None else None
+        decision = policy.decide(failure, job.attempts, time_left=time_left)
+        if decision.reason == "attempts":
+            _give_up(runtime, session, job, now, f"{decision.tries} attempts, last {detail}")
             return
-        if throttled:  # the provider said when: no need to wait longer
-            at = now + timedelta(seconds=failure.retry_after or 1) * random.uniform(1.0, 1.2)
-        else:
-            at = now + outbox.backoff(attempts)
-        if job.expires_at is not None and at >= job.expires_at:
+        if not decision.retry:
             _give_up(runtime, session, job, now, f"no time left to retry, last {detail}")
             return
-        outbox.reschedule(session, job.row_id, at, now, attempted=not throttled, error=detail, code=failure.code)
+        at = now + timedelta(seconds=decision.delay)
+        outbox.reschedule(session, job.row_id, at, now, attempted=decision.counted, error=detail, code=failure.code)
     elif failure.kind == "unreachable":
         if job.resident_id is not None:
             residents.mark_unreachable(session, job.channel, job.address, now)

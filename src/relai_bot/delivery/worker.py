@@ -1,11 +1,14 @@
-"""The dispatcher: claims due outbox rows and sends them through the channels, within provider limits.
+"""The outbox worker: claims due outbox rows and sends them through the channels, within provider limits.
 
 One *lane* per channel (like courier's per-channel queues): a small in-memory priority queue holding
-about one second of sends, a few sender tasks, a sliding-window rate limiter and a per-chat spacing.
-The claimer fills a lane from the database only when it is half empty, most urgent rows first, so a
-reminder enqueued during a 10,000-message broadcast waits behind one second of broadcast at most.
+about one second of sends and a few sender tasks. Pacing is the channel's: a channel paces each of its
+requests with its Pacer, the one its conversation replies use too (relai_bot.sending.pacing), so replies
+and outbox sends stay under the provider's limit together; the lane only paces a Sender that has no pacer
+of its own (tests, benchmarks), with the same rules. The claimer fills a lane from the database only when
+it is half empty, most urgent rows first, so a reminder enqueued during a 10,000-message broadcast waits
+behind one second of broadcast at most.
 Results are written back in small batches. Nothing lives only in memory: rows are claimed with a lease,
-and rows of a dispatcher that died come back to another one when the lease ends.
+and rows of a worker that died come back to another one when the lease ends.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
-from relai_bot.config import Settings
 from relai_bot.delivery.claims import Job, claim_jobs, settle_unserved
 from relai_bot.delivery.leadership import LaneLock
-from relai_bot.delivery.limits import ChannelLimits, ChatSpacing, WindowLimiter
 from relai_bot.delivery.results import Outcome, apply_outcomes
-from relai_bot.sending.contract import Sender, SendFailure
+from relai_bot.sending.contract import Sender, SendFailure, SendResult
+from relai_bot.sending.limits import ChannelLimits, channel_limits
+from relai_bot.sending.pacing import Pacer, Slot
 from relai_bot.wiring import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,11 +45,10 @@ FLUSH_INTERVAL = 0.1
 FLUSH_RETRIES = 5
 
 
-def default_limits(settings: Settings) -> dict[str, ChannelLimits]:
-    return {
-        "telegram": ChannelLimits(settings.telegram_rate, settings.telegram_chat_interval, concurrency=8),
-        "sms": ChannelLimits(settings.sms_rate, 0.0, concurrency=4),
-    }
+def own_pacer(sender: Sender) -> Pacer | None:
+    """The pacer a channel paces its own requests with (see Sender), if it has one."""
+    pacer: Any = getattr(sender, "pacer", None)
+    return pacer if isinstance(pacer, Pacer) else None
 
 
 class Lane:
@@ -54,9 +57,12 @@ class Lane:
         self.sender = sender
         self.limits = limits
         self.lock = lock
-        self.window = WindowLimiter(limits.rate)
-        self.spacing = ChatSpacing(limits.chat_interval)
-        self.capacity = min(MAX_CLAIM, max(limits.concurrency * 2, math.ceil(limits.rate * LOOKAHEAD_SECONDS)))
+        shared = own_pacer(sender)
+        # The channel's own pacer, shared with its replies; a plain Sender is paced here
+        self.pacer = shared or Pacer(limits.pace())
+        self.paces_itself = shared is not None
+        rate = self.pacer.rules.rate
+        self.capacity = min(MAX_CLAIM, max(limits.concurrency * 2, math.ceil(rate * LOOKAHEAD_SECONDS)))
         self.queue: asyncio.PriorityQueue[Job] = asyncio.PriorityQueue()
         self.inflight = 0
 
@@ -86,7 +92,7 @@ class DeliveryWorker:
         """`exclusive`: on PostgreSQL, send on a channel only while holding its lane lock (see leadership)."""
         self.runtime = runtime
         self.worker_id = worker_id or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        known = {**default_limits(runtime.settings), **(limits or {})}
+        known = {**channel_limits(runtime.settings), **(limits or {})}
         self.lanes = {
             name: Lane(
                 name, sender, known.get(name, ChannelLimits(10.0)), LaneLock(runtime.db, name, enabled=exclusive)
@@ -119,13 +125,13 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         self._start_tasks()
-        log.info("dispatcher %s started: %s", self.worker_id, ", ".join(self.lanes) or "no channel")
+        log.info("outbox worker %s started: %s", self.worker_id, ", ".join(self.lanes) or "no channel")
         while not self._stopping:
             self._wake.clear()
             try:
                 claimed = await self._pass()
             except Exception:  # the database may be away for a moment: try again later
-                log.exception("dispatcher %s: claiming failed", self.worker_id)
+                log.exception("outbox worker %s: claiming failed", self.worker_id)
                 claimed = 0
             if not claimed:
                 with contextlib.suppress(TimeoutError):
@@ -154,7 +160,7 @@ class DeliveryWorker:
         await self.flush()
         for lane in self.lanes.values():
             await asyncio.to_thread(lane.lock.release)
-        log.info("dispatcher %s stopped", self.worker_id)
+        log.info("outbox worker %s stopped", self.worker_id)
 
     def kill(self) -> None:
         """Die on the spot, as a crash would (tests): nothing is given back or written."""
@@ -225,28 +231,28 @@ class DeliveryWorker:
                 self._wake.set()
 
     async def _send(self, lane: Lane, job: Job) -> Outcome:
-        await lane.spacing.wait(job.address)
-        await lane.window.acquire()
-        counted, units = True, 1
+        if lane.paces_itself:  # the channel takes a place in its pacer for each request it makes
+            return await self._try(lane, job, None)
+        async with lane.pacer.slot(job.address) as slot:
+            return await self._try(lane, job, slot)
+
+    async def _try(self, lane: Lane, job: Job, slot: Slot | None) -> Outcome:
         try:
             job.handed = True
             async with asyncio.timeout(self.send_timeout):
-                result = await lane.sender.send(job.address, job.reply, proactive=True)
-            units = max(1, result.segments or 1)
+                result: SendResult = await lane.sender.send(job.address, job.reply, proactive=True)
+            if slot is not None:
+                slot.cost(max(1, result.segments or 1))
             return Outcome(job, result=result)
         except SendFailure as failure:
-            if failure.retry_after is not None:
-                counted = False  # a refused request did not count at the provider
-                lane.spacing.reserve_at_least(job.address, failure.retry_after)
+            if slot is not None and failure.retry_after is not None:  # a refused request did not count
+                slot.refused(retry_after=failure.retry_after)
             return Outcome(job, failure=failure)
         except TimeoutError:
-            return Outcome(job, failure=SendFailure("retry", "no answer from the provider"))
+            return Outcome(job, failure=SendFailure("retry", "no answer from the provider", ambiguous=True))
         except Exception as error:  # a sender's bug must not stop the lane; the row is tried again later
             log.warning("sender %s raised %s for outbox id=%s", lane.name, type(error).__name__, job.row_id)
-            return Outcome(job, failure=SendFailure("retry", f"sender error {type(error).__name__}"))
-        finally:
-            lane.window.release(counted=counted, units=units)
-            lane.spacing.done(job.address)
+            return Outcome(job, failure=SendFailure("retry", f"sender error {type(error).__name__}", ambiguous=True))
 
     # -- writing results ----------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -266,10 +272,10 @@ class DeliveryWorker:
                     return
                 except Exception:
                     log.exception(
-                        "dispatcher %s: writing %d results failed (try %d)", self.worker_id, len(batch), attempt
+                        "outbox worker %s: writing %d results failed (try %d)", self.worker_id, len(batch), attempt
                     )
                     self._outcomes = batch + self._outcomes
                     await asyncio.sleep(0.2 * attempt)
             # Still not written: the leases run out and the rows are sent again (at worst twice)
-            log.error("dispatcher %s: %d results could not be written", self.worker_id, len(self._outcomes))
+            log.error("outbox worker %s: %d results could not be written", self.worker_id, len(self._outcomes))
             self._outcomes = []

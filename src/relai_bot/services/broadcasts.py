@@ -1,7 +1,7 @@
 """Broadcasts: staff write to the residents of some districts who said yes to opportunities.
 
 A staff action is a service function: the CLI (`relai-bot broadcast`) calls it today, the back-office
-will call the same. It only enqueues (one outbox row per resident, idempotent); a running dispatcher
+will call the same. It only enqueues (one outbox row per resident, idempotent); a running outbox worker
 delivers within quiet hours, the weekly cap and the providers' limits.
 """
 

@@ -1,16 +1,15 @@
 """The outbox: what the service sends on its own initiative, one row per recipient and message.
 
-Enqueueing is idempotent (a unique key per message and recipient). A dispatcher *claims* due rows: it
+Enqueueing is idempotent (a unique key per message and recipient). An outbox worker *claims* due rows: it
 sets them to "sending" with a lease (`claimed_by`, `claimed_until`) in one transaction — on PostgreSQL
-with `SELECT … FOR UPDATE SKIP LOCKED`, so that several dispatchers never take the same row; on SQLite
+with `SELECT … FOR UPDATE SKIP LOCKED`, so that several workers never take the same row; on SQLite
 the transaction holds the write lock (BEGIN IMMEDIATE), which serialises claims. A row whose lease ran
-out (its dispatcher died) can be claimed again: only messages in flight at a crash may go twice. A row
+out (its worker died) can be claimed again: only messages in flight at a crash may go twice. A row
 the provider accepted ("sent") is final and never sent again.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from relai_bot.store.models.delivery import PRIORITIES
 # Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
 CHANNEL_PREFERENCE = ("telegram", "sms")
 FINAL_STATUSES = frozenset({"sent", "delivered", "failed", "skipped"})
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
 _INSERT_CHUNK = 500
 
 
@@ -155,7 +152,7 @@ def claim(
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_([r.id for r in rows]))
         .values(
-            # A row taken back from a dead dispatcher may have been tried: it counts as an attempt
+            # A row taken back from a dead worker may have been tried: it counts as an attempt
             attempts=case(
                 (col(OutboxMessage.status) == "sending", OutboxMessage.attempts + 1), else_=OutboxMessage.attempts
             ),
@@ -214,15 +211,6 @@ def mark_final(
     return bool(result.rowcount)
 
 
-def backoff(attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with full jitter on the upper half (30 s, 1 min, 2 min … 1 h), never under retry_after."""
-    ceiling: timedelta = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))  # int ** int is typed Any
-    wait = ceiling * (0.5 + 0.5 * (rng or random).random())
-    if retry_after is not None:
-        wait = max(wait, timedelta(seconds=retry_after) * (1 + 0.1 * (rng or random).random()))
-    return wait
-
-
 def reschedule(
     session: Session,
     row_id: int,
@@ -233,8 +221,8 @@ def reschedule(
     error: str | None = None,
     code: str | None = None,
 ) -> bool:
-    """Back to pending until `at`. A failed try counts an attempt; a hold by quiet hours or the
-    provider's "slow down" (429) does not."""
+    """Back to pending until `at` (when to retry: relai_bot.sending.retry). A failed try counts an attempt;
+    a hold by quiet hours or the provider's "slow down" (429) does not."""
     values: dict[str, Any] = {
         "status": "pending",
         "next_attempt_at": at,
@@ -272,7 +260,7 @@ def move_to(session: Session, row_id: int, channel: str, address: str, now: date
 
 
 def release(session: Session, row_ids: Sequence[int], now: datetime) -> int:
-    """Give claimed rows back unsent (a dispatcher stopping cleanly)."""
+    """Give claimed rows back unsent (a worker stopping cleanly)."""
     if not row_ids:
         return 0
     result = session.exec(

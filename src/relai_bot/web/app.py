@@ -42,18 +42,18 @@ def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Seque
         if scheduler is not None:
             scheduler.start()
         started: list[ChannelAdapter] = []
-        dispatcher: DeliveryWorker | None = None
+        outbox_worker: DeliveryWorker | None = None
         try:
             for channel in channels:
                 await channel.start()
                 started.append(channel)
-            if with_scheduler:  # the outbox dispatcher sends through the channels that started
-                dispatcher = DeliveryWorker(runtime, {channel.name: channel for channel in started})
-                dispatcher.start()
+            if with_scheduler:  # the outbox worker sends through the channels that started
+                outbox_worker = DeliveryWorker(runtime, {channel.name: channel for channel in started})
+                outbox_worker.start()
             yield
         finally:
-            if dispatcher is not None:
-                await dispatcher.stop()
+            if outbox_worker is not None:
+                await outbox_worker.stop()
             for channel in reversed(started):
                 await channel.stop()
             if scheduler is not None:

@@ -303,6 +303,28 @@ async def test_429_then_success_is_retried_and_sent_once(stack: SmsStack) -> Non
     assert log_of(stack, sent[0].sid).status == "queued"
 
 
+async def test_a_429_does_not_use_up_a_try(stack: SmsStack) -> None:
+    """Twilio throttling is its pace, not a failure of the reply (relai_bot.sending.retry, rule 3): a
+    reply throttled three times in a row still goes (it used to be given up after its third 429)."""
+    phone = stack.phone(NUMBER)
+    await onboard(phone)
+    stack.srv.fail_next(status=429, code=20429, times=3)
+    sent = await phone.send("menu")
+    assert len(sent) == 1
+    creates = [r for r in stack.srv.requests if r.operation == "create"]
+    assert [r.status for r in creates[-4:]] == [429, 429, 429, 201]
+    assert stack.sleeps == [1.0, 1.0, 1.0]
+
+
+async def test_a_full_queue_is_waited_out_for_a_reply(stack: SmsStack) -> None:
+    """A conversation reply waits up to 60 s in all, on Telegram and by SMS alike (it was 5 s by SMS)."""
+    phone = stack.phone(NUMBER)
+    await onboard(phone)
+    stack.srv.fail_next(status=400, code=21611)
+    assert len(await phone.send("menu")) == 1
+    assert stack.sleeps == [60.0]
+
+
 async def test_5xx_is_retried_three_times_then_given_up(stack: SmsStack) -> None:
     phone = await stack.onboarded(NUMBER)
     stack.srv.fail_next(status=503, code=20503, times=3)

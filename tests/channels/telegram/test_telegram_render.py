@@ -1,4 +1,4 @@
-"""Pieces of the Telegram channel on their own: splitting, escaping, keyboards, pacing, phone numbers."""
+"""Pieces of the Telegram channel on their own: splitting, escaping, keyboards, errors, phone numbers."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from relai_bot.channels.telegram.render import (
     split_text,
     utf16_len,
 )
-from relai_bot.channels.telegram.send import Pacer, retry_seconds
+from relai_bot.channels.telegram.send import retry_seconds
 from relai_bot.turns import Attachment, Option, Reply
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
@@ -106,43 +106,6 @@ def test_the_offer_to_share_the_phone_comes_last_and_goes_away_when_withdrawn() 
     # A reply with buttons keeps them: Telegram takes one keyboard per message
     [asked] = render_reply(Reply(text="Quand ?", options=booked.options, share_phone="withdraw"), fallback_text="?")
     assert isinstance(asked.markup, InlineKeyboardMarkup)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-
-
-async def test_pacer_lets_a_burst_through_then_one_a_second() -> None:
-    time = FakeTime()
-    pacer = Pacer(per_second=1000, per_chat=1.0, burst=3, clock=time.clock, sleep=time.sleep)
-    for _ in range(5):
-        await pacer.wait(1)
-    assert sum(time.slept) == pytest.approx(2 / 0.9, abs=0.01)
-    pacer.pause(1, 5.0)
-    before = time.now
-    await pacer.wait(1)
-    assert time.now - before == pytest.approx(5.0, abs=0.01)
-    await pacer.wait(2)  # another chat is not paused
-    assert time.now - before == pytest.approx(5.0, abs=0.01)
-
-
-async def test_pacer_spaces_messages_evenly_overall() -> None:
-    time = FakeTime()
-    pacer = Pacer(per_second=30, per_chat=1.0, burst=3, clock=time.clock, sleep=time.sleep)
-    start = time.now
-    for chat in range(55):
-        await pacer.wait(chat)
-    # 27 a second at most (10 % under the limit), evenly: 55 messages take 2 seconds
-    assert time.now - start == pytest.approx(54 / 27, abs=0.01)
 
 
 def test_retry_after_as_seconds_or_timedelta() -> None:

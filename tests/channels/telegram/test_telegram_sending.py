@@ -1,5 +1,8 @@
 """Sending to Telegram: flood limits, retries, errors that make an address unreachable, long texts,
-escaping; through python-telegram-bot to the fake Bot API."""
+escaping; through python-telegram-bot to the fake Bot API.
+
+Retries follow relai_bot.sending.retry: a conversation reply is retried in place (INLINE), a send for
+the delivery engine is tried once and handed back (the engine retries it, ONE_TRY)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pytest
 from sqlmodel import select
 
 from relai_bot.channels.telegram.render import utf16_len
-from relai_bot.channels.telegram.send import UncertainSend
 from relai_bot.clock import FrozenClock
 from relai_bot.sending.contract import SendFailure
 from relai_bot.store.models import ChannelAddress, MessageLog, Resident
@@ -34,10 +36,16 @@ def statuses(stack: TelegramStack, method: str = "sendMessage") -> list[int]:
     return [c.status for c in stack.srv.calls_to(method)]
 
 
-async def test_429_waits_retry_after_then_sends_once(stack: TelegramStack) -> None:
+async def test_a_429_on_a_send_for_the_engine_is_handed_back_and_pauses_the_chat(stack: TelegramStack) -> None:
     stack.srv.fail_next("sendMessage", status=429, retry_after=1)
+    with pytest.raises(SendFailure) as caught:
+        await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
+    assert (caught.value.kind, caught.value.retry_after, caught.value.code) == ("retry", 1.0, "429")
+    # the engine's next try (here at once) waits for the pause Telegram asked for
     result = await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
     assert statuses(stack) == [429, 200]
+    refused, sent = stack.srv.calls_to("sendMessage")
+    assert sent.time - refused.time >= 1.0
     assert stack.srv.texts(CHAT) == ["Bonjour"]
     assert result.provider_message_id == f"{CHAT}:{stack.srv.sent_messages(CHAT)[0].result['message_id']}"
 
@@ -58,20 +66,32 @@ async def test_a_long_429_is_handed_back_to_the_delivery_engine(stack: TelegramS
     assert stack.srv.texts(CHAT) == []
 
 
-async def test_500_then_success(stack: TelegramStack) -> None:
+async def test_a_reply_is_retried_in_place_after_5xx(stack: TelegramStack) -> None:
     stack.srv.fail_next("sendMessage", status=500)
     stack.srv.fail_next("sendMessage", status=502)
-    await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
+    new = await stack.chat(CHAT).send("/start")
+    assert len(new) == 1 and "Êtes-vous d'accord ?" in new[0]
     assert statuses(stack) == [500, 502, 200]
-    assert stack.srv.texts(CHAT) == ["Bonjour"]
 
 
-async def test_5xx_every_time_is_a_retry_for_later(stack: TelegramStack) -> None:
+async def test_a_reply_is_given_up_after_three_tries(stack: TelegramStack) -> None:
+    await stack.onboarded(CHAT)
+    stack.srv.fail_next("sendMessage", status=500, times=3)
+    before = len(statuses(stack))
+    stack.srv.user_message(CHAT, "menu")
+    await stack.settle()
+    assert statuses(stack)[before:] == [500, 500, 500]
+    with stack.runtime.db.transaction() as session:
+        out = session.exec(select(MessageLog).where(MessageLog.direction == "out")).all()
+        assert ("failed", "5xx") in {(row.status, row.error_code) for row in out}
+
+
+async def test_a_send_for_the_engine_is_tried_once(stack: TelegramStack) -> None:
     stack.srv.fail_next("sendMessage", status=500, times=3)
     with pytest.raises(SendFailure) as caught:
         await stack.channel.send(str(CHAT), Reply(text="Bonjour"))
-    assert (caught.value.kind, caught.value.code) == ("retry", "5xx")
-    assert statuses(stack) == [500, 500, 500]
+    assert (caught.value.kind, caught.value.code, caught.value.ambiguous) == ("retry", "5xx", False)
+    assert statuses(stack) == [500]
 
 
 async def test_blocked_bot_marks_the_address_unreachable(stack: TelegramStack) -> None:
@@ -126,12 +146,19 @@ async def test_a_timeout_after_sending_is_never_resent(sqlite_url: str, clock: F
     settings = {**RELAXED_CHANNEL, "telegram_timeout_seconds": 0.3}
     async with telegram_stack(sqlite_url, clock, settings=settings) as stack:
         stack.srv.delay_next("sendMessage", 0.8)
-        with pytest.raises(UncertainSend) as caught:
+        with pytest.raises(SendFailure) as caught:
             await stack.channel.send(str(CHAT), Reply(text="Rappel"))
-        assert (caught.value.kind, caught.value.code) == ("retry", "timeout")
+        assert (caught.value.kind, caught.value.code, caught.value.ambiguous) == ("retry", "timeout", True)
         # Telegram took it after all: shown once, never sent a second time
         await stack.srv.wait_until(lambda: len(stack.srv.calls_to("sendMessage")) == 1)
         assert stack.srv.texts(CHAT) == ["Rappel"]
+        # nor is a conversation reply, which is otherwise retried in place
+        stack.srv.delay_next("sendMessage", 0.8)
+        stack.srv.user_message(CHAT, "/start")
+        await stack.settle()
+        await stack.srv.wait_until(lambda: len(stack.srv.calls_to("sendMessage")) == 2)
+        await asyncio.sleep(0.2)
+        assert len(stack.srv.calls_to("sendMessage")) == 2
 
 
 async def test_a_stopped_resident_gets_nothing_proactive(stack: TelegramStack) -> None:
@@ -160,12 +187,12 @@ async def test_parts_already_sent_are_not_sent_again(stack: TelegramStack, monke
     original = stack.channel.sender.send
     sent = 0
 
-    async def fail_after_the_first_part(chat_id: int, message: Any, *, max_wait: float) -> Any:
+    async def fail_after_the_first_part(chat_id: int, message: Any, **options: Any) -> Any:
         nonlocal sent
-        result = await original(chat_id, message, max_wait=max_wait)
+        result = await original(chat_id, message, **options)
         sent += 1
         if sent == 1:
-            stack.srv.fail_next("sendMessage", status=500, times=3)
+            stack.srv.fail_next("sendMessage", status=500)
         return result
 
     monkeypatch.setattr(stack.channel.sender, "send", fail_after_the_first_part)

@@ -3,7 +3,8 @@
 POST /webhooks/twilio/sms     an SMS from a resident: signature checked against RELAI_PUBLIC_URL + path,
                               From normalised to E.164 (region RE), MessageSid de-duplicates, the turn runs,
                               and Twilio gets an empty <Response/> at once; replies go through the REST API
-                              afterwards, in order per number, retried on 429/5xx (never after a timeout).
+                              afterwards, in order per number, paced with the outbox's sends (one Pacer,
+                              in segments) and retried on 429/5xx (never after a timeout).
 POST /webhooks/twilio/status  a delivery report: updates the message-log row (see services.delivery_reports).
 
 By SMS, STOP means silence: a stopped resident gets the one confirmation, then nothing.
@@ -23,11 +24,11 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.records import CHANNEL, SmsRecords, error_code
 from relai_bot.channels.sms.render import SmsBatch, SmsComposer
 from relai_bot.channels.sms.twilio_api import (
     Accepted,
-    AttemptFailed,
     SmsSender,
     TwilioMessages,
 )
@@ -35,19 +36,19 @@ from relai_bot.config import Settings, SettingsError
 from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.conversation.render import Renderer
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.sending.limits import channel_limits
+from relai_bot.sending.pacing import Pacer
+from relai_bot.sending.retry import INLINE, ONE_TRY, RetryPolicy
 from relai_bot.services import residents
 from relai_bot.services.delivery_records import DeliveryRecords
+from relai_bot.services.message_log import NotSent
 from relai_bot.services.phones import normalise_phone
-from relai_bot.turns import Inbound, Reply, Turn
+from relai_bot.turns import Inbound, InboundKind, Reply, Turn
 
 log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
-# Direct replies: attempts per SMS, and the pause before each new attempt (seconds)
-ATTEMPTS = 3
-BACKOFF = (1.0, 3.0)
-MAX_INLINE_WAIT = 5.0
 _EMPTY_TWIML = str(MessagingResponse())
 
 
@@ -61,8 +62,11 @@ class SmsChannel:
         renderer: Renderer,
         records: DeliveryRecords,
         *,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`pacer`: the pace of every SMS of the account, in segments (built from the settings if not
+        given); the delivery worker finds it here and its SMS lane shares it. `sleep`: retry waits."""
         if settings.public_url is None:
             raise SettingsError(
                 "setting RELAI_PUBLIC_URL is required for the SMS channel: the https address Twilio calls "
@@ -81,8 +85,11 @@ class SmsChannel:
         self.composer = SmsComposer(renderer, settings)
         two_way = SmsSender.of(settings.twilio_from, one_way=False) if settings.twilio_from else None
         one_way = SmsSender.of(settings.twilio_one_way_from, one_way=True) if settings.twilio_one_way_from else None
-        self.conversation_sender: SmsSender = two_way or one_way  # type: ignore[assignment]
-        self.proactive_sender: SmsSender = one_way or two_way  # type: ignore[assignment]
+        conversation_sender, proactive_sender = two_way or one_way, one_way or two_way
+        assert conversation_sender is not None and proactive_sender is not None  # one of them is set (above)
+        self.conversation_sender: SmsSender = conversation_sender
+        self.proactive_sender: SmsSender = proactive_sender
+        self.pacer = pacer or Pacer(channel_limits(settings)[CHANNEL].pace())
         self._sleep = sleep
         self.records = SmsRecords(records)
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -138,7 +145,7 @@ class SmsChannel:
         if opt_out in ("STOP", "START"):
             text = opt_out
         media = (error_code(str(form.get("NumMedia") or "")) or 0) > 0
-        kind = "media" if media and not text.strip() else "text"
+        kind: InboundKind = "media" if media and not text.strip() else "text"
         return Inbound(channel=CHANNEL, address=address, kind=kind, text=text, message_id=sid)
 
     @staticmethod
@@ -199,7 +206,7 @@ class SmsChannel:
         batches = self.composer.batches(turn.replies, one_way=sender.one_way, flow=turn.flow)
         for index, batch in enumerate(batches):
             try:
-                await self._send_batch(address, batch, sender, attempts=ATTEMPTS)
+                await self._send_batch(address, batch, sender, policy=INLINE, urgent=True)
             except SendFailure as failure:
                 log.warning(
                     "sms reply not sent who=%s kind=%s code=%s",
@@ -211,47 +218,56 @@ class SmsChannel:
                 await asyncio.to_thread(self.records.record_not_sent, rest, "failed", "not_tried")
                 return
 
-    async def _send_batch(self, address: str, batch: SmsBatch, sender: SmsSender, *, attempts: int) -> SendResult:
+    async def _send_batch(
+        self, address: str, batch: SmsBatch, sender: SmsSender, *, policy: RetryPolicy, urgent: bool
+    ) -> SendResult:
         """Send every part of a batch; record the first sid, the encoding and the segments on its log rows."""
         first: tuple[str, str | None] | None = None
         for part in batch.parts:
             try:
-                accepted = await self._attempt(address, part, sender, attempts)
-            except AttemptFailed as failed:
-                status = "failed" if failed.resend_safe else "unknown"
+                accepted = await self._attempt(address, part, sender, policy=policy, urgent=urgent)
+            except SendFailure as failure:
+                status: NotSent = "unknown" if failure.ambiguous else "failed"
                 if first is None:
-                    await asyncio.to_thread(self.records.record_not_sent, batch.log_ids, status, failed.failure.code)
-                raise failed.failure from None
+                    await asyncio.to_thread(self.records.record_not_sent, batch.log_ids, status, failure.code)
+                raise
             if first is None:
                 first = (accepted.sid, accepted.status)
                 await asyncio.to_thread(self.records.record_sent, batch, accepted.sid, accepted.status)
         assert first is not None
         return SendResult(provider_message_id=first[0], encoding=batch.encoding, segments=batch.segments)
 
-    async def _attempt(self, address: str, body: str, sender: SmsSender, attempts: int) -> Accepted:
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self.api.create(address, body, sender)
-            except AttemptFailed as failed:
-                failure = failed.failure
-                wait = max(BACKOFF[min(attempt, len(BACKOFF)) - 1], failure.retry_after or 0.0)
-                again = failure.kind == "retry" and failed.resend_safe and wait <= MAX_INLINE_WAIT
-                if attempt < attempts and again:
-                    log.info("sms send retried code=%s attempt=%d", failure.code, attempt)
-                    await self._sleep(wait)
-                    continue
-                failed.failure = await asyncio.to_thread(self.records.on_refusal, address, failed.failure)
-                raise
+    async def _attempt(
+        self, address: str, body: str, sender: SmsSender, *, policy: RetryPolicy, urgent: bool
+    ) -> Accepted:
+        """One SMS, paced in segments and tried again as `policy` says; raises SendFailure."""
+        segments = max(1, measure(body).segments)
+        tries, waited = 0, 0.0
+        while True:
+            async with self.pacer.slot(address, units=segments, urgent=urgent) as slot:
+                try:
+                    return await self.api.create(address, body, sender)
+                except SendFailure as refused:
+                    failure = refused
+                    if failure.retry_after is not None:  # Twilio is throttling: the request did not count
+                        slot.refused()
+            decision = policy.decide(failure, tries, waited=waited)
+            if not decision.retry:
+                raise await asyncio.to_thread(self.records.on_refusal, address, failure)
+            log.info("sms send retried code=%s in %.1f s (try %d)", failure.code, decision.delay, tries + 1)
+            tries, waited = decision.tries, waited + decision.delay
+            await self._sleep(decision.delay)
 
     # -- the Sender contract (reminders, broadcasts: the delivery engine) -------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
-        """One attempt to send one reply (its parts, if long); raises SendFailure. Attachments are left out."""
+        """One try to send one reply (its parts, if long; the engine retries); raises SendFailure.
+        Attachments are left out."""
         address = normalise_phone(address) or address
         if proactive and await asyncio.to_thread(self.records.is_stopped, address):
             raise SendFailure("stopped", "the resident said stop", code="stopped")
         sender = self.proactive_sender if proactive else self.conversation_sender
         batches = self.composer.batches([reply], one_way=sender.one_way, proactive=proactive)
-        results = [await self._send_batch(address, batch, sender, attempts=1) for batch in batches]
+        results = [await self._send_batch(address, batch, sender, policy=ONE_TRY, urgent=False) for batch in batches]
         if not results:
             raise SendFailure("invalid", "nothing to send")
         return SendResult(

@@ -4,7 +4,8 @@ Error codes (platform.md §5): 21610 the person sent STOP to our sender; 30003 /
 handset is off, unknown or a landline; 21614 / 21635 not a mobile; 429 / 20429 / 5xx / 21611 / 30001 try
 again later (`retry_after` only when Twilio is throttling: the refused request did not count); any other
 4xx is our mistake. An HTTP error answer means Twilio did not take the message,
-so it may be sent again; a timeout may hide a message Twilio took, so it is never resent blindly.
+so it may be sent again; a timeout may hide a message Twilio took: such a failure is `ambiguous`, and
+the retry policy (relai_bot.sending.retry) never resends it inline.
 """
 
 from __future__ import annotations
@@ -50,15 +51,6 @@ class SmsSender:
 class Accepted:
     sid: str
     status: str | None
-
-
-class AttemptFailed(Exception):
-    """One send attempt failed. `resend_safe`: Twilio surely did not take the message."""
-
-    def __init__(self, failure: SendFailure, *, resend_safe: bool) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
-        self.resend_safe = resend_safe
 
 
 def failure_for(error: TwilioRestException) -> SendFailure:
@@ -111,7 +103,7 @@ class TwilioMessages:
         self._http = self._client = None
 
     async def create(self, to: str, body: str, sender: SmsSender) -> Accepted:
-        """One attempt; raises AttemptFailed."""
+        """One attempt; raises SendFailure (`ambiguous` when Twilio may have taken the message)."""
         if self._client is None:
             await self.open()
         assert self._client is not None
@@ -124,18 +116,17 @@ class TwilioMessages:
             kwargs["status_callback"] = self.status_callback
         try:
             async with asyncio.timeout(self.timeout):
-                message = await self._client.messages.create_async(**kwargs)  # type: ignore[arg-type]
+                message = await self._client.messages.create_async(**kwargs)
         except TwilioRestException as error:
-            raise AttemptFailed(failure_for(error), resend_safe=True) from None
+            raise failure_for(error) from None
         except TimeoutError:
-            failure = SendFailure("retry", "no answer in time: Twilio may have taken it", code="timeout")
-            raise AttemptFailed(failure, resend_safe=False) from None
+            detail = "no answer in time: Twilio may have taken it"
+            raise SendFailure("retry", detail, code="timeout", ambiguous=True) from None
         except aiohttp.ClientConnectorError as error:
-            failure = SendFailure("retry", f"cannot connect: {type(error).__name__}", code="connect")
-            raise AttemptFailed(failure, resend_safe=True) from None
+            raise SendFailure("retry", f"cannot connect: {type(error).__name__}", code="connect") from None
         except aiohttp.ClientError as error:
-            failure = SendFailure("retry", f"connection lost: {type(error).__name__}", code="network")
-            raise AttemptFailed(failure, resend_safe=False) from None
+            detail = f"connection lost: {type(error).__name__}"
+            raise SendFailure("retry", detail, code="network", ambiguous=True) from None
         if not message.sid:
-            raise AttemptFailed(SendFailure("retry", "answer without a sid", code="no_sid"), resend_safe=False)
-        return Accepted(sid=message.sid, status=message.status)  # type: ignore[arg-type]
+            raise SendFailure("retry", "answer without a sid", code="no_sid", ambiguous=True)
+        return Accepted(sid=message.sid, status=message.status)

@@ -5,8 +5,8 @@ setWebhook and a secret_token; the X-Telegram-Bot-Api-Secret-Token header is che
 403 otherwise). Without it, a background task long-polls getUpdates. Either way an update goes through
 the same path: a bounded memory of recent update_ids drops one delivered twice, the updates of one chat
 are handled one at a time in arrival order (different chats in parallel), PTB's handlers
-(telegram_handlers) build an `Inbound`, the dispatcher runs the turn in one transaction, and the replies
-are queued on the chat's lane and sent in order, paced and retried (telegram_send). In webhook mode the
+(handlers.py) build an `Inbound`, the dispatcher runs the turn in one transaction, and the replies
+are queued on the chat's lane and sent in order, paced and retried (send.py). In webhook mode the
 turn is committed before Telegram gets its 200; the replies follow.
 
 The conversation state is in the database only; nothing here survives a restart or needs to.
@@ -45,11 +45,13 @@ from telegram.warnings import PTBUserWarning
 from relai_bot.channels.telegram.handlers import CHANNEL, TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
 from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
-from relai_bot.channels.telegram.send import Pacer, TelegramSender, retry_seconds
+from relai_bot.channels.telegram.send import TelegramSender, retry_seconds
 from relai_bot.config import Settings, SettingsError
 from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.conversation.render import Renderer
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.sending.limits import channel_limits
+from relai_bot.sending.pacing import Pacer
 from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.turns import Inbound, Reply, Turn
 
@@ -87,8 +89,11 @@ class TelegramChannel:
         renderer: Renderer,
         records: DeliveryRecords,
         *,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`pacer`: the pace of everything sent through this bot token (built from the settings if not
+        given); the delivery worker finds it here and its Telegram lane shares it. `sleep`: retry waits."""
         if settings.telegram_token is None:
             raise SettingsError("setting RELAI_TELEGRAM_TOKEN is required for the Telegram channel")
         token = settings.telegram_token.get_secret_value()
@@ -111,8 +116,7 @@ class TelegramChannel:
             .updater(None)
             .build()
         )
-        per_chat = 1 / settings.telegram_chat_interval if settings.telegram_chat_interval else 1000.0
-        self.pacer = Pacer(settings.telegram_rate, per_chat, settings.telegram_chat_burst)
+        self.pacer = pacer or Pacer(channel_limits(settings)[CHANNEL].pace())
         self.sender = TelegramSender(self.app.bot, self.pacer, sleep=sleep)
         self.outbound = TelegramOutbound(self.sender, records)
         self.handlers = TelegramHandlers(self, records)
@@ -327,12 +331,11 @@ class TelegramChannel:
 
     # -- updates out ------------------------------------------------------------------------------
     async def send(self, address: str, reply: Reply, *, proactive: bool = False) -> SendResult:
-        """The delivery engine's send: one reply (its parts in order), with bounded retries.
+        """The delivery engine's send: one reply (its parts in order), one try of each (the engine retries).
 
-        Up to 3 tries per message, waiting up to 5 s for a 429; beyond that SendFailure("retry",
-        retry_after=...). Parts Telegram already took are remembered (in memory), so the engine's next
-        try sends only the rest. An ambiguous timeout raises UncertainSend (kind "retry", code
-        "timeout"): Telegram may have shown the message; resending it is the caller's choice.
+        A 429 pauses the chat and comes back as SendFailure("retry", retry_after=...). Parts Telegram
+        already took are remembered (in memory), so the engine's next try sends only the rest. An
+        ambiguous timeout comes back with `ambiguous` set: Telegram may have shown the message.
         """
         try:
             chat_id = int(address)

@@ -16,8 +16,9 @@ import logging
 from collections import OrderedDict
 
 from relai_bot.channels.telegram.render import Outgoing
-from relai_bot.channels.telegram.send import ChatLanes, TelegramSender, UncertainSend
+from relai_bot.channels.telegram.send import ChatLanes, TelegramSender
 from relai_bot.sending.contract import SendFailure, SendResult
+from relai_bot.sending.retry import INLINE, ONE_TRY
 from relai_bot.services.delivery_records import DeliveryRecords, Sent
 from relai_bot.services.message_log import NotSent
 from relai_bot.services.residents import address_tag
@@ -25,9 +26,6 @@ from relai_bot.services.residents import address_tag
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-# How long a reply may wait for a 429 to pass (a conversation), and a send() of the delivery engine
-REPLY_MAX_WAIT = 60.0
-SEND_MAX_WAIT = 5.0
 MAX_REMEMBERED = 1000
 # Telegram ids are written to the message log this long after the send, together
 RECORD_DELAY = 0.05
@@ -61,7 +59,7 @@ class TelegramOutbound:
         try:
             for index, message in enumerate(messages):
                 try:
-                    result = await self.sender.send(chat_id, message, max_wait=REPLY_MAX_WAIT)
+                    result = await self.sender.send(chat_id, message, policy=INLINE, urgent=True)
                 except SendFailure as failure:
                     await self._failed(chat_id, failure, messages[index:])
                     return
@@ -95,14 +93,15 @@ class TelegramOutbound:
             await asyncio.to_thread(self.records.note_address, CHANNEL, str(chat_id), "unreachable")
         log_ids = [m.log_id for m in unsent if m.log_id is not None]
         if unsent and unsent[0].log_id is not None:
-            status: NotSent = "unknown" if isinstance(failure, UncertainSend) else "failed"
+            status: NotSent = "unknown" if failure.ambiguous else "failed"
             await asyncio.to_thread(self.records.record_not_sent, log_ids[:1], status, failure.code)
             log_ids = log_ids[1:]
         await asyncio.to_thread(self.records.record_not_sent, log_ids, "failed", "not_tried")
 
     # -- the delivery engine's send ----------------------------------------------------------------
     async def send(self, chat_id: int, messages: list[Outgoing], key: Key) -> SendResult:
-        """Send one reply's messages after what is already queued for the chat; raises SendFailure.
+        """Send one reply's messages after what is already queued for the chat, one try each (the engine
+        retries); raises SendFailure.
 
         If the caller gives up waiting (its own timeout), the sending goes on; its result is kept for
         the caller's next try of the same reply, which then sends nothing again.
@@ -126,7 +125,7 @@ class TelegramOutbound:
         done, first = self._progress.pop(key, (0, None))
         for index in range(done, len(messages)):
             try:
-                result = await self.sender.send(chat_id, messages[index], max_wait=SEND_MAX_WAIT)
+                result = await self.sender.send(chat_id, messages[index], policy=ONE_TRY, urgent=False)
             except SendFailure as failure:
                 if failure.kind == "unreachable":
                     await asyncio.to_thread(self.records.note_address, CHANNEL, str(chat_id), "unreachable")

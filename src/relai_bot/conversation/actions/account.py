@@ -23,7 +23,7 @@ def callback_phone(ctx: Context) -> str | None:
 def offer_phone_share(ctx: Context) -> str | None:
     """After a booking: offer to share the phone number (reminders by SMS too), unless we have it already."""
     resident = ctx.require_resident()
-    if ctx.channel != linking.SMS and not linking.has_phone(ctx.session, resident.id):  # type: ignore[arg-type]
+    if ctx.channel != linking.SMS and not linking.has_phone(ctx.session, id_of(resident)):
         ctx.share_phone = "offer"
     return None
 

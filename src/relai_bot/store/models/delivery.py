@@ -1,7 +1,7 @@
 """The delivery engine's tables: the outbox, broadcasts, the waitlist and advisers' linked accounts.
 
 Everything the service sends on its own initiative is one `OutboxMessage` row per recipient and message;
-the dispatcher claims due rows with a lease, so a crash loses nothing (see relai_bot.delivery).
+the outbox worker claims due rows with a lease, so a crash loses nothing (see relai_bot.delivery).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Broadcast(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One message to one recipient, sent by the dispatcher (never twice once the provider accepted it)."""
+    """One message to one recipient, sent by the outbox worker (never twice once the provider accepted it)."""
 
     __tablename__ = "outbox_message"
     __table_args__ = (
@@ -88,7 +88,7 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # Past this moment it is of no use any more (skipped)
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    # The lease: a dispatcher that claimed the row owns it until then; afterwards another may take it
+    # The lease: an outbox worker that claimed the row owns it until then; afterwards another may take it
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     provider_message_id: str | None = Field(default=None, max_length=80, index=True)
