@@ -523,3 +523,17 @@ def test_a_message_never_moves_back_from_a_final_state() -> None:
     assert not moves_forward("failed", "delivered") and not moves_forward("undelivered", "delivered")
     assert moves_forward("delivered", "read")
     assert not moves_forward("queued", "no-such-status")
+
+
+async def test_a_connection_lost_after_the_request_left_is_not_resent(stack: SmsStack) -> None:
+    """Twilio closed the connection without an answer: it may have taken the SMS, so it is never resent
+    in place (relai_bot.sending.retry, rule 2); the log says "unknown", and the next reply goes normally."""
+    phone = await stack.onboarded(NUMBER)
+    creates_before = len([r for r in stack.srv.requests if r.operation == "create"])
+    stack.srv.drop_next()
+    assert await phone.send("menu") == []
+    creates = [r for r in stack.srv.requests if r.operation == "create"][creates_before:]
+    assert len(creates) == 1 and creates[0].dropped
+    assert stack.sleeps == []  # no retry, no backoff
+    assert out_logs(stack)[-1].status == "unknown"
+    assert len(await phone.send("menu")) == 1

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from relai_bot.channels.telegram.render import utf16_len
 from relai_bot.clock import FrozenClock
@@ -238,3 +238,20 @@ async def test_a_send_the_caller_stopped_waiting_for_is_not_sent_twice(stack: Te
     again = await stack.channel.send(str(CHAT), reply)
     assert again.provider_message_id == f"{CHAT}:{stack.srv.sent_messages(CHAT)[0].result['message_id']}"
     assert len(stack.srv.calls_to("sendMessage")) == 1
+
+
+async def test_a_connection_lost_after_the_request_left_is_not_resent(stack: TelegramStack) -> None:
+    """Telegram closed the connection without an answer: it may have shown the reply, so the reply is not
+    sent again in place; its log row says "unknown", and the next reply goes normally."""
+    await stack.onboarded(CHAT)
+    before = len(stack.srv.calls_to("sendMessage"))
+    stack.srv.drop_next("sendMessage", chat_id=CHAT)
+    stack.srv.user_message(CHAT, "permis")
+    await stack.settle()
+    assert len(stack.srv.calls_to("sendMessage")) == before + 1  # the dropped call only
+    with stack.runtime.db.transaction() as session:
+        last = session.exec(select(MessageLog).order_by(col(MessageLog.id).desc())).first()
+        assert last is not None and (last.direction, last.status) == ("out", "unknown")
+    stack.srv.user_message(CHAT, "menu")
+    await stack.settle()
+    assert len(stack.srv.calls_to("sendMessage")) == before + 2
