@@ -180,7 +180,7 @@ def broadcast(
     by: Annotated[str, typer.Option(help="Who sends it (kept with the broadcast).")] = "cli",
 ) -> None:
     """Enqueue a message to the residents of districts who said yes to opportunities (`serve` delivers it)."""
-    from relai_bot.services.broadcasts import create_broadcast
+    from relai_bot.services.broadcasts import BroadcastDraft, create_broadcast
     from relai_bot.services.errors import NotFound
     from relai_bot.wiring import migrate
 
@@ -191,8 +191,7 @@ def broadcast(
         with runtime.db.transaction() as session:
             sent = create_broadcast(
                 session,
-                districts=district,
-                text=text,
+                BroadcastDraft(districts=district, text=text),
                 created_by=by,
                 now=runtime.clock.now(),
                 per_week=settings.broadcasts_per_week,

@@ -104,8 +104,7 @@ def test_a_broadcast_goes_to_residents_who_said_yes_and_can_be_reached(runtime: 
     with runtime.db.transaction() as session:
         sent = broadcasts.create_broadcast(
             session,
-            districts=["Saint Laurent"],
-            text="Forum de l'emploi samedi",
+            broadcasts.BroadcastDraft(districts=["Saint Laurent"], text="Forum de l'emploi samedi"),
             created_by="test",
             now=runtime.clock.now(),
             per_week=3,
@@ -126,7 +125,11 @@ def test_the_weekly_cap_at_enqueue_time(runtime: Runtime) -> None:
         with runtime.db.transaction() as session:
             counts.append(
                 broadcasts.create_broadcast(
-                    session, districts=["saint-laurent"], text=f"n° {n}", created_by="t", now=now, per_week=3
+                    session,
+                    broadcasts.BroadcastDraft(districts=["saint-laurent"], text=f"n° {n}"),
+                    created_by="t",
+                    now=now,
+                    per_week=3,
                 ).recipients
             )
     assert counts == [2, 2, 2, 0]
@@ -134,7 +137,11 @@ def test_the_weekly_cap_at_enqueue_time(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         # Still waiting a week later (never sent): they are about to reach the residents, so they count
         waiting = broadcasts.create_broadcast(
-            session, districts=["saint-laurent"], text="still", created_by="t", now=runtime.clock.now(), per_week=3
+            session,
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="still"),
+            created_by="t",
+            now=runtime.clock.now(),
+            per_week=3,
         )
         assert waiting.recipients == 0
         # Sent a week and a second ago: they no longer count
@@ -143,7 +150,11 @@ def test_the_weekly_cap_at_enqueue_time(runtime: Runtime) -> None:
         )
     with runtime.db.transaction() as session:
         later = broadcasts.create_broadcast(
-            session, districts=["saint-laurent"], text="next week", created_by="t", now=runtime.clock.now(), per_week=3
+            session,
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="next week"),
+            created_by="t",
+            now=runtime.clock.now(),
+            per_week=3,
         )
     assert later.recipients == 2
 

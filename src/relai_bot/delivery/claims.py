@@ -174,7 +174,7 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         if row.kind == "broadcast" and row.resident_id is not None:
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
-            context = {"text": row.body}
+            context = broadcasts.message_context(session, row.broadcast_id, row.body)
             text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
         reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:
