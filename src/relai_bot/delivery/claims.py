@@ -175,7 +175,9 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
             context = broadcasts.message_context(session, row.broadcast_id, row.body)
-            text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
+            text = runtime.renderer.render(
+                broadcasts.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
+            )
         reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:
             [reply.log_id] = message_log.log_outbound(

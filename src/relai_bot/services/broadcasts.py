@@ -82,6 +82,8 @@ def over_weekly_cap(session: Session, row: OutboxMessage, now: datetime, per_wee
 # Why a resident of the chosen districts (matching the filters) gets nothing, in the order they are checked
 EXCLUSION_REASONS = ("no_opportunities", "stopped", "unreachable", "no_channel", "weekly_cap")
 MAX_TITLE, MAX_LINK = 120, 500
+# The template that lays out a broadcast for each channel (the delivery path and the preview render it)
+MESSAGE_TEMPLATE = "broadcast/message"
 
 
 @dataclass(frozen=True)
