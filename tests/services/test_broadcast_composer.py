@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.claims import claim_jobs
-from relai_bot.services import broadcast_reports, broadcasts
+from relai_bot.services import broadcast_reports, broadcasts, outbox
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal, check_text, personalise
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
 from relai_bot.store.models import Broadcast, OutboxMessage, Resident, StaffUser
@@ -202,6 +202,12 @@ def test_interrupt_skips_the_pending_rows_only(any_runtime: Runtime) -> None:
         assert report.state == "interrupted" and report.by_status == {"sending": 1, "skipped": 4}
         broadcast = session.get(Broadcast, broadcast_id)
         assert broadcast is not None and broadcast.interrupted_at == now
+    # the SMS in flight comes back to be tried again (its worker stopped): it does not go any more
+    with runtime.db.transaction() as session:
+        outbox.release(session, [jobs[0].row_id], now)
+    assert claim_jobs(runtime, "sms", "w", 5)[0] == []
+    with runtime.db.transaction() as session:
+        assert broadcast_reports.broadcast_report(session, broadcast_id, now).by_status == {"skipped": 5}
 
 
 def test_the_report_counts_by_status_district_and_channel(any_runtime: Runtime) -> None:

@@ -89,6 +89,9 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         if reason is not None:
             _skip(session, row, now, reason)
             return None
+    if row.kind == "broadcast" and broadcasts.is_interrupted(session, row.broadcast_id):
+        _skip(session, row, now, "interrupted")  # a retry or a lease taken back after staff stopped it
+        return None
     window = runtime.settings.sending_window
     hold = quiet_hours.held_until(
         row.kind,

@@ -382,8 +382,15 @@ def approve(session: Session, broadcast_id: int, approver_id: int, now: datetime
     return broadcast
 
 
+def is_interrupted(session: Session, broadcast_id: int | None) -> bool:
+    """Checked again as each row goes: nothing of an interrupted broadcast leaves once it is claimed anew."""
+    broadcast = session.get(Broadcast, broadcast_id) if broadcast_id is not None else None
+    return broadcast is not None and broadcast.status == "interrupted"
+
+
 def interrupt(session: Session, broadcast_id: int, now: datetime) -> int:
-    """Stop what is not sent yet: pending rows become skipped ("interrupted"); rows in flight finish.
+    """Stop what is not sent yet: pending rows become skipped ("interrupted"); rows in flight finish (a
+    row that comes back to pending, to be tried again, is skipped when claimed: `is_interrupted`).
 
     A broadcast waiting for approval is interrupted before anything was enqueued. Returns how many rows
     were skipped; raises NotFound, or BroadcastClosed when it was interrupted already."""
