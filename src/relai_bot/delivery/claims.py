@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
-from relai_bot.services import broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
+from relai_bot.services import broadcast_content, broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -177,9 +177,9 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         if row.kind == "broadcast" and row.resident_id is not None:
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
-            context = broadcasts.message_context(session, row.broadcast_id, row.body)
+            context = broadcast_content.message_context(session, row.broadcast_id, row.body)
             text = runtime.renderer.render(
-                broadcasts.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
+                broadcast_content.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
             )
         reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:

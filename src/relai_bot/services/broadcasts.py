@@ -82,8 +82,6 @@ def over_weekly_cap(session: Session, row: OutboxMessage, now: datetime, per_wee
 # Why a resident of the chosen districts (matching the filters) gets nothing, in the order they are checked
 EXCLUSION_REASONS = ("no_opportunities", "stopped", "unreachable", "no_channel", "weekly_cap")
 MAX_TITLE, MAX_LINK = 120, 500
-# The template that lays out a broadcast for each channel (the delivery path and the preview render it)
-MESSAGE_TEMPLATE = "broadcast/message"
 
 
 @dataclass(frozen=True)
@@ -137,30 +135,6 @@ class Audience:
     def by_district(self) -> dict[str, int]:
         counts = Counter(r.personal.district for r in self.recipients)
         return {d.name: counts[d.name] for d in self.districts}
-
-
-@dataclass(frozen=True)
-class Content:
-    """A broadcast's content, resolved (names rather than codes), for the template broadcast/message."""
-
-    title: str | None
-    link: str | None
-    scheme: str | None
-    venue: str | None
-    venue_address: str | None
-    event_at: datetime | None
-
-    def context(self, body: str) -> dict[str, object]:
-        """The template's context for one recipient's text (`body`: the staff text, placeholders filled)."""
-        fields = {
-            "title": self.title,
-            "link": self.link,
-            "scheme": self.scheme,
-            "venue": self.venue,
-            "venue_address": self.venue_address,
-            "event_at": self.event_at,
-        }
-        return {"text": body, "broadcast": fields}
 
 
 def audience(
@@ -245,32 +219,6 @@ def _code(session: Session, model: type[Scheme] | type[Venue], code: str | None)
     if found is None:
         raise NotFound(f"{model.__tablename__} {code!r}")
     return found
-
-
-def content_of(session: Session, broadcast: Broadcast) -> Content:
-    """What the template shows besides the text (the one place that reads a broadcast's content)."""
-    scheme = session.get(Scheme, broadcast.scheme_id) if broadcast.scheme_id is not None else None
-    venue = session.get(Venue, broadcast.venue_id) if broadcast.venue_id is not None else None
-    scheme_name = None
-    if scheme is not None:
-        scheme_name = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
-    return Content(
-        title=broadcast.title,
-        link=broadcast.link,
-        scheme=scheme_name,
-        venue=venue.name if venue else None,
-        venue_address=venue.address if venue else None,
-        event_at=broadcast.event_at,
-    )
-
-
-NO_CONTENT = Content(None, None, None, None, None, None)
-
-
-def message_context(session: Session, broadcast_id: int | None, body: str) -> dict[str, object]:
-    """The context of the template broadcast/message for one outbox row (its body: that resident's text)."""
-    broadcast = session.get(Broadcast, broadcast_id) if broadcast_id is not None else None
-    return (content_of(session, broadcast) if broadcast is not None else NO_CONTENT).context(body)
 
 
 def draft_broadcast(session: Session, draft: BroadcastDraft, *, created_by: str, now: datetime) -> Broadcast:

@@ -31,7 +31,7 @@ from relai_bot.channels.sms.render import GSM7, UCS2, SmsComposer
 from relai_bot.channels.telegram.render import render_reply
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
-from relai_bot.services import broadcast_text, broadcasts
+from relai_bot.services import broadcast_content, broadcast_text, broadcasts
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal
 from relai_bot.store.models import Broadcast, StaffUser
 from relai_bot.turns import Reply
@@ -115,7 +115,7 @@ class _Composer:
     """Renders one broadcast for one recipient on one channel, as the delivery path does."""
 
     def __init__(self, session: Session, broadcast: Broadcast, renderer: Renderer, settings: Settings) -> None:
-        self.content = broadcasts.content_of(session, broadcast)
+        self.content = broadcast_content.content_of(session, broadcast)
         self.text = broadcast.text
         self.renderer = renderer
         self.sms = SmsComposer(renderer, settings)
@@ -124,7 +124,9 @@ class _Composer:
     def message(self, channel: str, language: str, personal: Personal) -> str:
         body = broadcast_text.personalise(self.text, personal)
         context = self.content.context(body)
-        return self.renderer.render(broadcasts.MESSAGE_TEMPLATE, language=language, channel=channel, context=context)
+        return self.renderer.render(
+            broadcast_content.MESSAGE_TEMPLATE, language=language, channel=channel, context=context
+        )
 
     def telegram(self, language: str, personal: Personal) -> ChannelPreview:
         reply = Reply(text=self.message("telegram", language, personal), kind="broadcast")
