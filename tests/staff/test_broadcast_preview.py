@@ -293,3 +293,25 @@ def test_wait_shows_progress_until_delivery_ends(runtime: Runtime, capsys: pytes
     _wait_for_delivery(runtime, done.broadcast.id, deliver_some)
     assert len(polls) == 5
     assert capsys.readouterr().out.endswith(f"broadcast {done.broadcast.id}: done; rows: sent=5\n")
+
+
+def test_the_text_may_come_from_a_file(sqlite_url: str, tmp_path: Path) -> None:
+    env = {"RELAI_DATABASE_URL": sqlite_url}
+    runner = CliRunner()
+    assert runner.invoke(app, ["seed", "--demo"], env=env).exit_code == 0
+    db = Database(sqlite_url)
+    with db.transaction() as session:
+        add_residents(session, 1, datetime.now(UTC))
+    message = tmp_path / "forum.txt"
+    message.write_text("Forum de l'emploi à {{ quartier }}.\nVenez nombreux.\n", encoding="utf-8")
+    sent = runner.invoke(app, ["broadcast", "--district", "saint-laurent", "--file", str(message)], env=env)
+    assert sent.exit_code == 0, sent.output
+    with db.transaction() as session:
+        assert [r.body for r in session.exec(select(OutboxMessage))] == [
+            "Forum de l'emploi à Saint-Laurent.\nVenez nombreux."
+        ]
+    both = ["broadcast", "--district", "saint-laurent", "--file", str(message), "--text", "x"]
+    assert runner.invoke(app, both, env=env).exit_code == 2
+    missing = runner.invoke(app, ["broadcast", "--district", "saint-laurent", "--file", str(tmp_path / "no")], env=env)
+    assert missing.exit_code == 2 and "nothing sent" in missing.stderr
+    db.dispose()
