@@ -51,7 +51,7 @@ def check_text(text: str) -> None:
         tree = _ENV.parse(text)
     except TemplateSyntaxError as error:
         raise BroadcastTextError(
-            f"Accolades mal formées ligne {error.lineno} : écrire par exemple {{{{ prenom }}}} ({error.message})."
+            f"Accolades mal formées ligne {error.lineno} : un champ s'écrit {{{{ prenom }}}} ou {{{{ quartier }}}}."
         ) from None
     for node in tree.body:
         if not isinstance(node, nodes.Output):
