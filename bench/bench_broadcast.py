@@ -32,7 +32,7 @@ from tests.fakes.telegram_api import FakeTelegramServer
 from bench._common import seeded_runtime
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.entry_points import REMINDER
-from relai_bot.services import booking, broadcasts, outbox
+from relai_bot.services import booking, broadcast_reports, broadcasts, outbox
 from relai_bot.store.models import Appointment, OutboxMessage, Slot
 from relai_bot.wiring import Runtime
 
@@ -81,8 +81,7 @@ def prepare(runtime: Runtime, recipients: int) -> tuple[int, int]:
         add_residents(session, recipients, now, first_address=FIRST_CHAT)
         sent = broadcasts.create_broadcast(
             session,
-            districts=["saint-laurent"],
-            text="Forum de l'emploi samedi à la mairie.",
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="Forum de l'emploi samedi à la mairie."),
             created_by="bench",
             now=now,
             per_week=50,
@@ -185,7 +184,7 @@ def report(
     reminder = [c for c in ok if c.chat_id == REMINDER_CHAT]
     delay = f"{reminder[0].time - reminder_at:.2f} s" if reminder and reminder_at else "not sent"
     with runtime.db.transaction() as session:
-        outcome = broadcasts.broadcast_report(session, broadcast_id)
+        outcome = broadcast_reports.broadcast_report(session, broadcast_id, runtime.clock.now()).by_status
     print(f"broadcast to {recipients} Telegram residents, {faults} chats answering an injected 429 once")
     print(f"  sent {len(times)} messages in {span:.1f} s: {rate:.2f} msg/s = {rate / 30:.3f} of the 30 msg/s limit")
     print(f"  busiest second at the server: {busiest} messages")

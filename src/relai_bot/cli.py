@@ -1,4 +1,4 @@
-"""`relai-bot` commands: serve, chat, seed, db, flows."""
+"""`relai-bot` commands: serve, chat, seed, db, flows, broadcast."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 flows_app = typer.Typer(help="Conversation flows (conversations/*.yaml).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+broadcast_app = typer.Typer(help="Broadcasts to the residents of districts.")
 app.add_typer(flows_app, name="flows")
+app.add_typer(broadcast_app, name="broadcast")
 
 
 def _settings() -> Settings:
@@ -173,37 +175,209 @@ def seed(
     runtime.close()
 
 
-@app.command()
+@broadcast_app.callback(invoke_without_command=True)
 def broadcast(
-    district: Annotated[list[str], typer.Option(help="A district (name or code); repeat for several.")],
-    text: Annotated[str, typer.Option(help="The message, as residents will read it.")],
-    by: Annotated[str, typer.Option(help="Who sends it (kept with the broadcast).")] = "cli",
+    ctx: typer.Context,
+    district: Annotated[list[str] | None, typer.Option(help="A district (name or code); repeat for several.")] = None,
+    text: Annotated[
+        str | None, typer.Option(help="The message; {{ prenom }} and {{ quartier }} are filled in.")
+    ] = None,
+    file: Annotated[Path | None, typer.Option(help="Read the message from this file (UTF-8).")] = None,
+    title: Annotated[str | None, typer.Option(help="A title, shown first.")] = None,
+    link: Annotated[str | None, typer.Option(help="A link (https://...).")] = None,
+    scheme: Annotated[str | None, typer.Option(help="The scheme it is about (code, e.g. pec).")] = None,
+    venue: Annotated[str | None, typer.Option(help="Where the event is (venue code).")] = None,
+    event_at: Annotated[str | None, typer.Option(help="When the event is, local time: 2026-12-05 09:30.")] = None,
+    age: Annotated[list[str] | None, typer.Option(help="Only residents of this age bracket (e.g. 18-25).")] = None,
+    situation: Annotated[list[str] | None, typer.Option(help="Only residents in this situation.")] = None,
+    schedule: Annotated[str | None, typer.Option(help="Send at this local time (2026-12-05 09:30), not now.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the preview; send nothing.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until delivery ends.")] = False,
+    by: Annotated[str, typer.Option(help="Who sends it: a staff login, kept with the broadcast.")] = "cli",
 ) -> None:
-    """Enqueue a message to the residents of districts who said yes to opportunities (`serve` delivers it)."""
-    from relai_bot.services.broadcasts import create_broadcast
-    from relai_bot.services.errors import NotFound
+    """Compose a broadcast to the residents of districts who said yes to opportunities (`serve` delivers it).
+
+    Subcommands approve, interrupt and report act on a broadcast already composed."""
+    from relai_bot.services.broadcasts import BroadcastDraft
+    from relai_bot.staff import compose
+    from relai_bot.staff.preview_text import preview_lines
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if not district or (text is None) == (file is None):
+        typer.echo("relai-bot: say where and what: --district NAME and --text TEXT (or --file FILE)", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        message = text if text is not None else file.read_text(encoding="utf-8") if file else ""
+    except OSError as error:
+        typer.echo(f"relai-bot: nothing sent: {error}", err=True)
+        raise typer.Exit(2) from None
+    runtime = _runtime(settings)
+    _migrate(runtime)
+    try:
+        with _staff_errors(), runtime.db.transaction() as session:
+            draft = BroadcastDraft(
+                districts=district,
+                text=message,
+                title=title,
+                link=link,
+                scheme=scheme,
+                venue=venue,
+                event_at=compose.local_time(event_at, settings.tz) if event_at else None,
+                age_brackets=age or (),
+                situations=situation or (),
+                scheduled_at=compose.local_time(schedule, settings.tz) if schedule else None,
+            )
+            now = runtime.clock.now()
+            if dry_run:
+                shown = compose.preview(session, draft, renderer=runtime.renderer, settings=settings, now=now)
+                typer.echo("\n".join(preview_lines(shown, settings.tz)))
+                return
+            author = compose.staff_user(session, by)
+            done = compose.submit(
+                session,
+                draft,
+                renderer=runtime.renderer,
+                settings=settings,
+                now=now,
+                created_by=by,
+                author_id=author.id if author else None,
+            )
+        sent = done.broadcast
+        if sent.status == "pending_approval":
+            reasons = "; ".join(done.preview.approval)
+            typer.echo(f"broadcast {sent.id}: waiting for approval by an admin other than its author ({reasons})")
+        else:
+            left_out = ", ".join(f"{reason}={n}" for reason, n in sent.excluded.items()) or "nobody"
+            starts = ""
+            if done.preview.starts_at > now:
+                starts = "; starts " + done.preview.starts_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+            typer.echo(f"broadcast {sent.id}: {sent.recipients} recipients enqueued; left out: {left_out}{starts}")
+        if wait and sent.id is not None:
+            _wait_for_delivery(runtime, sent.id)
+    finally:
+        runtime.close()
+
+
+def _migrate(runtime: Runtime) -> None:
     from relai_bot.wiring import migrate
+
+    migrate(runtime)
+
+
+@contextmanager
+def _staff_errors() -> Iterator[None]:
+    """What staff got wrong is one line (in French for the broadcast's own text), never a traceback."""
+    from relai_bot.services.errors import DomainError
+
+    try:
+        yield
+    except (DomainError, ValueError) as error:
+        typer.echo(f"relai-bot: nothing done: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _wait_for_delivery(runtime: Runtime, broadcast_id: int, sleep: Callable[[float], None] | None = None) -> None:
+    """A progress bar over the broadcast's rows until none is waiting (Ctrl-C leaves; delivery goes on)."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from relai_bot.services.broadcast_reports import broadcast_report
+
+    pause = sleep or time.sleep
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task(f"broadcast {broadcast_id}", total=None)
+        while True:
+            with runtime.db.transaction() as session:
+                report = broadcast_report(session, broadcast_id, runtime.clock.now())
+            bar.update(
+                task,
+                completed=report.settled,
+                total=report.total,
+                description=f"broadcast {broadcast_id}: {report.state}",
+            )
+            if report.state in ("done", "interrupted"):
+                break
+            pause(1.0)
+    typer.echo(
+        f"broadcast {broadcast_id}: {report.state}; rows: "
+        + (", ".join(f"{k}={n}" for k, n in report.by_status.items()) or "none")
+    )
+
+
+@broadcast_app.command("approve")
+def broadcast_approve(
+    broadcast_id: Annotated[int, typer.Argument(metavar="ID", help="The broadcast's number.")],
+    by: Annotated[str, typer.Option(help="The approving admin's login (not the author's).")],
+) -> None:
+    """Let a broadcast that waits for approval go: an admin other than its author approves it."""
+    from relai_bot.services.broadcasts import approve
+    from relai_bot.staff import compose
 
     settings = _settings()
     runtime = _runtime(settings)
-    migrate(runtime)
+    _migrate(runtime)
     try:
-        with runtime.db.transaction() as session:
-            sent = create_broadcast(
-                session,
-                districts=district,
-                text=text,
-                created_by=by,
-                now=runtime.clock.now(),
-                per_week=settings.broadcasts_per_week,
+        with _staff_errors(), runtime.db.transaction() as session:
+            approver = compose.staff_user(session, by)
+            if approver is None or approver.id is None:
+                typer.echo(f"relai-bot: no staff user {by!r}", err=True)
+                raise typer.Exit(2)
+            done = approve(
+                session, broadcast_id, approver.id, runtime.clock.now(), per_week=settings.broadcasts_per_week
             )
-    except (NotFound, ValueError) as error:
-        typer.echo(f"relai-bot: nothing sent: {error}", err=True)
-        raise typer.Exit(2) from None
     finally:
         runtime.close()
-    left_out = ", ".join(f"{reason}={n}" for reason, n in sent.excluded.items()) or "nobody"
-    typer.echo(f"broadcast {sent.id}: {sent.recipients} recipients enqueued; left out: {left_out}")
+    left_out = ", ".join(f"{reason}={n}" for reason, n in done.excluded.items()) or "nobody"
+    typer.echo(
+        f"broadcast {broadcast_id}: approved by {by}; {done.recipients} recipients enqueued; left out: {left_out}"
+    )
+
+
+@broadcast_app.command("interrupt")
+def broadcast_interrupt(
+    broadcast_id: Annotated[int, typer.Argument(metavar="ID", help="The broadcast's number.")],
+) -> None:
+    """Stop a broadcast: what is not sent yet is skipped; messages already on their way finish."""
+    from relai_bot.services.broadcasts import interrupt
+
+    runtime = _runtime(_settings())
+    _migrate(runtime)
+    try:
+        with _staff_errors(), runtime.db.transaction() as session:
+            skipped = interrupt(session, broadcast_id, runtime.clock.now())
+    finally:
+        runtime.close()
+    typer.echo(f"broadcast {broadcast_id}: interrupted; {skipped} messages not sent")
+
+
+@broadcast_app.command("report")
+def broadcast_report_command(
+    broadcast_id: Annotated[int, typer.Argument(metavar="ID", help="The broadcast's number.")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the counts to this CSV file.")] = None,
+) -> None:
+    """Where a broadcast stands: messages by status, district and channel (counts only, no one's number)."""
+    import csv
+
+    from relai_bot.services.broadcast_reports import CSV_HEADER, broadcast_report
+    from relai_bot.staff.preview_text import report_lines
+
+    runtime = _runtime(_settings())
+    _migrate(runtime)
+    try:
+        with _staff_errors(), runtime.db.transaction() as session:
+            report = broadcast_report(session, broadcast_id, runtime.clock.now())
+    finally:
+        runtime.close()
+    typer.echo("\n".join(report_lines(report)))
+    if csv_file is not None:
+        with csv_file.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(CSV_HEADER)
+            writer.writerows(report.csv_rows())
+        typer.echo(f"written to {csv_file}")
 
 
 @app.command("link-adviser")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -121,6 +122,12 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=120.0, ge=10, le=3600)
     outbox_max_attempts: int = Field(default=8, ge=1, le=50)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Broadcast composer: what an SMS segment costs (the preview's estimate), and when a broadcast waits for
+    # an admin other than its author (more recipients than this, or an SMS cost above this)
+    sms_price_per_segment: Decimal = Field(default=Decimal("0.07"), ge=0, le=10)
+    sms_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    broadcast_approval_above: int = Field(default=500, ge=0)
+    broadcast_approval_cost: Decimal = Field(default=Decimal("20.00"), ge=0)
     # How long a resident may take a place offered from the waitlist
     waitlist_offer_minutes: int = Field(default=120, ge=5, le=2880)
     # Advisers' morning digest (local time) and how long data is kept

@@ -26,6 +26,9 @@ BAD_SETTINGS = [
     ("RELAI_DATABASE_URL", "mysql://root@localhost/relai"),
     ("RELAI_LOG_LEVEL", "loud"),
     ("RELAI_CONTENT_DIR", "/no/such/folder"),
+    ("RELAI_SMS_PRICE_PER_SEGMENT", "-0.07"),
+    ("RELAI_SMS_CURRENCY", "euro"),
+    ("RELAI_BROADCAST_APPROVAL_ABOVE", "many"),
 ]
 
 

@@ -52,10 +52,18 @@ def test_enqueue_and_send_agree_on_who_is_over_the_cap(any_runtime: Runtime) -> 
             session, [_row(rid, f"sent{n}", now, status="sent", sent_at=now - timedelta(days=n + 1)) for n in range(2)]
         )
         first = broadcasts.create_broadcast(
-            session, districts=["saint-laurent"], text="un", created_by="t", now=now, per_week=CAP
+            session,
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="un"),
+            created_by="t",
+            now=now,
+            per_week=CAP,
         )
         second = broadcasts.create_broadcast(
-            session, districts=["saint-laurent"], text="deux", created_by="t", now=now, per_week=CAP
+            session,
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="deux"),
+            created_by="t",
+            now=now,
+            per_week=CAP,
         )
         # Forced in behind the enqueue-time check (two staff at once): the send-time check must catch it
         outbox.enqueue_many(session, [_row(rid, "forced", now)])

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
-from relai_bot.services import broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
+from relai_bot.services import broadcast_content, broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -89,6 +89,9 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         if reason is not None:
             _skip(session, row, now, reason)
             return None
+    if row.kind == "broadcast" and broadcasts.is_interrupted(session, row.broadcast_id):
+        _skip(session, row, now, "interrupted")  # a retry or a lease taken back after staff stopped it
+        return None
     window = runtime.settings.sending_window
     hold = quiet_hours.held_until(
         row.kind,
@@ -174,8 +177,10 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         if row.kind == "broadcast" and row.resident_id is not None:
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
-            context = {"text": row.body}
-            text = runtime.renderer.render("broadcast/message", language=language, channel=row.channel, context=context)
+            context = broadcast_content.message_context(session, row.broadcast_id, row.body)
+            text = runtime.renderer.render(
+                broadcast_content.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
+            )
         reply = Reply(text=text, kind=row.kind)
         if row.resident_id is not None:
             [reply.log_id] = message_log.log_outbound(

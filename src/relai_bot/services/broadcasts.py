@@ -1,21 +1,27 @@
 """Broadcasts: staff write to the residents of some districts who said yes to opportunities.
 
-A staff action is a service function: the CLI (`relai-bot broadcast`) calls it today, the back-office
-will call the same. It only enqueues (one outbox row per resident, idempotent); a running outbox worker
-delivers within quiet hours, the weekly cap and the providers' limits.
+A staff action is a service function: the CLI (`relai-bot broadcast`) and the back-office call the same
+ones (through relai_bot.staff, which adds the message preview and the approval rule). `audience` is the
+one answer to "who gets it, on which channel, and who is left out and why": the preview and the enqueueing
+both call it, so they cannot disagree. Enqueueing writes one outbox row per resident (idempotent); a
+running outbox worker delivers within quiet hours, the weekly cap and the providers' limits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
-from relai_bot.services import outbox, residents
-from relai_bot.services.errors import NotFound
-from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident
+from relai_bot.services import broadcast_text, outbox, quiet_hours, residents
+from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
+from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident, Scheme, StaffUser, Venue
+from relai_bot.time_settings import SendingWindow
 
 MAX_TEXT = 1000
 WEEK = timedelta(days=7)
@@ -73,20 +79,88 @@ def over_weekly_cap(session: Session, row: OutboxMessage, now: datetime, per_wee
     return broadcasts_in_week(session, [row.resident_id], now, before_row=row.id)[row.resident_id] >= per_week
 
 
-def create_broadcast(
-    session: Session, *, districts: list[str], text: str, created_by: str, now: datetime, per_week: int
-) -> Broadcast:
-    """Enqueue `text` for the residents of `districts` who may receive it; counts who was left out and why."""
-    text = text.strip()
-    if not text:
-        raise ValueError("the text is empty")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"the text is {len(text)} characters long; {MAX_TEXT} at most")
-    chosen = resolve_districts(session, districts)
-    broadcast = Broadcast(text=text, districts=[d.code for d in chosen], created_by=created_by[:64], created_at=now)
-    session.add(broadcast)
-    session.flush()
-    people = list(session.exec(select(Resident).where(col(Resident.district_id).in_([d.id for d in chosen]))))
+# Why a resident of the chosen districts (matching the filters) gets nothing, in the order they are checked
+EXCLUSION_REASONS = ("no_opportunities", "stopped", "unreachable", "no_channel", "weekly_cap")
+MAX_TITLE, MAX_LINK = 120, 500
+
+
+@dataclass(frozen=True)
+class BroadcastDraft:
+    """What staff compose: who it is for (districts and filters on the residents' answers), its content
+    (a title, the text with placeholders, an optional link, scheme, venue and event date, by code) and when
+    it should go (None: now). The preview and the creation take the same draft."""
+
+    districts: Sequence[str]
+    text: str
+    title: str | None = None
+    link: str | None = None
+    scheme: str | None = None
+    venue: str | None = None
+    event_at: datetime | None = None
+    age_brackets: Sequence[str] = ()
+    situations: Sequence[str] = ()
+    scheduled_at: datetime | None = None
+
+    def filters(self) -> dict[str, list[str]]:
+        found = {"age_brackets": sorted(set(self.age_brackets)), "situations": sorted(set(self.situations))}
+        return {name: values for name, values in found.items() if values}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One resident the broadcast goes to, on the channel `audience` picked, with their placeholders."""
+
+    resident_id: int
+    channel: str
+    address: str
+    language: str
+    personal: broadcast_text.Personal
+
+
+@dataclass
+class Audience:
+    districts: list[District]
+    recipients: list[Recipient]
+    # Residents left out, by reason (EXCLUSION_REASONS)
+    excluded: dict[str, int]
+    # Residents of the districts whose answers match the filters (recipients + excluded)
+    matched: int = 0
+
+    @property
+    def by_channel(self) -> dict[str, int]:
+        counts = Counter(r.channel for r in self.recipients)
+        return {channel: counts[channel] for channel in outbox.CHANNEL_PREFERENCE if counts[channel]}
+
+    @property
+    def by_district(self) -> dict[str, int]:
+        counts = Counter(r.personal.district for r in self.recipients)
+        return {d.name: counts[d.name] for d in self.districts}
+
+
+def audience(
+    session: Session,
+    *,
+    districts: Sequence[str],
+    age_brackets: Sequence[str] = (),
+    situations: Sequence[str] = (),
+    now: datetime,
+    per_week: int,
+) -> Audience:
+    """Who a broadcast reaches now, on which channel, and who is left out and why (the one rule).
+
+    The residents of `districts` whose answers match the filters (a filter keeps those who gave one of its
+    values; a resident who did not answer is not kept), then: said no to opportunities, stopped,
+    unreachable, no reachable Telegram or SMS address, or the weekly cap reached (broadcasts_in_week).
+    The channel is the first reachable address in outbox.CHANNEL_PREFERENCE (Telegram, then SMS).
+    """
+    chosen = resolve_districts(session, list(districts))
+    names = {d.id: d.name for d in chosen}
+    query = select(Resident).where(col(Resident.district_id).in_(list(names)))
+    if age_brackets:
+        query = query.where(col(Resident.age_bracket).in_(list(age_brackets)))
+    if situations:
+        query = query.where(col(Resident.situation).in_(list(situations)))
+    people = list(session.exec(query.order_by(col(Resident.id))))
     excluded: Counter[str] = Counter()
     eligible: list[Resident] = []
     for resident in people:
@@ -101,35 +175,179 @@ def create_broadcast(
     ids = [r.id for r in eligible if r.id is not None]
     addresses = outbox.addresses_of(session, ids)
     recent = broadcasts_in_week(session, ids, now)
-    rows = []
-    for resident_id in ids:
-        reachable = [a for a in addresses[resident_id] if a.reachable]
+    recipients: list[Recipient] = []
+    for resident in eligible:
+        assert resident.id is not None and resident.district_id is not None
+        reachable = [a for a in addresses[resident.id] if a.reachable]
         if not reachable:
             excluded["no_channel"] += 1
-        elif recent[resident_id] >= per_week:
+        elif recent[resident.id] >= per_week:
             excluded["weekly_cap"] += 1
         else:
-            rows.append(
-                outbox.message_row(
-                    key=f"broadcast:{broadcast.id}:{resident_id}",
-                    kind="broadcast",
-                    channel=reachable[0].channel,
-                    address=reachable[0].address,
-                    now=now,
-                    body=text,
-                    resident_id=resident_id,
-                    broadcast_id=broadcast.id,
-                )
+            personal = broadcast_text.Personal(resident.display_name, names[resident.district_id])
+            recipients.append(
+                Recipient(resident.id, reachable[0].channel, reachable[0].address, resident.language, personal)
             )
-    broadcast.recipients = outbox.enqueue_many(session, rows)
-    broadcast.excluded = dict(sorted(excluded.items()))
+    ordered = {reason: excluded[reason] for reason in EXCLUSION_REASONS if excluded[reason]}
+    return Audience(chosen, recipients, ordered, matched=len(people))
+
+
+def check_draft(session: Session, draft: BroadcastDraft) -> None:
+    """Refuse a draft that cannot go (ValueError, NotFound): the text (BroadcastTextError), lengths, codes."""
+    broadcast_text.check_text(draft.text)
+    if len(draft.text.strip()) > MAX_TEXT:
+        raise broadcast_text.BroadcastTextError(
+            f"Le texte fait {len(draft.text.strip())} caractères ; {MAX_TEXT} au plus."
+        )
+    if draft.title is not None and len(draft.title.strip()) > MAX_TITLE:
+        raise broadcast_text.BroadcastTextError(
+            f"Le titre fait {len(draft.title.strip())} caractères ; {MAX_TITLE} au plus."
+        )
+    if draft.link is not None and (len(draft.link) > MAX_LINK or not draft.link.startswith(("https://", "http://"))):
+        raise broadcast_text.BroadcastTextError("Le lien doit commencer par https:// (500 caractères au plus).")
+    _code(session, Scheme, draft.scheme)
+    _code(session, Venue, draft.venue)
+    if not draft.districts:
+        raise broadcast_text.BroadcastTextError("Choisir au moins un quartier.")
+    resolve_districts(session, list(draft.districts))
+
+
+def _code(session: Session, model: type[Scheme] | type[Venue], code: str | None) -> int | None:
+    if code is None:
+        return None
+    found = session.exec(select(model.id).where(model.code == code.strip().lower())).first()
+    if found is None:
+        raise NotFound(f"{model.__tablename__} {code!r}")
+    return found
+
+
+def draft_broadcast(session: Session, draft: BroadcastDraft, *, created_by: str, now: datetime) -> Broadcast:
+    """The Broadcast row a draft would make, not added to the session (the preview renders it)."""
+    check_draft(session, draft)
+    chosen = resolve_districts(session, list(draft.districts))
+    return Broadcast(
+        text=draft.text.strip(),
+        title=draft.title.strip() if draft.title else None,
+        link=draft.link.strip() if draft.link else None,
+        scheme_id=_code(session, Scheme, draft.scheme),
+        venue_id=_code(session, Venue, draft.venue),
+        event_at=draft.event_at,
+        districts=[d.code for d in chosen],
+        filters=draft.filters(),
+        scheduled_at=draft.scheduled_at,
+        created_by=created_by[:64],
+        created_at=now,
+    )
+
+
+def starts_at(scheduled_at: datetime | None, now: datetime, tz: ZoneInfo, window: SendingWindow) -> datetime:
+    """When a broadcast really starts: its chosen time (or now), held by quiet hours, Sundays and holidays."""
+    wanted = max(scheduled_at, now) if scheduled_at is not None else now
+    return quiet_hours.next_opening(wanted, tz, window, bulk=True) or wanted
+
+
+def create_broadcast(
+    session: Session,
+    draft: BroadcastDraft,
+    *,
+    created_by: str,
+    now: datetime,
+    per_week: int,
+    author_id: int | None = None,
+    hold_for_approval: bool = False,
+) -> Broadcast:
+    """Record a broadcast; enqueue it for its audience unless it waits for approval (see `approve`).
+
+    Raises ValueError (BroadcastTextError: the text or a field) or NotFound (a district, scheme or venue).
+    Whether it needs approval is the caller's rule (relai_bot.staff.compose: audience size, SMS cost).
+    """
+    broadcast = draft_broadcast(session, draft, created_by=created_by, now=now)
+    broadcast.author_id = author_id
+    broadcast.status = "pending_approval" if hold_for_approval else "queued"
     session.add(broadcast)
     session.flush()
+    if not hold_for_approval:
+        enqueue_broadcast(session, broadcast, now=now, per_week=per_week)
     return broadcast
 
 
-def broadcast_report(session: Session, broadcast_id: int) -> dict[str, int]:
-    """Where a broadcast stands: rows per status (pending, sending, sent, delivered, failed, skipped)."""
-    if session.get(Broadcast, broadcast_id) is None:
+def enqueue_broadcast(session: Session, broadcast: Broadcast, *, now: datetime, per_week: int) -> int:
+    """One outbox row per recipient of `audience`, each with its own text (placeholders filled in)."""
+    assert broadcast.id is not None
+    found = audience(
+        session,
+        districts=broadcast.districts,
+        age_brackets=broadcast.filters.get("age_brackets", ()),
+        situations=broadcast.filters.get("situations", ()),
+        now=now,
+        per_week=per_week,
+    )
+    due = max(broadcast.scheduled_at, now) if broadcast.scheduled_at is not None else now
+    rows = [
+        outbox.message_row(
+            key=f"broadcast:{broadcast.id}:{r.resident_id}",
+            kind="broadcast",
+            channel=r.channel,
+            address=r.address,
+            now=now,
+            body=broadcast_text.personalise(broadcast.text, r.personal),
+            resident_id=r.resident_id,
+            broadcast_id=broadcast.id,
+            due_at=due,
+        )
+        for r in found.recipients
+    ]
+    broadcast.recipients = outbox.enqueue_many(session, rows)
+    broadcast.excluded = found.excluded
+    session.add(broadcast)
+    session.flush()
+    return broadcast.recipients
+
+
+def approve(session: Session, broadcast_id: int, approver_id: int, now: datetime, *, per_week: int) -> Broadcast:
+    """An admin other than its author lets a held broadcast go: it is enqueued now (audience as of now).
+
+    Raises NotFound, or ApprovalRefused when the approver is not an admin, is the author, or the broadcast
+    is not waiting for approval."""
+    broadcast = session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id}")
-    return outbox.counts(session, broadcast_id=broadcast_id)
+    approver = session.get(StaffUser, approver_id)
+    if approver is None:
+        raise NotFound(f"staff user {approver_id}")
+    if broadcast.status != "pending_approval":
+        raise ApprovalRefused(f"broadcast {broadcast_id} is not waiting for approval ({broadcast.status})")
+    if approver.role != "admin":
+        raise ApprovalRefused(f"{approver.login} is not an admin")
+    if broadcast.author_id == approver_id:
+        raise ApprovalRefused(f"{approver.login} wrote broadcast {broadcast_id}: another admin must approve it")
+    broadcast.status = "queued"
+    broadcast.approved_by_id = approver_id
+    broadcast.approved_at = now
+    session.add(broadcast)
+    session.flush()
+    enqueue_broadcast(session, broadcast, now=now, per_week=per_week)
+    return broadcast
+
+
+def is_interrupted(session: Session, broadcast_id: int | None) -> bool:
+    """Checked again as each row goes: nothing of an interrupted broadcast leaves once it is claimed anew."""
+    broadcast = session.get(Broadcast, broadcast_id) if broadcast_id is not None else None
+    return broadcast is not None and broadcast.status == "interrupted"
+
+
+def interrupt(session: Session, broadcast_id: int, now: datetime) -> int:
+    """Stop what is not sent yet: pending rows become skipped ("interrupted"); rows in flight finish (a
+    row that comes back to pending, to be tried again, is skipped when claimed: `is_interrupted`).
+
+    A broadcast waiting for approval is interrupted before anything was enqueued. Returns how many rows
+    were skipped; raises NotFound, or BroadcastClosed when it was interrupted already."""
+    broadcast = session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is None:
+        raise NotFound(f"broadcast {broadcast_id}")
+    if broadcast.status == "interrupted":
+        raise BroadcastClosed(f"broadcast {broadcast_id} was interrupted already")
+    broadcast.status = "interrupted"
+    broadcast.interrupted_at = now
+    session.add(broadcast)
+    return outbox.skip_pending(session, now, "interrupted", broadcast_id=broadcast_id)

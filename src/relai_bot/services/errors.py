@@ -25,3 +25,11 @@ class AlreadyBooked(DomainError):
 
 class AppointmentNotActive(DomainError):
     """The appointment was already cancelled or has taken place."""
+
+
+class ApprovalRefused(DomainError):
+    """A broadcast cannot be approved by this person, or is not waiting for approval."""
+
+
+class BroadcastClosed(DomainError):
+    """The broadcast was interrupted already, or holds nothing that could still be stopped."""

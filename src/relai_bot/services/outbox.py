@@ -259,6 +259,20 @@ def move_to(session: Session, row_id: int, channel: str, address: str, now: date
     return bool(result.rowcount)
 
 
+def skip_pending(session: Session, now: datetime, reason: str, **where: Any) -> int:
+    """Settle every pending row matching `where` (e.g. one broadcast's) as skipped with `reason`; rows being
+    sent are left to finish. Returns how many were skipped."""
+    statement = update(OutboxMessage).where(col(OutboxMessage.status) == "pending")
+    for name, value in where.items():
+        statement = statement.where(getattr(OutboxMessage, name) == value)
+    result = session.exec(
+        statement.values(status="skipped", error=reason[:200], error_code=None, updated_at=now).execution_options(
+            synchronize_session=False
+        )
+    )
+    return result.rowcount or 0
+
+
 def release(session: Session, row_ids: Sequence[int], now: datetime) -> int:
     """Give claimed rows back unsent (a worker stopping cleanly)."""
     if not row_ids:

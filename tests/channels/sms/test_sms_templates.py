@@ -130,6 +130,14 @@ def sample_context() -> dict[str, Any]:
             "Job dating le jeudi 10 décembre de 9 h à 12 h à la médiathèque Heva. "
             "Une vingtaine d'entreprises recrutent. Venez avec votre CV."
         ),
+        "broadcast": {
+            "title": "Job dating à Heva",
+            "link": "https://lapossession.re/emploi",
+            "scheme": None,
+            "venue": venue.name,
+            "venue_address": venue.address,
+            "event_at": when,
+        },
         "adviser": adviser.name,
         "day": when,
         "lines": [

@@ -18,6 +18,7 @@ OUTBOX_KINDS = ("reminder", "broadcast", "notification", "waitlist_offer", "dige
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped")
 # Lower goes first: a reminder never waits behind a broadcast
 PRIORITIES = {"reminder": 0, "waitlist_offer": 1, "notification": 2, "digest": 3, "broadcast": 5}
+BROADCAST_STATUSES = ("pending_approval", "queued", "interrupted")
 WAITLIST_STATUSES = ("waiting", "offered", "accepted", "expired", "cancelled")
 
 
@@ -26,16 +27,47 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Broadcast(SQLModel, table=True):
-    """A message staff sent to the residents of some districts who said yes to opportunities."""
+    """A message staff send to the residents of some districts who said yes to opportunities.
+
+    Its content is data: a title, the staff's text (it may hold placeholders, see
+    services/broadcast_text.py), and optionally a link, a scheme, a venue and a date; the template
+    broadcast/message lays them out for each channel. `status` is stored as one of BROADCAST_STATUSES:
+    pending_approval (nothing enqueued until an admin other than the author approves), queued (its outbox
+    rows exist), interrupted (its pending rows were skipped). Whether a queued broadcast is scheduled,
+    sending or done is read from its outbox rows (services.broadcast_reports.broadcast_state).
+    """
 
     __tablename__ = "broadcast"
+    __table_args__ = (CheckConstraint(_in("status", BROADCAST_STATUSES), name="ck_broadcast_status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    # District codes
+    title: str | None = Field(default=None, max_length=120)
+    link: str | None = Field(default=None, max_length=500)
+    scheme_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("scheme.id", ondelete="SET NULL"), nullable=True)
+    )
+    venue_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("venue.id", ondelete="SET NULL"), nullable=True)
+    )
+    # When the event the broadcast announces takes place (not when the broadcast goes)
+    event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # District codes, and the filters on the residents' answers ({"age_brackets": [...], "situations": [...]})
     districts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    filters: dict[str, list[str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="queued", max_length=16, sa_column_kwargs={"server_default": "queued"})
+    # When staff asked it to go (None: now); quiet hours, Sundays and holidays may hold it later still
+    scheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    author_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+    )
+    approved_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"), nullable=True)
+    )
+    approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    interrupted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     # Who was enqueued, and who was left out and why ({"stopped": 3, "weekly_cap": 1, ...})
     recipients: int = 0
     excluded: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

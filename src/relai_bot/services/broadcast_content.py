@@ -1,0 +1,65 @@
+"""What a broadcast says besides its text: title, link, scheme, venue, event date, laid out per channel by
+the template broadcast/message. The delivery path (delivery/claims.py) and the composer's preview
+(staff/compose.py) both take the template's context from here, so the preview is the message as sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from relai_bot.store.models import Broadcast, Scheme, Venue
+
+# The template that lays out a broadcast for each channel (the delivery path and the preview render it)
+MESSAGE_TEMPLATE = "broadcast/message"
+
+
+@dataclass(frozen=True)
+class Content:
+    """A broadcast's content, resolved (names rather than codes), for the template broadcast/message."""
+
+    title: str | None
+    link: str | None
+    scheme: str | None
+    venue: str | None
+    venue_address: str | None
+    event_at: datetime | None
+
+    def context(self, body: str) -> dict[str, object]:
+        """The template's context for one recipient's text (`body`: the staff text, placeholders filled)."""
+        fields = {
+            "title": self.title,
+            "link": self.link,
+            "scheme": self.scheme,
+            "venue": self.venue,
+            "venue_address": self.venue_address,
+            "event_at": self.event_at,
+        }
+        return {"text": body, "broadcast": fields}
+
+
+def content_of(session: Session, broadcast: Broadcast) -> Content:
+    """What the template shows besides the text (the one place that reads a broadcast's content)."""
+    scheme = session.get(Scheme, broadcast.scheme_id) if broadcast.scheme_id is not None else None
+    venue = session.get(Venue, broadcast.venue_id) if broadcast.venue_id is not None else None
+    scheme_name = None
+    if scheme is not None:
+        scheme_name = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
+    return Content(
+        title=broadcast.title,
+        link=broadcast.link,
+        scheme=scheme_name,
+        venue=venue.name if venue else None,
+        venue_address=venue.address if venue else None,
+        event_at=broadcast.event_at,
+    )
+
+
+NO_CONTENT = Content(None, None, None, None, None, None)
+
+
+def message_context(session: Session, broadcast_id: int | None, body: str) -> dict[str, object]:
+    """The context of the template broadcast/message for one outbox row (its body: that resident's text)."""
+    broadcast = session.get(Broadcast, broadcast_id) if broadcast_id is not None else None
+    return (content_of(session, broadcast) if broadcast is not None else NO_CONTENT).context(body)

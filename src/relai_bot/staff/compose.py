@@ -1,0 +1,235 @@
+"""Composing a broadcast: the preview staff see before sending, and the submission that follows it.
+
+`preview` answers, for a draft (services.broadcasts.BroadcastDraft), everything the page and
+`relai-bot broadcast --dry-run` show: the audience by channel and district and who is left out and why
+(services.broadcasts.audience, the very function that enqueues), the message as each channel will send it
+(the template broadcast/message, Telegram's escaping and splitting, the real SmsComposer: transliteration,
+opt-out mention, splitting), the SMS encoding, characters and segments, the estimated cost, when it will
+really start, and whether it needs approval. `submit` records the broadcast, held for approval when the
+preview says so.
+
+Rules chosen here:
+- A text with placeholders differs per recipient: the message shown is a sample recipient's (the first
+  of the audience on that channel, or a resident with no known first name in the first district when the
+  channel has nobody). The segment count shown is the largest over the SMS audience, and the cost is the
+  sum of each SMS recipient's own segments, so the estimate is exact, not a guess from the sample.
+- Approval (`approval_reasons`): more recipients than RELAI_BROADCAST_APPROVAL_ABOVE, or an SMS cost above
+  RELAI_BROADCAST_APPROVAL_COST. Either holds the broadcast until an admin other than its author approves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, func, select
+
+from relai_bot.channels.sms.render import GSM7, UCS2, SmsComposer
+from relai_bot.channels.telegram.render import render_reply
+from relai_bot.config import Settings
+from relai_bot.conversation.render import Renderer
+from relai_bot.services import broadcast_content, broadcast_text, broadcasts
+from relai_bot.services.broadcast_text import BroadcastTextError, Personal
+from relai_bot.store.models import Broadcast, StaffUser
+from relai_bot.turns import Reply
+
+CENT = Decimal("0.01")
+# A chosen time this far in the past still counts as "now" (the time it took to type the command)
+PAST_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ChannelPreview:
+    """One channel's message for the sample recipient, exactly as it goes to the provider."""
+
+    channel: str
+    # Telegram: the HTML texts of sendMessage (escaped, split under 4096); SMS: each SMS's Body
+    messages: list[str]
+    characters: int
+    # SMS only
+    encoding: str | None = None
+    segments: int = 0
+
+
+@dataclass(frozen=True)
+class SmsEstimate:
+    recipients: int
+    # The largest count of segments one SMS recipient gets, and the sum over the SMS audience
+    segments_max: int
+    segments_total: int
+    cost: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class BroadcastPreview:
+    draft: broadcasts.BroadcastDraft
+    recipients: int
+    matched: int
+    by_channel: dict[str, int]
+    by_district: dict[str, int]
+    excluded: dict[str, int]
+    telegram: ChannelPreview
+    sms: ChannelPreview
+    sms_estimate: SmsEstimate
+    starts_at: datetime
+    # Why it must wait for an admin's approval (empty: it goes as soon as it is submitted)
+    approval: list[str]
+
+    @property
+    def approval_needed(self) -> bool:
+        return bool(self.approval)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    broadcast: Broadcast
+    preview: BroadcastPreview
+
+
+def check_filters(renderer: Renderer, draft: broadcasts.BroadcastDraft) -> None:
+    """Filter values are the answers residents could give (the labels of the onboarding questions)."""
+    for prefix, values in (("age", draft.age_brackets), ("situation", draft.situations)):
+        for value in values:
+            if not renderer.label_exists(f"{prefix}.{value}"):
+                labels = renderer.labels[renderer.default_language]
+                known = ", ".join(sorted(k.split(".", 1)[1] for k in labels if k.startswith(prefix + ".")))
+                raise BroadcastTextError(f"Valeur inconnue pour {prefix} : {value!r}. Valeurs possibles : {known}.")
+
+
+def approval_reasons(recipients: int, sms_cost: Decimal, settings: Settings) -> list[str]:
+    """Why a broadcast of this size and SMS cost waits for approval (the one rule; empty: it does not)."""
+    reasons = []
+    if recipients > settings.broadcast_approval_above:
+        reasons.append(f"{recipients} recipients > RELAI_BROADCAST_APPROVAL_ABOVE={settings.broadcast_approval_above}")
+    if sms_cost > settings.broadcast_approval_cost:
+        limit = settings.broadcast_approval_cost
+        reasons.append(f"SMS cost {sms_cost} {settings.sms_currency} > RELAI_BROADCAST_APPROVAL_COST={limit}")
+    return reasons
+
+
+class _Composer:
+    """Renders one broadcast for one recipient on one channel, as the delivery path does."""
+
+    def __init__(self, session: Session, broadcast: Broadcast, renderer: Renderer, settings: Settings) -> None:
+        self.content = broadcast_content.content_of(session, broadcast)
+        self.text = broadcast.text
+        self.renderer = renderer
+        self.sms = SmsComposer(renderer, settings)
+        self.one_way = settings.twilio_one_way_from is not None
+
+    def message(self, channel: str, language: str, personal: Personal) -> str:
+        body = broadcast_text.personalise(self.text, personal)
+        context = self.content.context(body)
+        return self.renderer.render(
+            broadcast_content.MESSAGE_TEMPLATE, language=language, channel=channel, context=context
+        )
+
+    def telegram(self, language: str, personal: Personal) -> ChannelPreview:
+        reply = Reply(text=self.message("telegram", language, personal), kind="broadcast")
+        texts = [m.text for m in render_reply(reply, fallback_text="") if m.text]
+        return ChannelPreview("telegram", texts, sum(len(t) for t in texts))
+
+    def sms_parts(self, language: str, personal: Personal) -> ChannelPreview:
+        reply = Reply(text=self.message("sms", language, personal), kind="broadcast")
+        batches = self.sms.batches([reply], language=language, one_way=self.one_way, proactive=True)
+        parts = [part for batch in batches for part in batch.parts]
+        encoding = UCS2 if any(batch.encoding == UCS2 for batch in batches) else GSM7
+        segments = sum(batch.segments for batch in batches)
+        return ChannelPreview("sms", parts, sum(len(p) for p in parts), encoding, segments)
+
+
+def preview(
+    session: Session, draft: broadcasts.BroadcastDraft, *, renderer: Renderer, settings: Settings, now: datetime
+) -> BroadcastPreview:
+    """What this draft would do if submitted now (nothing is written). Raises BroadcastTextError (a French
+    message for staff: text, placeholder, filter, link, time) or NotFound (district, scheme, venue)."""
+    check_filters(renderer, draft)
+    if draft.scheduled_at is not None and draft.scheduled_at < now - PAST_GRACE:
+        raise BroadcastTextError("L'heure d'envoi choisie est déjà passée.")
+    broadcast = broadcasts.draft_broadcast(session, draft, created_by="preview", now=now)
+    found = broadcasts.audience(
+        session,
+        districts=draft.districts,
+        age_brackets=draft.age_brackets,
+        situations=draft.situations,
+        now=now,
+        per_week=settings.broadcasts_per_week,
+    )
+    composer = _Composer(session, broadcast, renderer, settings)
+    nobody = Personal(None, found.districts[0].name)
+    samples = {r.channel: r for r in reversed(found.recipients)}
+    telegram = samples.get("telegram")
+    sms = samples.get("sms")
+    telegram_preview = composer.telegram(*((telegram.language, telegram.personal) if telegram else ("fr", nobody)))
+    sms_preview = composer.sms_parts(*((sms.language, sms.personal) if sms else ("fr", nobody)))
+    estimate = _sms_estimate(composer, found.recipients, settings)
+    return BroadcastPreview(
+        draft=draft,
+        recipients=len(found.recipients),
+        matched=found.matched,
+        by_channel=found.by_channel,
+        by_district=found.by_district,
+        excluded=found.excluded,
+        telegram=telegram_preview,
+        sms=sms_preview,
+        sms_estimate=estimate,
+        starts_at=broadcasts.starts_at(draft.scheduled_at, now, settings.tz, settings.sending_window),
+        approval=approval_reasons(len(found.recipients), estimate.cost, settings),
+    )
+
+
+def _sms_estimate(composer: _Composer, recipients: list[broadcasts.Recipient], settings: Settings) -> SmsEstimate:
+    """Each SMS recipient's own segments (one rendering per distinct language and placeholders' values)."""
+    personal = bool(broadcast_text.placeholders_in(composer.text))
+    groups = Counter(
+        (r.language, r.personal if personal else Personal(None, "")) for r in recipients if r.channel == "sms"
+    )
+    segments = {key: composer.sms_parts(*key).segments for key in groups}
+    total = sum(segments[key] * n for key, n in groups.items())
+    cost = (Decimal(total) * settings.sms_price_per_segment).quantize(CENT)
+    return SmsEstimate(sum(groups.values()), max(segments.values(), default=0), total, cost, settings.sms_currency)
+
+
+def submit(
+    session: Session,
+    draft: broadcasts.BroadcastDraft,
+    *,
+    renderer: Renderer,
+    settings: Settings,
+    now: datetime,
+    created_by: str,
+    author_id: int | None = None,
+) -> Submitted:
+    """Preview, then record the broadcast: enqueued now, or held for approval when the preview says so."""
+    shown = preview(session, draft, renderer=renderer, settings=settings, now=now)
+    broadcast = broadcasts.create_broadcast(
+        session,
+        draft,
+        created_by=created_by,
+        author_id=author_id,
+        now=now,
+        per_week=settings.broadcasts_per_week,
+        hold_for_approval=shown.approval_needed,
+    )
+    return Submitted(broadcast, shown)
+
+
+def staff_user(session: Session, login: str) -> StaffUser | None:
+    """A staff user by login (case-insensitive), for the CLI's --by."""
+    wanted = login.strip().lower()
+    return session.exec(select(StaffUser).where(func.lower(StaffUser.login) == wanted)).first()
+
+
+def local_time(text: str, tz: ZoneInfo) -> datetime:
+    """A date and time staff typed in the commune's time zone ("2026-12-05 09:30"), as aware UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BroadcastTextError(f"Date et heure illisibles : {text!r} (exemple : 2026-12-05 09:30).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
