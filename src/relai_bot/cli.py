@@ -110,12 +110,32 @@ def serve() -> None:
     except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None
+    try:
+        app_ = create_app(runtime, channels=channels)
+    except SettingsError as error:  # e.g. PostgreSQL without RELAI_ADMIN_SECRET_KEY
+        typer.echo(f"relai-bot: {error}", err=True)
+        raise typer.Exit(2) from None
     names = ", ".join(channel.name for channel in channels) or "none (set RELAI_TELEGRAM_TOKEN or RELAI_TWILIO_*)"
     typer.echo(
-        f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz); channels: {names}", err=True
+        f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz, /admin); channels: {names}",
+        err=True,
     )
-    app_ = create_app(runtime, channels=channels)
+    _first_admin_hint(runtime)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _first_admin_hint(runtime: Runtime) -> None:
+    """With nobody able to sign in as an administrator, one line says how to create the first one."""
+    from relai_bot.services.accounts import has_usable_admin
+
+    with runtime.db.transaction() as session:
+        if has_usable_admin(session):
+            return
+    typer.echo(
+        "relai-bot: no administrator can sign in to /admin yet: create one with "
+        "relai-bot users create --role admin --email YOUR@ADDRESS",
+        err=True,
+    )
 
 
 @app.command()

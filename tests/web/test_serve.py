@@ -112,7 +112,8 @@ def test_healthz_is_503_on_a_database_at_no_revision(unmigrated: Runtime) -> Non
 @pytest.fixture
 def unreachable(clock: FrozenClock) -> Iterator[Runtime]:
     port = free_port()  # nothing listens there
-    runtime = build_runtime(load_settings(database_url=f"postgresql://nobody@127.0.0.1:{port}/none"), clock)
+    url = f"postgresql://nobody@127.0.0.1:{port}/none"
+    runtime = build_runtime(load_settings(database_url=url, admin_secret_key="k" * 32), clock)
     yield runtime
     runtime.close()
 

@@ -110,10 +110,14 @@ def list_accounts(session: Session) -> list[Account]:
     return [_view(session, user) for user in users]
 
 
+def all_districts(session: Session) -> list[District]:
+    """Every district, by name (what a staff account may be assigned)."""
+    return list(session.exec(select(District).order_by(col(District.name))))
+
+
 def visible_districts(session: Session, account: Account) -> list[District]:
     """The districts this account works for (all of them for an admin), by name."""
-    query = select(District).order_by(col(District.name))
-    return [d for d in session.exec(query) if account.may_reach_district(id_of(d))]
+    return [d for d in all_districts(session) if account.may_reach_district(id_of(d))]
 
 
 def has_usable_admin(session: Session) -> bool:
