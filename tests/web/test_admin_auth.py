@@ -164,3 +164,22 @@ def test_a_disabled_account_loses_its_session(runtime: Runtime) -> None:
         with runtime.db.transaction() as session:
             accounts.disable_account(session, staff.id, actor_id=admin.id, now=runtime.clock.now())
         assert browser.get("/admin/").status_code == 303
+
+
+def test_a_new_password_ends_the_sessions_opened_before(runtime: Runtime) -> None:
+    admin = make_account(runtime, "admin@mairie.re")
+    make_account(runtime, "agent@mairie.re", "staff", districts=["pichette"])
+    with admin_browser(runtime) as phone, admin_browser(runtime) as desk:
+        phone.log_in("agent@mairie.re")
+        desk.log_in("agent@mairie.re")
+        new = "a long new password"
+        changed = desk.post(
+            "/admin/password", {"current_password": PASSWORD, "new_password": new, "new_password_again": new}
+        )
+        assert "Votre mot de passe est changé." in desk.follow(changed).text  # this session goes on
+        assert phone.get("/admin/").status_code == 303  # the one opened before ends
+        with runtime.db.transaction() as session:
+            agent = accounts.find_account(session, "agent@mairie.re")
+            assert agent is not None
+            accounts.reset_password(session, agent.id, now=runtime.clock.now(), actor_id=admin.id)
+        assert desk.get("/admin/").status_code == 303  # a reset ends every session

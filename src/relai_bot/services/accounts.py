@@ -7,6 +7,7 @@ districts they are assigned), adviser (their own agenda).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,8 @@ class Account:
     district_codes: tuple[str, ...]
     adviser_id: int | None
     can_sign_in: bool
+    # Changes with every new password (a reset too), so sessions opened before can end; says nothing of it
+    password_stamp: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -306,4 +309,5 @@ def _view(session: Session, user: StaffUser) -> Account:
         district_codes=tuple(code for _, code in rows),
         adviser_id=user.adviser_id,
         can_sign_in=user.active and user.password_hash is not None,
+        password_stamp=hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16],
     )

@@ -30,7 +30,7 @@ PASSWORD_PATH = f"{PREFIX}/password"
 EVERYONE: frozenset[str] = frozenset(ROLES)
 ADMINS: frozenset[str] = frozenset({"admin"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
-ACCOUNT, SEEN, CSRF, FLASH = "account", "seen", "csrf", "flash"
+ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -164,8 +164,8 @@ def _signed_in(
         return None, True
     with runtime.db.transaction() as db:
         account = get_account(db, account_id)
-    if account is None or not account.can_sign_in:
-        end_session(session)
+    if account is None or not account.can_sign_in or session.get(PASSWORD_STAMP) != account.password_stamp:
+        end_session(session)  # disabled, or the password changed elsewhere (a reset): sign in again
         return None, False
     return account, False
 
@@ -176,6 +176,7 @@ def start_session(session: dict[str, Any], account: Account, now: datetime) -> N
     session[ACCOUNT] = account.id
     session[SEEN] = now.isoformat()
     session[CSRF] = secrets.token_urlsafe(32)
+    session[PASSWORD_STAMP] = account.password_stamp
 
 
 def end_session(session: dict[str, Any]) -> None:

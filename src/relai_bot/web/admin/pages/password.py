@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from relai_bot.services import accounts, passwords
-from relai_bot.web.admin.guard import Page
+from relai_bot.web.admin.guard import FLASH, Page, start_session
 
 
 def my_password(page: Page) -> Response:
@@ -18,7 +18,9 @@ def my_password(page: Page) -> Response:
     else:
         try:
             with page.runtime.db.transaction() as session:
-                accounts.change_password(session, page.account.id, page.field("current_password"), new, now=page.now)
+                changed = accounts.change_password(
+                    session, page.account.id, page.field("current_password"), new, now=page.now
+                )
         except accounts.WrongPassword:
             errors["current_password"] = (
                 "Le mot de passe actuel est incorrect. Tapez celui que vous utilisez aujourd'hui."
@@ -30,5 +32,8 @@ def my_password(page: Page) -> Response:
             )
     if errors:
         return page.render("password.html", 400, errors=errors)
+    flash = page.session.get(FLASH, [])
+    start_session(page.session, changed, page.now)  # this session goes on; others, opened before, end
+    page.session[FLASH] = flash
     page.flash("Votre mot de passe est changé.")
     return page.redirect("/admin/")
