@@ -19,6 +19,8 @@ from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 
 # A Tuesday, 10:00 in La Réunion: slots exist from the next hour on.
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+# Signs /admin sessions where no key is kept beside a SQLite file (PostgreSQL requires the setting)
+TEST_ADMIN_SECRET = "test-admin-secret-not-for-production-0123456789"
 POSTGRES_URL = os.environ.get("RELAI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -75,6 +77,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_runtime(url: str, clock: FrozenClock, **overrides: object) -> Runtime:
+    if not url.startswith("sqlite"):
+        overrides.setdefault("admin_secret_key", TEST_ADMIN_SECRET)
     settings: Settings = load_settings(database_url=url, **overrides)
     runtime = build_runtime(settings, clock, strict=True)
     migrate(runtime)

@@ -33,6 +33,7 @@ from relai_bot.testing.driver import Received, book_first_slot, find_option, onb
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 from tests.app_server import bound_socket, serving, url_of
+from tests.conftest import TEST_ADMIN_SECRET
 from tests.fakes.twilio_api import FakeMessage, FakeTwilioServer, inbound_sms_params, signed_form
 
 TWO_WAY = "+262939001122"  # a "technical platform" style number; any E.164 will do for the fake
@@ -219,6 +220,7 @@ async def sms_stack(
             "twilio_auth_token": srv.auth_token,
             "twilio_from": TWO_WAY,
             "twilio_api_url": srv.base_url,
+            "admin_secret_key": TEST_ADMIN_SECRET,
             **overrides,
         }
         runtime = build_runtime(load_settings(**values), clock, strict=strict)

@@ -29,6 +29,7 @@ from relai_bot.testing.driver import Received, book_first_slot, find_option, onb
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 from tests.app_server import bound_socket, serving, url_of
+from tests.conftest import TEST_ADMIN_SECRET
 from tests.fakes.telegram_api import FakeTelegramServer
 
 TOKEN = "123456:TEST-relai-token"
@@ -228,7 +229,7 @@ async def telegram_stack(
         values = stack_settings(
             database_url, srv, public_url=public_url, **(settings if settings is not None else RELAXED_CHANNEL)
         )
-        runtime = build_runtime(load_settings(**values), clock, strict=strict)
+        runtime = build_runtime(load_settings(admin_secret_key=TEST_ADMIN_SECRET, **values), clock, strict=strict)
         try:
             migrate(runtime)
             if seed:

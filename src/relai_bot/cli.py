@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -28,10 +28,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 flows_app = typer.Typer(help="Conversation flows (conversations/*.yaml).", no_args_is_help=True)
+users_app = typer.Typer(help="Back-office accounts (/admin).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 broadcast_app = typer.Typer(help="Broadcasts to the residents of districts.")
 app.add_typer(flows_app, name="flows")
 app.add_typer(broadcast_app, name="broadcast")
+app.add_typer(users_app, name="users")
 
 
 def _settings() -> Settings:
@@ -112,12 +114,32 @@ def serve() -> None:
     except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None
+    try:
+        app_ = create_app(runtime, channels=channels)
+    except SettingsError as error:  # e.g. PostgreSQL without RELAI_ADMIN_SECRET_KEY
+        typer.echo(f"relai-bot: {error}", err=True)
+        raise typer.Exit(2) from None
     names = ", ".join(channel.name for channel in channels) or "none (set RELAI_TELEGRAM_TOKEN or RELAI_TWILIO_*)"
     typer.echo(
-        f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz); channels: {names}", err=True
+        f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz, /admin); channels: {names}",
+        err=True,
     )
-    app_ = create_app(runtime, channels=channels)
+    _first_admin_hint(runtime)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _first_admin_hint(runtime: Runtime) -> None:
+    """With nobody able to sign in as an administrator, one line says how to create the first one."""
+    from relai_bot.services.accounts import has_usable_admin
+
+    with runtime.db.transaction() as session:
+        if has_usable_admin(session):
+            return
+    typer.echo(
+        "relai-bot: no administrator can sign in to /admin yet: create one with "
+        "relai-bot users create --role admin --email YOUR@ADDRESS",
+        err=True,
+    )
 
 
 @app.command()
@@ -198,6 +220,7 @@ def broadcast(
     """Compose a broadcast to the residents of districts who said yes to opportunities (`serve` delivers it).
 
     Subcommands approve, interrupt and report act on a broadcast already composed."""
+    from relai_bot.services import accounts
     from relai_bot.services.broadcasts import BroadcastDraft
     from relai_bot.staff import compose
     from relai_bot.staff.preview_text import preview_lines
@@ -234,7 +257,7 @@ def broadcast(
                 shown = compose.preview(session, draft, renderer=runtime.renderer, settings=settings, now=now)
                 typer.echo("\n".join(preview_lines(shown, settings.tz)))
                 return
-            author = compose.staff_user(session, by)
+            author = accounts.find_account(session, by)
             done = compose.submit(
                 session,
                 draft,
@@ -313,16 +336,16 @@ def broadcast_approve(
     by: Annotated[str, typer.Option(help="The approving admin's login (not the author's).")],
 ) -> None:
     """Let a broadcast that waits for approval go: an admin other than its author approves it."""
+    from relai_bot.services import accounts
     from relai_bot.services.broadcasts import approve
-    from relai_bot.staff import compose
 
     settings = _settings()
     runtime = _runtime(settings)
     _migrate(runtime)
     try:
         with _staff_errors(), runtime.db.transaction() as session:
-            approver = compose.staff_user(session, by)
-            if approver is None or approver.id is None:
+            approver = accounts.find_account(session, by)
+            if approver is None:
                 typer.echo(f"relai-bot: no staff user {by!r}", err=True)
                 raise typer.Exit(2)
             done = approve(
@@ -401,6 +424,82 @@ def link_adviser(
     finally:
         runtime.close()
     typer.echo(f"adviser {code}: Telegram linked")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[str, typer.Option(help="admin, staff or adviser.")],
+    email: Annotated[str, typer.Option(help="The person's e-mail address: their login.")],
+    name: Annotated[str, typer.Option(help="The name shown in the back-office.")] = "",
+    district: Annotated[
+        list[str] | None, typer.Option(help="A district (code or name) of a staff account; repeat.")
+    ] = None,
+    adviser: Annotated[str | None, typer.Option(help="The adviser's code, for an adviser account.")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a back-office account; prints a one-time password to change at the first sign-in."""
+    from relai_bot.services import accounts, passwords
+    from relai_bot.services.errors import NotFound
+    from relai_bot.wiring import migrate
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            account, one_time = accounts.create_account(
+                session,
+                email=email,
+                name=name,
+                role=role,
+                districts=district or [],
+                adviser=adviser,
+                password=password,
+                now=runtime.clock.now(),
+                actor="cli",
+            )
+    except accounts.InvalidEmail:
+        _fail(f"{email!r} is not an e-mail address")
+    except accounts.LoginTaken:
+        _fail(f"an account {email.strip().lower()} exists already (relai-bot users reset-password to reset it)")
+    except accounts.InvalidRole:
+        _fail(f"unknown role {role!r}: use admin, staff or adviser")
+    except accounts.DistrictsMisused:
+        _fail("a staff account needs at least one --district; other roles take none")
+    except passwords.WeakPassword as error:
+        _fail(f"the password is too weak: {error}")
+    except NotFound as error:
+        _fail(f"{error} does not exist")
+    finally:
+        runtime.close()
+    districts = f" districts={','.join(account.district_codes)}" if account.district_codes else ""
+    typer.echo(f"account {account.login} created: role={account.role}{districts}")
+    if one_time is not None:
+        typer.echo(f"one-time password (shown once, to change at the first sign-in): {one_time}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(email: Annotated[str, typer.Argument(help="The account's e-mail address.")]) -> None:
+    """Give an account a new one-time password (shown once); the next sign-in must change it."""
+    from relai_bot.services import accounts
+    from relai_bot.wiring import migrate
+
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            account = accounts.find_account(session, email)
+            if account is None:
+                _fail(f"no account {email.strip().lower()}")
+            one_time = accounts.reset_password(session, account.id, now=runtime.clock.now(), actor="cli")
+    finally:
+        runtime.close()
+    typer.echo(f"account {account.login}: one-time password (shown once, to change at the next sign-in): {one_time}")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"relai-bot: {message}", err=True)
+    raise typer.Exit(2)
 
 
 @db_app.command("upgrade")

@@ -155,6 +155,27 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: write HH:MM, e.g. 07:30") from None
         return value.strip()
 
+    # --- Back-office (/admin) ------------------------------------------------------------------
+    # Signs the staff's session cookies. Empty on the embedded SQLite database: made once and kept in a file
+    # beside it (mode 0600); elsewhere start-up stops without it (every instance must share one key)
+    admin_secret_key: SecretStr | None = None
+    # A staff session ends after this many minutes without a request
+    admin_session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    @field_validator("admin_secret_key", mode="before")
+    @classmethod
+    def _empty_admin_secret(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_secret_key")
+    @classmethod
+    def _admin_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "use at least 32 random characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
     # Conversation behaviour
     resume_after_hours: float = Field(default=24.0, gt=0)
     slots_offered: int = Field(default=5, ge=1, le=9)

@@ -74,6 +74,8 @@ def test_serve_starts_on_an_empty_sqlite_file_with_the_demo_data(tmp_path: Path)
         # uvicorn shuts down gracefully, then lets the signal end the process as it would have
         assert returncode in (0, -signal.SIGTERM), log.read_text(errors="replace")
         assert "Traceback" not in log.read_text(errors="replace")
+        assert "create one with relai-bot users create --role admin --email" in log.read_text(errors="replace")
+        assert (tmp_path / "x.sqlite3.admin-secret").is_file()  # the session key, kept for the next start
     finally:
         if process.poll() is None:
             process.kill()
@@ -112,7 +114,8 @@ def test_healthz_is_503_on_a_database_at_no_revision(unmigrated: Runtime) -> Non
 @pytest.fixture
 def unreachable(clock: FrozenClock) -> Iterator[Runtime]:
     port = free_port()  # nothing listens there
-    runtime = build_runtime(load_settings(database_url=f"postgresql://nobody@127.0.0.1:{port}/none"), clock)
+    url = f"postgresql://nobody@127.0.0.1:{port}/none"
+    runtime = build_runtime(load_settings(database_url=url, admin_secret_key="k" * 32), clock)
     yield runtime
     runtime.close()
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from relai_bot.channels.sms.render import GSM7, UCS2, SmsComposer
 from relai_bot.channels.telegram.render import render_reply
@@ -33,7 +33,7 @@ from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.services import broadcast_content, broadcast_text, broadcasts
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal
-from relai_bot.store.models import Broadcast, StaffUser
+from relai_bot.store.models import Broadcast
 from relai_bot.turns import Reply
 
 CENT = Decimal("0.01")
@@ -216,12 +216,6 @@ def submit(
         hold_for_approval=shown.approval_needed,
     )
     return Submitted(broadcast, shown)
-
-
-def staff_user(session: Session, login: str) -> StaffUser | None:
-    """A staff user by login (case-insensitive), for the CLI's --by."""
-    wanted = login.strip().lower()
-    return session.exec(select(StaffUser).where(func.lower(StaffUser.login) == wanted)).first()
 
 
 def local_time(text: str, tz: ZoneInfo) -> datetime:

@@ -1,4 +1,4 @@
-"""The web application: GET /healthz now; the channel issues add their webhooks here."""
+"""The web application: GET /healthz, the channels' webhooks, the back-office under /admin."""
 
 from __future__ import annotations
 
@@ -16,11 +16,19 @@ from relai_bot.channels.base import ChannelAdapter
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import current_revision, head_revision
+from relai_bot.web.admin.app import admin_mount
 from relai_bot.wiring import Runtime
 
 
-def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Sequence[ChannelAdapter] = ()) -> Starlette:
-    """The app; each channel adds its webhook routes and starts with the app."""
+def create_app(
+    runtime: Runtime,
+    *,
+    with_scheduler: bool = True,
+    channels: Sequence[ChannelAdapter] = (),
+    admin_secret: str | None = None,
+) -> Starlette:
+    """The app; each channel adds its webhook routes and starts with the app. The back-office's session key
+    is `admin_secret`, else RELAI_ADMIN_SECRET_KEY (or the key kept beside SQLite): SettingsError if none."""
 
     async def healthz(request: Request) -> JSONResponse:
         def probe() -> tuple[bool, str | None]:
@@ -59,7 +67,7 @@ def create_app(runtime: Runtime, *, with_scheduler: bool = True, channels: Seque
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), admin_mount(runtime, admin_secret)]
     for channel in channels:
         routes += channel.routes()
     app = Starlette(routes=routes, lifespan=lifespan)

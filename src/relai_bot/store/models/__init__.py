@@ -1,11 +1,12 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
 from relai_bot.store.models.agenda import APPOINTMENT_STATUSES, Appointment, CallbackRequest, Opening, Slot
+from relai_bot.store.models.audit import AuditEvent, LoginThrottle
 from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, Venue
 from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
 from relai_bot.store.models.ids import id_of
 from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
-from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffUser
+from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffDistrict, StaffUser
 
 __all__ = [
     "APPOINTMENT_STATUSES",
@@ -13,11 +14,13 @@ __all__ = [
     "AdviserAddress",
     "AdviserScheme",
     "Appointment",
+    "AuditEvent",
     "Broadcast",
     "CallbackRequest",
     "ChannelAddress",
     "Conversation",
     "District",
+    "LoginThrottle",
     "MessageLog",
     "Opening",
     "OutboxMessage",
@@ -26,6 +29,7 @@ __all__ = [
     "Scheme",
     "SchemeVenue",
     "Slot",
+    "StaffDistrict",
     "StaffUser",
     "Venue",
     "WaitlistEntry",

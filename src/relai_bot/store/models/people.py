@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
@@ -69,13 +69,36 @@ class Adviser(SQLModel, table=True):
 
 
 class StaffUser(SQLModel, table=True):
-    """A person of the commune or a partner who works with the back-office (roles: admin, staff, adviser)."""
+    """A person of the commune or a partner who works with the back-office (roles: admin, staff, adviser).
+
+    `login` is the person's e-mail address for the accounts made from the back-office and the CLI (lower case);
+    the demo data's placeholder accounts keep short logins and no password, so nobody can sign in with them."""
 
     __tablename__ = "staff_user"
 
     id: int | None = Field(default=None, primary_key=True)
-    login: str = Field(max_length=64, unique=True, index=True)
+    login: str = Field(max_length=254, unique=True, index=True)
     name: str = Field(max_length=120)
     role: str = Field(max_length=16)
     adviser_id: int | None = Field(default=None, foreign_key="adviser.id")
     password_hash: str | None = Field(default=None, max_length=255)
+    active: bool = True
+    # Set by an administrator's reset (a one-time password): the next sign-in must choose a new password
+    must_change_password: bool = False
+    # Consecutive failed sign-ins and the back-off they earned (reset by a successful sign-in)
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    password_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class StaffDistrict(SQLModel, table=True):
+    """The districts a staff member works for (broadcasts, residents, call-backs)."""
+
+    __tablename__ = "staff_district"
+
+    staff_user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    district_id: int = Field(sa_column=Column(Integer, ForeignKey("district.id", ondelete="CASCADE"), primary_key=True))

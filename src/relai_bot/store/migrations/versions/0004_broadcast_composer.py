@@ -2,7 +2,7 @@
 schedule, author and approver (staff users), interruption
 
 Revision ID: 0004_broadcast_composer
-Revises: 0002
+Revises: 0003_staff_accounts
 Create Date: 2026-11-30 01:53:17.615944
 """
 
@@ -15,8 +15,7 @@ from alembic import op
 import relai_bot.store.types
 
 revision = "0004_broadcast_composer"
-# The lead re-chains this after "0003_staff_accounts" lands; alone, this branch follows 0002
-down_revision = "0002"
+down_revision = "0003_staff_accounts"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The back-office at /admin: server-rendered pages for staff (see README, "Back-office (/admin)")."""

@@ -1,0 +1,200 @@
+"""The one place where /admin requests are checked before a page runs: the session (signed cookie, expiry
+after inactivity), the CSRF token on every POST, a forced password change, and the roles a route allows.
+
+A page is a plain function `handler(page: Page) -> Response`, run in a worker thread (it may use the database
+and hash passwords); `AdminRoute` says which roles may open it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from relai_bot.services.accounts import ROLES, Account, get_account
+from relai_bot.wiring import Runtime
+
+PREFIX = "/admin"
+LOGIN_PATH = f"{PREFIX}/login"
+PASSWORD_PATH = f"{PREFIX}/password"
+EVERYONE: frozenset[str] = frozenset(ROLES)
+ADMINS: frozenset[str] = frozenset({"admin"})
+# Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
+ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@dataclass
+class Page:
+    """What a page function gets: the request, the signed-in account (None on open pages), the form of a
+    POST (its CSRF token already checked), and helpers to answer."""
+
+    request: Request
+    runtime: Runtime
+    account: Account | None
+    form: FormData
+    templates: Environment
+    nav: Sequence[AdminRoute]
+    now: datetime
+
+    @property
+    def session(self) -> dict[str, Any]:
+        return self.request.session
+
+    def field(self, name: str) -> str:
+        value = self.form.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    def fields(self, name: str) -> list[str]:
+        return [value.strip() for value in self.form.getlist(name) if isinstance(value, str) and value.strip()]
+
+    def flash(self, message: str) -> None:
+        """A status message shown (and announced) on the next page rendered."""
+        self.session[FLASH] = [*self.session.get(FLASH, []), message]
+
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        context = {
+            "account": self.account,
+            "csrf": self.session.get(CSRF, ""),
+            "nav": self.nav,
+            "path": self.request.url.path,
+            "messages": self.session.pop(FLASH, []),
+        }
+        html = self.templates.get_template(template).render(context | values)
+        return HTMLResponse(html, status_code=status_code)
+
+    def redirect(self, path: str) -> RedirectResponse:
+        return RedirectResponse(path, status_code=303)
+
+
+Handler = Callable[[Page], Response]
+
+
+@dataclass(frozen=True)
+class AdminRoute:
+    """A back-office page: its path under /admin, the roles that may open it (None: anyone, signed in or
+    not), and, for the menu and the home page, its label and what it is for."""
+
+    path: str
+    handler: Handler
+    roles: frozenset[str] | None
+    methods: tuple[str, ...] = ("GET",)
+    nav: str | None = None
+    summary: str = ""
+    # Open while a password change is forced (the password page itself, signing out)
+    before_password_change: bool = False
+
+    def allows(self, account: Account | None) -> bool:
+        return self.roles is None or (account is not None and account.role in self.roles)
+
+
+def build_routes(
+    routes: Sequence[AdminRoute], runtime: Runtime, templates: Environment, *, idle: timedelta
+) -> list[Route]:
+    """Starlette routes, each behind the guard."""
+    return [
+        Route(route.path, _guarded(route, routes, runtime, templates, idle), methods=list(route.methods))
+        for route in routes
+    ]
+
+
+def _guarded(
+    route: AdminRoute, table: Sequence[AdminRoute], runtime: Runtime, templates: Environment, idle: timedelta
+) -> Callable[[Request], Any]:
+    nav = [r for r in table if r.nav]
+
+    async def endpoint(request: Request) -> Response:
+        now = runtime.clock.now()
+        session = request.session
+        if CSRF not in session:
+            session[CSRF] = secrets.token_urlsafe(32)
+        account, expired = await run_in_threadpool(_signed_in, runtime, session, now, idle)
+        form = await request.form() if request.method == "POST" else FormData()
+        page = Page(request, runtime, account, form, templates, [r for r in nav if r.allows(account)], now)
+        if route.roles is not None and account is None:
+            if expired:
+                page.flash("Votre session a expiré après une période sans activité. Connectez-vous à nouveau.")
+            target = request.url.path if request.method == "GET" else f"{PREFIX}/"
+            return _secured(page.redirect(f"{LOGIN_PATH}?next={target}"))
+        if request.method == "POST":
+            sent = form.get(CSRF)
+            if not isinstance(sent, str) or not hmac.compare_digest(sent, session[CSRF]):
+                return _secured(page.render("refused_csrf.html", 403))
+        if account is not None:
+            session[SEEN] = now.isoformat()
+            if account.must_change_password and not route.before_password_change and route.roles is not None:
+                page.flash("Choisissez votre mot de passe avant de continuer.")
+                return _secured(page.redirect(PASSWORD_PATH))
+        if not route.allows(account):
+            return _secured(page.render("refused_role.html", 403))
+        return _secured(await run_in_threadpool(route.handler, page))
+
+    return endpoint
+
+
+def _signed_in(
+    runtime: Runtime, session: dict[str, Any], now: datetime, idle: timedelta
+) -> tuple[Account | None, bool]:
+    """The session's account, if it is still valid; (None, True) when it just expired."""
+    account_id = session.get(ACCOUNT)
+    if not isinstance(account_id, int):
+        return None, False
+    seen = session.get(SEEN)
+    try:
+        last = datetime.fromisoformat(seen) if isinstance(seen, str) else None
+    except ValueError:
+        last = None
+    if last is None or now - last > idle:
+        end_session(session)
+        return None, True
+    with runtime.db.transaction() as db:
+        account = get_account(db, account_id)
+    if account is None or not account.can_sign_in or session.get(PASSWORD_STAMP) != account.password_stamp:
+        end_session(session)  # disabled, or the password changed elsewhere (a reset): sign in again
+        return None, False
+    return account, False
+
+
+def start_session(session: dict[str, Any], account: Account, now: datetime) -> None:
+    """A fresh session for a signed-in account (a new CSRF token too)."""
+    session.clear()
+    session[ACCOUNT] = account.id
+    session[SEEN] = now.isoformat()
+    session[CSRF] = secrets.token_urlsafe(32)
+    session[PASSWORD_STAMP] = account.password_stamp
+
+
+def end_session(session: dict[str, Any]) -> None:
+    flash = session.get(FLASH)
+    session.clear()
+    session[CSRF] = secrets.token_urlsafe(32)
+    if flash:
+        session[FLASH] = flash
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a back-office path only (never another site)."""
+    if target and target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
+        return target
+    return f"{PREFIX}/"
+
+
+def _secured(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -1,0 +1,1 @@
+"""Back-office pages: thin functions over services (accounts, audit), one module per subject."""

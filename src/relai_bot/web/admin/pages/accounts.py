@@ -1,0 +1,84 @@
+"""Accounts (administrators): list, create, disable, reset a password."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from relai_bot.services import accounts
+from relai_bot.services.errors import NotFound
+from relai_bot.web.admin.guard import Page
+
+LIST_PATH = "/admin/accounts"
+
+
+def account_list(page: Page) -> Response:
+    with page.runtime.db.transaction() as session:
+        rows = accounts.list_accounts(session)
+        names = {d.code: d.name for d in accounts.all_districts(session)}
+    return page.render("accounts/list.html", accounts=rows, district_names=names)
+
+
+def new_account(page: Page) -> Response:
+    with page.runtime.db.transaction() as session:
+        districts = accounts.all_districts(session)
+    values = {"email": page.field("email"), "name": page.field("name"), "role": page.field("role") or "staff"}
+    chosen = page.fields("districts")
+    if page.request.method == "GET":
+        return page.render("accounts/new.html", districts=districts, values=values, chosen=chosen, errors={})
+    errors: dict[str, str] = {}
+    try:
+        with page.runtime.db.transaction() as session:
+            account, one_time = accounts.create_account(
+                session,
+                email=values["email"],
+                name=values["name"],
+                role=values["role"],
+                districts=chosen if values["role"] == "staff" else [],
+                now=page.now,
+                actor_id=page.account.id if page.account else None,
+            )
+    except accounts.InvalidEmail:
+        errors["email"] = "Cette adresse e-mail n'est pas valide. Écrivez-la en entier, par exemple nom@mairie.re."
+    except accounts.LoginTaken:
+        errors["email"] = "Un compte existe déjà avec cette adresse. Cherchez-le dans la liste des comptes."
+    except accounts.InvalidRole:
+        errors["role"] = "Choisissez un rôle dans la liste."
+    except accounts.DistrictsMisused:
+        errors["districts"] = "Cochez au moins un quartier pour un agent de quartier."
+    except NotFound:
+        errors["districts"] = "Un quartier coché n'existe plus. Rechargez la page et cochez à nouveau."
+    if errors:
+        return page.render("accounts/new.html", 400, districts=districts, values=values, chosen=chosen, errors=errors)
+    return page.render("accounts/one_time.html", created=True, target=account, one_time=one_time)
+
+
+def disable(page: Page) -> Response:
+    account_id = int(page.request.path_params["account_id"])
+    try:
+        with page.runtime.db.transaction() as session:
+            target = accounts.disable_account(
+                session, account_id, actor_id=page.account.id if page.account else None, now=page.now
+            )
+    except NotFound:
+        page.flash("Ce compte n'existe pas ou plus.")
+    except accounts.OwnAccount:
+        page.flash("Vous ne pouvez pas désactiver votre propre compte. Demandez-le à un autre administrateur.")
+    except accounts.LastAdmin:
+        page.flash("C'est le dernier administrateur actif : créez d'abord un autre administrateur.")
+    else:
+        page.flash(f"Le compte {target.login} est désactivé.")
+    return page.redirect(LIST_PATH)
+
+
+def reset(page: Page) -> Response:
+    account_id = int(page.request.path_params["account_id"])
+    try:
+        with page.runtime.db.transaction() as session:
+            one_time = accounts.reset_password(
+                session, account_id, now=page.now, actor_id=page.account.id if page.account else None
+            )
+            target = accounts.get_account(session, account_id)
+    except NotFound:
+        page.flash("Ce compte n'existe pas ou plus.")
+        return page.redirect(LIST_PATH)
+    return page.render("accounts/one_time.html", created=False, target=target, one_time=one_time)

@@ -1,0 +1,54 @@
+"""The audit log (administrators): newest first, filtered by actor, action and dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from starlette.responses import Response
+
+from relai_bot.services import audit
+from relai_bot.web.admin.guard import Page
+
+ACTION_NAMES = {
+    audit.LOGIN: "connexion",
+    audit.LOGIN_FAILED: "connexion refusée",
+    audit.LOCKED_OUT: "connexion bloquée",
+    audit.LOGOUT: "déconnexion",
+    audit.ACCOUNT_CREATED: "compte créé",
+    audit.ACCOUNT_DISABLED: "compte désactivé",
+    audit.PASSWORD_RESET: "mot de passe réinitialisé",
+    audit.PASSWORD_CHANGED: "mot de passe changé",
+}
+
+
+def audit_log(page: Page) -> Response:
+    query = page.request.query_params
+    values = {name: query.get(name, "").strip() for name in ("actor", "action", "since", "until")}
+    errors: dict[str, str] = {}
+    tz = page.runtime.settings.tz
+    bounds: dict[str, datetime | None] = {}
+    for name in ("since", "until"):
+        bounds[name] = None
+        if values[name]:
+            try:
+                day = date.fromisoformat(values[name])
+            except ValueError:
+                errors[name] = "Écrivez la date sous la forme AAAA-MM-JJ, par exemple 2026-12-01."
+                continue
+            day += timedelta(days=1) if name == "until" else timedelta()
+            bounds[name] = datetime.combine(day, time(), tz)
+    where = audit.AuditFilter(
+        actor=values["actor"] or None, action=values["action"] or None, since=bounds["since"], until=bounds["until"]
+    )
+    with page.runtime.db.transaction() as session:
+        events = audit.list_events(session, where) if not errors else []
+        actions = sorted(set(audit.known_actions(session)) | set(ACTION_NAMES))
+    return page.render(
+        "audit.html",
+        400 if errors else 200,
+        events=events,
+        values=values,
+        errors=errors,
+        actions=actions,
+        action_names=ACTION_NAMES,
+    )
