@@ -370,7 +370,7 @@ def broadcast_interrupt(
     _migrate(runtime)
     try:
         with _staff_errors(), runtime.db.transaction() as session:
-            skipped = interrupt(session, broadcast_id, runtime.clock.now())
+            skipped = interrupt(session, broadcast_id, runtime.clock.now(), actor="cli")
     finally:
         runtime.close()
     typer.echo(f"broadcast {broadcast_id}: interrupted; {skipped} messages not sent")

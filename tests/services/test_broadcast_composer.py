@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.claims import claim_jobs
-from relai_bot.services import broadcast_reports, broadcasts, outbox
+from relai_bot.services import audit, broadcast_reports, broadcasts, outbox
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal, check_text, personalise
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
 from relai_bot.store.models import Broadcast, OutboxMessage, Resident, StaffUser
@@ -278,3 +278,34 @@ def test_the_content_reaches_the_message_as_sent(runtime: Runtime) -> None:
     [text, *_] = [job.reply.text for job in jobs if job.reply.text.startswith("Job dating")]
     assert text.startswith("Job dating\n\nVenez avec votre CV.\n\nQuand : vendredi 4 décembre à 10 h.")
     assert "Lieu : Médiathèque Heva" in text and "Plus d'infos : https://lapossession.re/emploi" in text
+
+
+def test_broadcast_actions_go_to_the_audit_log_without_their_text(runtime: Runtime) -> None:
+    population(runtime)
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        author, other = _staff(session, "alice"), _staff(session, "bob")
+        held = broadcasts.create_broadcast(
+            session,
+            broadcasts.BroadcastDraft(districts=["saint-laurent"], text="Grand forum secret"),
+            created_by="alice",
+            author_id=author,
+            now=now,
+            per_week=CAP,
+            hold_for_approval=True,
+        )
+        assert held.id is not None
+        broadcasts.approve(session, held.id, other, now, per_week=CAP)
+        broadcasts.interrupt(session, held.id, now, actor="cli")
+        events = [
+            e
+            for e in audit.list_events(session, audit.AuditFilter(action="broadcast"))
+            if e.target.endswith(f" {held.id}")
+        ]
+    assert [(e.action, e.actor_id, e.target) for e in reversed(events)] == [
+        (audit.BROADCAST_CREATED, author, f"broadcast {held.id}"),
+        (audit.BROADCAST_APPROVED, other, f"broadcast {held.id}"),
+        (audit.BROADCAST_INTERRUPTED, None, f"broadcast {held.id}"),
+    ]
+    assert events[0].actor == "cli"
+    assert all("secret" not in str(e.detail) for e in events)

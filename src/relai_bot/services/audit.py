@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from relai_bot.store.models import AuditEvent, StaffUser
 
-# The actions written today (the composer adds its own, e.g. "broadcast.created")
+# The actions written today
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
 LOCKED_OUT = "login.locked"
@@ -22,6 +22,9 @@ ACCOUNT_CREATED = "account.created"
 ACCOUNT_DISABLED = "account.disabled"
 PASSWORD_RESET = "account.password_reset"
 PASSWORD_CHANGED = "account.password_changed"
+BROADCAST_CREATED = "broadcast.created"
+BROADCAST_APPROVED = "broadcast.approved"
+BROADCAST_INTERRUPTED = "broadcast.interrupted"
 
 
 def record(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
-from relai_bot.services import broadcast_text, outbox, quiet_hours, residents
+from relai_bot.services import audit, broadcast_text, outbox, quiet_hours, residents
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
 from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident, Scheme, StaffUser, Venue
 from relai_bot.time_settings import SendingWindow
@@ -268,7 +268,16 @@ def create_broadcast(
     session.flush()
     if not hold_for_approval:
         enqueue_broadcast(session, broadcast, now=now, per_week=per_week)
+    _audit(session, author_id, audit.BROADCAST_CREATED, broadcast, now, actor=None if author_id else created_by)
     return broadcast
+
+
+def _audit(
+    session: Session, actor_id: int | None, action: str, broadcast: Broadcast, now: datetime, actor: str | None
+) -> None:
+    """Who did what to which broadcast: districts, status and counts only (never the text)."""
+    detail = {"districts": list(broadcast.districts), "status": broadcast.status, "recipients": broadcast.recipients}
+    audit.record(session, actor_id, action, f"broadcast {broadcast.id}", detail, at=now, actor=actor)
 
 
 def enqueue_broadcast(session: Session, broadcast: Broadcast, *, now: datetime, per_week: int) -> int:
@@ -327,6 +336,7 @@ def approve(session: Session, broadcast_id: int, approver_id: int, now: datetime
     session.add(broadcast)
     session.flush()
     enqueue_broadcast(session, broadcast, now=now, per_week=per_week)
+    _audit(session, approver_id, audit.BROADCAST_APPROVED, broadcast, now, actor=None)
     return broadcast
 
 
@@ -336,7 +346,9 @@ def is_interrupted(session: Session, broadcast_id: int | None) -> bool:
     return broadcast is not None and broadcast.status == "interrupted"
 
 
-def interrupt(session: Session, broadcast_id: int, now: datetime) -> int:
+def interrupt(
+    session: Session, broadcast_id: int, now: datetime, *, actor_id: int | None = None, actor: str | None = None
+) -> int:
     """Stop what is not sent yet: pending rows become skipped ("interrupted"); rows in flight finish (a
     row that comes back to pending, to be tried again, is skipped when claimed: `is_interrupted`).
 
@@ -350,4 +362,6 @@ def interrupt(session: Session, broadcast_id: int, now: datetime) -> int:
     broadcast.status = "interrupted"
     broadcast.interrupted_at = now
     session.add(broadcast)
-    return outbox.skip_pending(session, now, "interrupted", broadcast_id=broadcast_id)
+    skipped = outbox.skip_pending(session, now, "interrupted", broadcast_id=broadcast_id)
+    _audit(session, actor_id, audit.BROADCAST_INTERRUPTED, broadcast, now, actor=actor)
+    return skipped

@@ -18,6 +18,9 @@ ACTION_NAMES = {
     audit.ACCOUNT_DISABLED: "compte désactivé",
     audit.PASSWORD_RESET: "mot de passe réinitialisé",
     audit.PASSWORD_CHANGED: "mot de passe changé",
+    audit.BROADCAST_CREATED: "diffusion créée",
+    audit.BROADCAST_APPROVED: "diffusion approuvée",
+    audit.BROADCAST_INTERRUPTED: "diffusion interrompue",
 }
 
 
