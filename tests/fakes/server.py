@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Self, TypeVar
@@ -148,7 +149,7 @@ class Exchange:
 E = TypeVar("E", bound=Exchange)
 
 
-class FakeServer(Generic[E]):
+class FakeServer(ABC, Generic[E]):
     """An aiohttp server on 127.0.0.1 (port 0: a free one) with a request log and a fault plan.
 
     Subclasses add their routes in ``add_routes`` and may extend ``started``/``stopping``.
@@ -170,8 +171,9 @@ class FakeServer(Generic[E]):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @abstractmethod
     def add_routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        """The provider's routes (each fake adds its own API)."""
 
     async def started(self) -> None:
         """Called once the server listens."""

@@ -25,7 +25,7 @@ ROUTES: tuple[AdminRoute, ...] = (
         audit.audit_log,
         ADMINS,
         nav="Journal",
-        summary="Voir qui a fait quoi et quand : connexions, comptes, mots de passe.",
+        summary="Voir qui a fait quoi et quand : connexions, comptes, mots de passe, diffusions.",
     ),
     AdminRoute(
         "/password",
