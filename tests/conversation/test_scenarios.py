@@ -91,6 +91,23 @@ async def test_the_ranking_says_why(driver: Driver) -> None:
     assert "Pourquoi : " in chat.text
 
 
+async def test_the_goal_answered_is_kept_for_broadcasts_by_goal(driver: Driver) -> None:
+    chat = await driver.onboarded()
+    await chat.tap("Trouver une aide")
+    await chat.tap("Répondre à 3 questions")
+    await chat.tap("Passer")
+    await chat.tap("Passer")
+    await chat.tap("Me former")
+    with driver.runtime.db.transaction() as session:
+        (resident,) = session.exec(select(Resident)).all()
+        assert resident.goal == "formation"
+    await chat.tap("Revenir au menu")
+    await chat.tap("Mon compte")
+    await chat.tap("Recevoir mes données")
+    assert chat.last.attachment is not None
+    assert json.loads(chat.last.attachment.content)["resident"]["goal"] == "formation"
+
+
 async def test_profile_given_at_onboarding_skips_questions(driver: Driver) -> None:
     chat = await driver.onboarded(age="18 à 25 ans", situation="Je cherche un emploi")
     await chat.tap("Trouver une aide")

@@ -155,6 +155,7 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
             "language": resident.language,
             "age_bracket": resident.age_bracket,
             "situation": resident.situation,
+            "goal": resident.goal,
             "consent_at": resident.consent_at.isoformat(),
             "opportunities": resident.opportunities,
             "stopped_at": resident.stopped_at.isoformat() if resident.stopped_at else None,

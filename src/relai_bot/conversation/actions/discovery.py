@@ -31,7 +31,12 @@ def _items(ranked: list[RankedScheme]) -> list[dict[str, Any]]:
 
 @action("rank_schemes", outcomes=("none",), provides=("results", "profile"))
 def rank_schemes(ctx: Context) -> str | None:
-    """The questionnaire's answers (and what the resident told before) give a ranked list."""
+    """The questionnaire's answers (and what the resident told before) give a ranked list. The goal is kept
+    on the resident's profile (staff may write to residents by goal); a questionnaire skipped keeps none."""
+    goal = ctx.data.get("goal")
+    if ctx.resident is not None and goal:
+        ctx.resident.goal = str(goal)
+        ctx.session.add(ctx.resident)
     profile = schemes.profile_of(
         ctx.session,
         ctx.resident,

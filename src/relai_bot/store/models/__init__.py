@@ -6,7 +6,15 @@ from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, V
 from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
 from relai_bot.store.models.ids import id_of
 from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
-from relai_bot.store.models.people import Adviser, ChannelAddress, District, Resident, StaffDistrict, StaffUser
+from relai_bot.store.models.people import (
+    Adviser,
+    ChannelAddress,
+    District,
+    Resident,
+    StaffChat,
+    StaffDistrict,
+    StaffUser,
+)
 
 __all__ = [
     "APPOINTMENT_STATUSES",
@@ -29,6 +37,7 @@ __all__ = [
     "Scheme",
     "SchemeVenue",
     "Slot",
+    "StaffChat",
     "StaffDistrict",
     "StaffUser",
     "Venue",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, Column, Index
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
@@ -84,3 +84,7 @@ class CallbackRequest(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The staff member who called back (kept if the account goes: SET NULL)
+    handled_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -33,6 +34,8 @@ class Resident(SQLModel, table=True):
     language: str = Field(default="fr", max_length=8)
     age_bracket: str | None = Field(default=None, max_length=8)
     situation: str | None = Field(default=None, max_length=40)
+    # What they want first (the questionnaire's goal: emploi, formation, entreprise…), kept once answered
+    goal: str | None = Field(default=None, max_length=40)
     consent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     opportunities: bool = False
     opportunities_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -91,6 +94,12 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     password_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The staff member's own Telegram chat, linked by a one-time code (/lier), for /diffuser
+    telegram_chat_id: str | None = Field(default=None, max_length=64, unique=True)
+    telegram_linked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # The pending link code, as a SHA-256 hash, and when it stops working
+    telegram_link_code: str | None = Field(default=None, max_length=64)
+    telegram_link_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class StaffDistrict(SQLModel, table=True):
@@ -102,3 +111,19 @@ class StaffDistrict(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
     )
     district_id: int = Field(sa_column=Column(Integer, ForeignKey("district.id", ondelete="CASCADE"), primary_key=True))
+
+
+class StaffChat(SQLModel, table=True):
+    """Where a staff member stands in a guided exchange with the bot (/diffuser on Telegram): the database
+    is the only truth, so a restart loses nothing and a second instance picks it up."""
+
+    __tablename__ = "staff_chat"
+
+    staff_user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    step: str = Field(max_length=40)
+    draft: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The buttons last offered (ids), so an old or forged press is recognised
+    options: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
