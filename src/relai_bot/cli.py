@@ -212,6 +212,7 @@ def broadcast(
     event_at: Annotated[str | None, typer.Option(help="When the event is, local time: 2026-12-05 09:30.")] = None,
     age: Annotated[list[str] | None, typer.Option(help="Only residents of this age bracket (e.g. 18-25).")] = None,
     situation: Annotated[list[str] | None, typer.Option(help="Only residents in this situation.")] = None,
+    goal: Annotated[list[str] | None, typer.Option(help="Only residents with this goal (e.g. formation).")] = None,
     schedule: Annotated[str | None, typer.Option(help="Send at this local time (2026-12-05 09:30), not now.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the preview; send nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until delivery ends.")] = False,
@@ -250,6 +251,7 @@ def broadcast(
                 event_at=compose.local_time(event_at, settings.tz) if event_at else None,
                 age_brackets=age or (),
                 situations=situation or (),
+                goals=goal or (),
                 scheduled_at=compose.local_time(schedule, settings.tz) if schedule else None,
             )
             now = runtime.clock.now()
@@ -265,7 +267,7 @@ def broadcast(
                 settings=settings,
                 now=now,
                 created_by=by,
-                author_id=author.id if author else None,
+                author=author,
             )
         sent = done.broadcast
         if sent.status == "pending_approval":

@@ -16,8 +16,9 @@ from relai_bot.cli import _wait_for_delivery, app
 from relai_bot.clock import FrozenClock
 from relai_bot.delivery.claims import claim_jobs
 from relai_bot.delivery.worker import DeliveryWorker
-from relai_bot.services import broadcasts, outbox
+from relai_bot.services import accounts, broadcasts, outbox
 from relai_bot.services.broadcast_text import BroadcastTextError
+from relai_bot.services.errors import OutOfScope
 from relai_bot.staff import compose
 from relai_bot.staff.preview_text import preview_lines
 from relai_bot.store.db import Database
@@ -81,7 +82,7 @@ def submit(runtime: Runtime, draft: broadcasts.BroadcastDraft, author_id: int | 
             settings=runtime.settings,
             now=runtime.clock.now(),
             created_by="t",
-            author_id=author_id,
+            author=accounts.get_account(session, author_id) if author_id is not None else None,
         )
 
 
@@ -203,6 +204,43 @@ def test_filters_must_be_answers_residents_could_give(runtime: Runtime) -> None:
         preview(runtime, Draft(districts=["saint-laurent"], text="x", age_brackets=["99-120"]))
     with pytest.raises(BroadcastTextError, match=re.escape("Champ inconnu : {{ nom }}")):
         preview(runtime, Draft(districts=["saint-laurent"], text="Bonjour {{ nom }}"))
+    with pytest.raises(BroadcastTextError, match=re.escape("Valeur inconnue pour goal : 'peche'")):
+        preview(runtime, Draft(districts=["saint-laurent"], text="x", goals=["peche"]))
+
+
+def test_the_goal_filter_keeps_who_answered_it(runtime: Runtime) -> None:
+    people(runtime)
+    with runtime.db.transaction() as session:
+        first = session.exec(select(Resident).order_by(col(Resident.id))).first()
+        assert first is not None
+        first.goal = "formation"
+    shown = preview(runtime, Draft(districts=["saint-laurent"], text="x", goals=["formation"]))
+    assert shown.recipients == shown.matched == 1
+    done = submit(runtime, Draft(districts=["saint-laurent"], text="x", goals=["formation"]))
+    assert done.broadcast.recipients == 1 and done.broadcast.filters == {"goals": ["formation"]}
+
+
+def test_staff_preview_and_send_to_their_own_districts_only(runtime: Runtime) -> None:
+    people(runtime)
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        agent, _ = accounts.create_account(
+            session, email="agent@mairie.re", name="A", role="staff", districts=["saint-laurent"], now=now
+        )
+        adviser, _ = accounts.create_account(session, email="c@mairie.re", name="C", role="adviser", now=now)
+        admin, _ = accounts.create_account(session, email="a@mairie.re", name="B", role="admin", now=now)
+    own = Draft(districts=["saint-laurent"], text="x")
+    both = Draft(districts=["saint-laurent", "pichette"], text="x")
+    settings = runtime.settings
+    with runtime.db.transaction() as session:
+        options = {"renderer": runtime.renderer, "settings": settings, "now": now}
+        assert compose.preview(session, own, account=agent, **options).recipients == 5
+        with pytest.raises(OutOfScope, match="Pichette"):
+            compose.preview(session, both, account=agent, **options)
+        with pytest.raises(OutOfScope):
+            compose.submit(session, own, created_by="c", author=adviser, **options)
+        assert compose.submit(session, both, created_by="a", author=admin, **options).broadcast.author_id == admin.id
+        assert session.exec(select(Broadcast).where(Broadcast.author_id == agent.id)).all() == []
 
 
 def test_dry_run_prints_the_preview_and_sends_nothing(sqlite_url: str) -> None:

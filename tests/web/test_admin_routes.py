@@ -17,7 +17,8 @@ CASES = [(route, method) for route in ROUTES for method in route.methods]
 
 
 def concrete(route: AdminRoute, target_id: int) -> str:
-    return "/admin" + re.sub(r"\{account_id(:int)?\}", str(target_id), route.path)
+    """The route's path with every {name:int} parameter set to the target's id (it may not exist: 303/404)."""
+    return "/admin" + re.sub(r"\{[a-z_]+(:int)?\}", str(target_id), route.path)
 
 
 def signed_in(browser: Staff, runtime: Runtime, role: str | None) -> int:

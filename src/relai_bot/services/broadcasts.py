@@ -99,10 +99,15 @@ class BroadcastDraft:
     event_at: datetime | None = None
     age_brackets: Sequence[str] = ()
     situations: Sequence[str] = ()
+    goals: Sequence[str] = ()
     scheduled_at: datetime | None = None
 
     def filters(self) -> dict[str, list[str]]:
-        found = {"age_brackets": sorted(set(self.age_brackets)), "situations": sorted(set(self.situations))}
+        found = {
+            "age_brackets": sorted(set(self.age_brackets)),
+            "situations": sorted(set(self.situations)),
+            "goals": sorted(set(self.goals)),
+        }
         return {name: values for name, values in found.items() if values}
 
 
@@ -143,12 +148,13 @@ def audience(
     districts: Sequence[str],
     age_brackets: Sequence[str] = (),
     situations: Sequence[str] = (),
+    goals: Sequence[str] = (),
     now: datetime,
     per_week: int,
 ) -> Audience:
     """Who a broadcast reaches now, on which channel, and who is left out and why (the one rule).
 
-    The residents of `districts` whose answers match the filters (a filter keeps those who gave one of its
+    The residents of `districts` whose answers match the filters (age bracket, situation, goal) (a filter keeps those who gave one of its
     values; a resident who did not answer is not kept), then: said no to opportunities, stopped,
     unreachable, no reachable Telegram or SMS address, or the weekly cap reached (broadcasts_in_week).
     The channel is the first reachable address in outbox.CHANNEL_PREFERENCE (Telegram, then SMS).
@@ -160,6 +166,8 @@ def audience(
         query = query.where(col(Resident.age_bracket).in_(list(age_brackets)))
     if situations:
         query = query.where(col(Resident.situation).in_(list(situations)))
+    if goals:
+        query = query.where(col(Resident.goal).in_(list(goals)))
     people = list(session.exec(query.order_by(col(Resident.id))))
     excluded: Counter[str] = Counter()
     eligible: list[Resident] = []
@@ -288,6 +296,7 @@ def enqueue_broadcast(session: Session, broadcast: Broadcast, *, now: datetime, 
         districts=broadcast.districts,
         age_brackets=broadcast.filters.get("age_brackets", ()),
         situations=broadcast.filters.get("situations", ()),
+        goals=broadcast.filters.get("goals", ()),
         now=now,
         per_week=per_week,
     )

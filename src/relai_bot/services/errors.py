@@ -33,3 +33,7 @@ class ApprovalRefused(DomainError):
 
 class BroadcastClosed(DomainError):
     """The broadcast was interrupted already, or holds nothing that could still be stopped."""
+
+
+class OutOfScope(DomainError):
+    """A staff member acted on a district not assigned to them (or an adviser tried to broadcast)."""

@@ -13,6 +13,9 @@ Rules chosen here:
   of the audience on that channel, or a resident with no known first name in the first district when the
   channel has nobody). The segment count shown is the largest over the SMS audience, and the cost is the
   sum of each SMS recipient's own segments, so the estimate is exact, not a guess from the sample.
+- Scope (`check_scope`): a staff member previews and sends to their own districts only, an admin to any,
+  an adviser to none (services.accounts.Account.may_reach_district, the one rule). Without an account (the
+  CLI run by the operator on the server) nothing is checked.
 - Approval (`approval_reasons`): more recipients than RELAI_BROADCAST_APPROVAL_ABOVE, or an SMS cost above
   RELAI_BROADCAST_APPROVAL_COST. Either holds the broadcast until an admin other than its author approves.
 """
@@ -20,6 +23,7 @@ Rules chosen here:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,8 +36,10 @@ from relai_bot.channels.telegram.render import render_reply
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.services import broadcast_content, broadcast_text, broadcasts
+from relai_bot.services.accounts import Account
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal
-from relai_bot.store.models import Broadcast
+from relai_bot.services.errors import OutOfScope
+from relai_bot.store.models import Broadcast, id_of
 from relai_bot.turns import Reply
 
 CENT = Decimal("0.01")
@@ -92,12 +98,21 @@ class Submitted:
 
 def check_filters(renderer: Renderer, draft: broadcasts.BroadcastDraft) -> None:
     """Filter values are the answers residents could give (the labels of the onboarding questions)."""
-    for prefix, values in (("age", draft.age_brackets), ("situation", draft.situations)):
+    for prefix, values in (("age", draft.age_brackets), ("situation", draft.situations), ("goal", draft.goals)):
         for value in values:
             if not renderer.label_exists(f"{prefix}.{value}"):
                 labels = renderer.labels[renderer.default_language]
                 known = ", ".join(sorted(k.split(".", 1)[1] for k in labels if k.startswith(prefix + ".")))
                 raise BroadcastTextError(f"Valeur inconnue pour {prefix} : {value!r}. Valeurs possibles : {known}.")
+
+
+def check_scope(session: Session, account: Account | None, districts: Sequence[str]) -> None:
+    """Refuse (OutOfScope, naming the first district) a district this account does not work for."""
+    if account is None:
+        return
+    for district in broadcasts.resolve_districts(session, list(districts)):
+        if not account.may_reach_district(id_of(district)):
+            raise OutOfScope(f"Le quartier {district.name} n'est pas un de vos quartiers.")
 
 
 def approval_reasons(recipients: int, sms_cost: Decimal, settings: Settings) -> list[str]:
@@ -143,10 +158,18 @@ class _Composer:
 
 
 def preview(
-    session: Session, draft: broadcasts.BroadcastDraft, *, renderer: Renderer, settings: Settings, now: datetime
+    session: Session,
+    draft: broadcasts.BroadcastDraft,
+    *,
+    renderer: Renderer,
+    settings: Settings,
+    now: datetime,
+    account: Account | None = None,
 ) -> BroadcastPreview:
     """What this draft would do if submitted now (nothing is written). Raises BroadcastTextError (a French
-    message for staff: text, placeholder, filter, link, time) or NotFound (district, scheme, venue)."""
+    message for staff: text, placeholder, filter, link, time), NotFound (district, scheme, venue) or
+    OutOfScope (a district `account` does not work for)."""
+    check_scope(session, account, draft.districts)
     check_filters(renderer, draft)
     if draft.scheduled_at is not None and draft.scheduled_at < now - PAST_GRACE:
         raise BroadcastTextError("L'heure d'envoi choisie est déjà passée.")
@@ -156,6 +179,7 @@ def preview(
         districts=draft.districts,
         age_brackets=draft.age_brackets,
         situations=draft.situations,
+        goals=draft.goals,
         now=now,
         per_week=settings.broadcasts_per_week,
     )
@@ -202,15 +226,16 @@ def submit(
     settings: Settings,
     now: datetime,
     created_by: str,
-    author_id: int | None = None,
+    author: Account | None = None,
 ) -> Submitted:
-    """Preview, then record the broadcast: enqueued now, or held for approval when the preview says so."""
-    shown = preview(session, draft, renderer=renderer, settings=settings, now=now)
+    """Preview, then record the broadcast: enqueued now, or held for approval when the preview says so.
+    With an `author`, their scope is checked (check_scope) and the broadcast is theirs."""
+    shown = preview(session, draft, renderer=renderer, settings=settings, now=now, account=author)
     broadcast = broadcasts.create_broadcast(
         session,
         draft,
         created_by=created_by,
-        author_id=author_id,
+        author_id=author.id if author is not None else None,
         now=now,
         per_week=settings.broadcasts_per_week,
         hold_for_approval=shown.approval_needed,
