@@ -154,9 +154,10 @@ def audience(
 ) -> Audience:
     """Who a broadcast reaches now, on which channel, and who is left out and why (the one rule).
 
-    The residents of `districts` whose answers match the filters (age bracket, situation, goal) (a filter keeps those who gave one of its
-    values; a resident who did not answer is not kept), then: said no to opportunities, stopped,
-    unreachable, no reachable Telegram or SMS address, or the weekly cap reached (broadcasts_in_week).
+    The residents of `districts` whose answers match the filters on age bracket, situation and goal
+    (a filter keeps those who gave one of its values; a resident who did not answer is not kept), then:
+    said no to opportunities, stopped, unreachable, no reachable Telegram or SMS address, or the weekly
+    cap reached (broadcasts_in_week).
     The channel is the first reachable address in outbox.CHANNEL_PREFERENCE (Telegram, then SMS).
     """
     chosen = resolve_districts(session, list(districts))
