@@ -74,6 +74,16 @@ def broadcast_state(broadcast: Broadcast, by_status: dict[str, int], now: dateti
     return "sending"
 
 
+def broadcast_state_counts(session: Session, broadcast: Broadcast, now: datetime) -> str:
+    """A broadcast's state (STATES) from its rows' counts, without the whole report (lists of broadcasts)."""
+    rows = session.exec(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.broadcast_id == broadcast.id)
+        .group_by(col(OutboxMessage.status))
+    ).all()
+    return broadcast_state(broadcast, dict(rows), now)
+
+
 def broadcast_report(session: Session, broadcast_id: int, now: datetime) -> BroadcastReport:
     """The report of one broadcast (NotFound if there is none)."""
     broadcast = session.get(Broadcast, broadcast_id)

@@ -25,7 +25,12 @@ _ABSENT_GAP = re.compile("[ \t]?" + _ABSENT)
 
 
 class BroadcastTextError(ValueError):
-    """The staff text cannot be used; the message (French, for staff) says why and how to fix it."""
+    """The staff text (or another field of a draft) cannot be used; the message (French, for staff) says why
+    and how to fix it, and `field` names the draft's field it is about (a form shows it there)."""
+
+    def __init__(self, message: str, *, field: str = "text") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_
@@ -24,6 +25,8 @@ from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident,
 from relai_bot.time_settings import SendingWindow
 
 MAX_TEXT = 1000
+# What a broadcast may name besides its text
+Catalog = TypeVar("Catalog", Scheme, Venue)
 WEEK = timedelta(days=7)
 
 
@@ -210,24 +213,39 @@ def check_draft(session: Session, draft: BroadcastDraft) -> None:
         )
     if draft.title is not None and len(draft.title.strip()) > MAX_TITLE:
         raise broadcast_text.BroadcastTextError(
-            f"Le titre fait {len(draft.title.strip())} caractères ; {MAX_TITLE} au plus."
+            f"Le titre fait {len(draft.title.strip())} caractères ; {MAX_TITLE} au plus.", field="title"
         )
     if draft.link is not None and (len(draft.link) > MAX_LINK or not draft.link.startswith(("https://", "http://"))):
-        raise broadcast_text.BroadcastTextError("Le lien doit commencer par https:// (500 caractères au plus).")
+        raise broadcast_text.BroadcastTextError(
+            "Le lien doit commencer par https:// (500 caractères au plus).", field="link"
+        )
     _code(session, Scheme, draft.scheme)
     _code(session, Venue, draft.venue)
     if not draft.districts:
-        raise broadcast_text.BroadcastTextError("Choisir au moins un quartier.")
+        raise broadcast_text.BroadcastTextError("Choisissez au moins un quartier.", field="districts")
     resolve_districts(session, list(draft.districts))
 
 
-def _code(session: Session, model: type[Scheme] | type[Venue], code: str | None) -> int | None:
+def _code(session: Session, model: type[Catalog], code: str | None) -> int | None:
+    """The id of the scheme or venue a broadcast names. Residents are never told something the commune has
+    not verified: an unverified scheme or venue is refused (BroadcastTextError on its field)."""
     if code is None:
         return None
-    found = session.exec(select(model.id).where(model.code == code.strip().lower())).first()
+    found = session.exec(select(model).where(model.code == code.strip().lower())).first()
     if found is None:
         raise NotFound(f"{model.__tablename__} {code!r}")
-    return found
+    if not found.verified:
+        what = "Cette aide" if model is Scheme else "Ce lieu"
+        raise broadcast_text.BroadcastTextError(
+            f"{what} n'est pas encore vérifié par la commune : on ne peut pas l'annoncer aux habitants.",
+            field=model.__tablename__,
+        )
+    return found.id
+
+
+def announceable(session: Session, model: type[Catalog]) -> list[Catalog]:
+    """The schemes or venues a broadcast may name (verified ones), by name."""
+    return list(session.exec(select(model).where(col(model.verified).is_(True)).order_by(col(model.name))))
 
 
 def draft_broadcast(session: Session, draft: BroadcastDraft, *, created_by: str, now: datetime) -> Broadcast:

@@ -103,7 +103,9 @@ def check_filters(renderer: Renderer, draft: broadcasts.BroadcastDraft) -> None:
             if not renderer.label_exists(f"{prefix}.{value}"):
                 labels = renderer.labels[renderer.default_language]
                 known = ", ".join(sorted(k.split(".", 1)[1] for k in labels if k.startswith(prefix + ".")))
-                raise BroadcastTextError(f"Valeur inconnue pour {prefix} : {value!r}. Valeurs possibles : {known}.")
+                raise BroadcastTextError(
+                    f"Valeur inconnue pour {prefix} : {value!r}. Valeurs possibles : {known}.", field=prefix
+                )
 
 
 def check_scope(session: Session, account: Account | None, districts: Sequence[str]) -> None:
@@ -172,7 +174,7 @@ def preview(
     check_scope(session, account, draft.districts)
     check_filters(renderer, draft)
     if draft.scheduled_at is not None and draft.scheduled_at < now - PAST_GRACE:
-        raise BroadcastTextError("L'heure d'envoi choisie est déjà passée.")
+        raise BroadcastTextError("L'heure d'envoi choisie est déjà passée.", field="scheduled_at")
     broadcast = broadcasts.draft_broadcast(session, draft, created_by="preview", now=now)
     found = broadcasts.audience(
         session,
@@ -243,12 +245,14 @@ def submit(
     return Submitted(broadcast, shown)
 
 
-def local_time(text: str, tz: ZoneInfo) -> datetime:
+def local_time(text: str, tz: ZoneInfo, *, field: str = "scheduled_at") -> datetime:
     """A date and time staff typed in the commune's time zone ("2026-12-05 09:30"), as aware UTC."""
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BroadcastTextError(f"Date et heure illisibles : {text!r} (exemple : 2026-12-05 09:30).") from None
+        raise BroadcastTextError(
+            f"Date et heure illisibles : {text!r} (exemple : 2026-12-05 09:30).", field=field
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)

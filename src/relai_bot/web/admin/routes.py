@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from relai_bot.web.admin.guard import ADMINS, EVERYONE, AdminRoute
-from relai_bot.web.admin.pages import accounts, audit, auth, home, password
+from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
+from relai_bot.web.admin.pages import accounts, audit, auth, broadcasts, home, password
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/login", auth.login, None, ("GET", "POST")),
     AdminRoute("/logout", auth.logout, EVERYONE, ("GET", "POST"), before_password_change=True),
     AdminRoute("/accessibilite", home.accessibility, None),
     AdminRoute("/", home.home, EVERYONE, nav="Accueil"),
+    AdminRoute(
+        "/broadcasts",
+        broadcasts.broadcast_list,
+        STAFF,
+        nav="Diffusions",
+        summary="Écrire aux habitants d'un quartier (offres, formations, réunions), suivre l'envoi.",
+    ),
+    AdminRoute("/broadcasts/new", broadcasts.new_broadcast, STAFF, ("GET", "POST")),
+    AdminRoute("/broadcasts/preview", broadcasts.preview_fragment, STAFF, ("POST",)),
+    AdminRoute("/broadcasts/{broadcast_id:int}", broadcasts.broadcast_page, STAFF),
+    AdminRoute("/broadcasts/{broadcast_id:int}/progress", broadcasts.progress_fragment, STAFF),
+    AdminRoute("/broadcasts/{broadcast_id:int}/interrupt", broadcasts.interrupt, STAFF, ("POST",)),
+    AdminRoute("/broadcasts/{broadcast_id:int}/approve", broadcasts.approve, ADMINS, ("POST",)),
+    AdminRoute("/broadcasts/{broadcast_id:int}/report.csv", broadcasts.report_csv, STAFF),
     AdminRoute(
         "/accounts",
         accounts.account_list,

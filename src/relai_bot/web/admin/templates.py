@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import html
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from relai_bot.conversation.content import content_root
+from relai_bot.services import timefmt
 
 ROLE_NAMES = {"admin": "administrateur", "staff": "agent de quartier", "adviser": "conseiller"}
+# A broadcast's state (services.broadcast_reports.STATES), its messages' statuses (OUTBOX_STATUSES), why a
+# resident is left out (services.broadcasts.EXCLUSION_REASONS), and the channels, as staff read them
+STATE_NAMES = {
+    "pending_approval": "en attente d'approbation",
+    "scheduled": "programmée",
+    "sending": "en cours d'envoi",
+    "done": "terminée",
+    "interrupted": "interrompue",
+}
+STATUS_NAMES = {
+    "pending": "en attente",
+    "sending": "en cours",
+    "sent": "envoyés",
+    "delivered": "remis",
+    "failed": "échec",
+    "skipped": "non envoyés",
+}
+EXCLUSION_NAMES = {
+    "no_opportunities": "n'ont pas demandé les offres",
+    "stopped": "ont demandé l'arrêt des messages (STOP)",
+    "unreachable": "ne sont plus joignables",
+    "no_channel": "n'ont ni Telegram ni SMS joignable",
+    "weekly_cap": "ont déjà reçu le maximum de diffusions cette semaine",
+}
+CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS"}
 
 
 def admin_templates_dir() -> Path:
@@ -17,7 +45,7 @@ def admin_templates_dir() -> Path:
     return content_root() / "templates" / "admin"
 
 
-def admin_environment(tz: tzinfo) -> Environment:
+def admin_environment(tz: ZoneInfo) -> Environment:
     env = Environment(
         loader=FileSystemLoader(admin_templates_dir()),
         autoescape=select_autoescape(["html"], default_for_string=True, default=True),
@@ -30,5 +58,15 @@ def admin_environment(tz: tzinfo) -> Environment:
         return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment is not None else ""
 
     env.filters["local_time"] = local_time
+    env.filters["when"] = lambda moment: timefmt.format_when(moment, tz) if moment is not None else ""
+    env.filters["local_input"] = lambda moment: moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if moment else ""
+    env.filters["telegram_text"] = html.unescape  # a sent Telegram text is escaped HTML; the page escapes it again
+    for name, names in (
+        ("state_name", STATE_NAMES),
+        ("status_name", STATUS_NAMES),
+        ("excluded_name", EXCLUSION_NAMES),
+        ("channel_name", CHANNEL_NAMES),
+    ):
+        env.filters[name] = lambda value, names=names: names.get(str(value), str(value))
     env.filters["role_name"] = lambda role: ROLE_NAMES.get(str(role), str(role))
     return env
