@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,8 @@ from relai_bot.web.admin.guard import Page
 from relai_bot.web.admin.templates import STATUS_NAMES
 
 LIST_PATH = "/admin/broadcasts"
+# How long a finished broadcast's page keeps waiting for SMS delivery reports
+RECEIPT_WAIT = timedelta(hours=1)
 NOT_FOUND = "Cette diffusion n'existe pas, ou elle n'est pas adressée à vos quartiers."
 # The filters on residents' answers: the form's field names, which are also the labels' prefixes
 FILTERS = ("age", "situation", "goal")
@@ -163,6 +165,7 @@ def _choices(page: Page, session: Session) -> dict[str, Any]:
         "approval_above": page.runtime.settings.broadcast_approval_above,
         "approval_cost": page.runtime.settings.broadcast_approval_cost,
         "now": page.now,
+        "opt_out": page.runtime.settings.sms_opt_out_mention,
     }
 
 
@@ -275,7 +278,17 @@ def _detail(session: Session, page: Page, broadcast_id: int) -> dict[str, Any]:
         "may_interrupt": broadcast_access.may_interrupt(page.account, broadcast, district_ids)
         and report.state not in ("done", "interrupted"),
         "may_approve": broadcast_access.may_approve(page.account, broadcast),
+        "polling": _still_moving(report, broadcast.created_at, page.now),
     }
+
+
+def _still_moving(report: BroadcastReport, created_at: datetime, now: datetime) -> bool:
+    """Whether the page keeps asking for news: while messages wait or go, and while SMS sent wait for their
+    delivery report (Twilio's can come minutes later), for RECEIPT_WAIT after the broadcast was written."""
+    if report.state in ("scheduled", "sending"):
+        return True
+    awaiting = report.by_channel.get("sms", {}).get("sent", 0)
+    return report.state == "done" and awaiting > 0 and now - created_at < RECEIPT_WAIT
 
 
 def _state_sentence(report: BroadcastReport, starts: datetime, tz: ZoneInfo) -> str:
