@@ -16,6 +16,8 @@ ADMIN_PAGES = [
     ("/admin/", "Accueil", "home"),
     ("/admin/accounts", "Comptes", "accounts"),
     ("/admin/accounts/new", "Créer un compte", "account_new"),
+    ("/admin/broadcasts", "Diffusions", "broadcasts"),
+    ("/admin/broadcasts/new", "Écrire une diffusion", "broadcast_new"),
     ("/admin/audit", "Journal des actions", "audit"),
     ("/admin/password", "Mon mot de passe", "password"),
     ("/admin/accessibilite", "Déclaration d'accessibilité", "accessibility"),
@@ -81,7 +83,7 @@ async def test_usable_on_a_phone_at_320_px(runtime: Runtime, site: str, page: An
     make_admin(runtime)
     await page.set_viewport_size({"width": 320, "height": 640})
     await sign_in(page, site)
-    for path in ("/admin/", "/admin/accounts", "/admin/audit"):
+    for path in ("/admin/", "/admin/accounts", "/admin/audit", "/admin/broadcasts", "/admin/broadcasts/new"):
         await page.goto(f"{site}{path}")
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 320 px"

@@ -117,6 +117,9 @@ class Outline(HTMLParser):
         ("admin", "/admin/accounts/new"),
         ("admin", "/admin/audit"),
         ("staff", "/admin/password"),
+        ("staff", "/admin/broadcasts"),
+        ("staff", "/admin/broadcasts/new"),
+        ("admin", "/admin/broadcasts/new"),
     ],
 )
 def test_pages_are_accessible_by_construction(runtime: Runtime, role: str | None, path: str) -> None:

@@ -31,11 +31,11 @@ STATUS_NAMES = {
     "skipped": "non envoyés",
 }
 EXCLUSION_NAMES = {
-    "no_opportunities": "n'ont pas demandé les offres",
-    "stopped": "ont demandé l'arrêt des messages (STOP)",
-    "unreachable": "ne sont plus joignables",
-    "no_channel": "n'ont ni Telegram ni SMS joignable",
-    "weekly_cap": "ont déjà reçu le maximum de diffusions cette semaine",
+    "no_opportunities": "Pas inscrits aux offres",
+    "stopped": "Ont demandé l'arrêt des messages (STOP)",
+    "unreachable": "Ne sont plus joignables",
+    "no_channel": "Sans Telegram ni SMS joignable",
+    "weekly_cap": "Ont déjà reçu le maximum de diffusions de la semaine",
 }
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS"}
 
