@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,11 +28,12 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from relai_bot.services import accounts, broadcast_content, broadcasts, timefmt
+from relai_bot.services.accounts import Account
 from relai_bot.services.broadcast_reports import CSV_HEADER, BroadcastReport, broadcast_report
 from relai_bot.services.broadcast_text import PLACEHOLDERS, BroadcastTextError
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound, OutOfScope
 from relai_bot.staff import broadcast_access, compose
-from relai_bot.store.models import Scheme, Venue
+from relai_bot.store.models import Broadcast, Scheme, Venue, id_of
 from relai_bot.store.models.delivery import OUTBOX_STATUSES
 from relai_bot.web.admin.guard import Page
 from relai_bot.web.admin.templates import STATUS_NAMES
@@ -321,45 +323,42 @@ def _filters_shown(page: Page, filters: dict[str, list[str]]) -> list[tuple[str,
     return shown
 
 
-def interrupt(page: Page) -> Response:
+def _act(page: Page, act: Callable[[Session, Account, Broadcast, list[int]], str]) -> Response:
+    """Run a staff action on a broadcast this account sees (NotFound otherwise), flash what it says, and
+    come back to the broadcast's page. `act` returns the status message; a DomainError's is its own."""
     assert page.account is not None
     broadcast_id = _broadcast_id(page)
     try:
         with page.runtime.db.transaction() as session:
             broadcast, district_ids = broadcast_access.visible_broadcast(session, page.account, broadcast_id)
-            if not broadcast_access.may_interrupt(page.account, broadcast, district_ids):
-                page.flash(
-                    "Seuls son auteur, un administrateur ou l'agent de tous ses quartiers peuvent l'interrompre."
-                )
-                return page.redirect(f"{LIST_PATH}/{broadcast_id}")
-            skipped = broadcasts.interrupt(session, broadcast_id, page.now, actor_id=page.account.id)
+            page.flash(act(session, page.account, broadcast, district_ids))
     except NotFound:
         page.flash(NOT_FOUND)
         return page.redirect(LIST_PATH)
     except BroadcastClosed:
         page.flash("Cette diffusion était déjà interrompue.")
-    else:
-        page.flash(f"Diffusion interrompue : {skipped} messages ne partiront pas. Ceux déjà en route arrivent.")
+    except ApprovalRefused:
+        page.flash("Vous ne pouvez pas approuver cette diffusion : il faut un autre administrateur que son auteur.")
     return page.redirect(f"{LIST_PATH}/{broadcast_id}")
+
+
+def interrupt(page: Page) -> Response:
+    def stop(session: Session, account: Account, broadcast: Broadcast, district_ids: list[int]) -> str:
+        if not broadcast_access.may_interrupt(account, broadcast, district_ids):
+            return "Seuls son auteur, un administrateur ou l'agent de tous ses quartiers peuvent l'interrompre."
+        skipped = broadcasts.interrupt(session, id_of(broadcast), page.now, actor_id=account.id)
+        return f"Diffusion interrompue : {skipped} messages ne partiront pas. Ceux déjà en route arrivent."
+
+    return _act(page, stop)
 
 
 def approve(page: Page) -> Response:
-    assert page.account is not None
-    broadcast_id = _broadcast_id(page)
-    try:
-        with page.runtime.db.transaction() as session:
-            broadcast_access.visible_broadcast(session, page.account, broadcast_id)
-            done = broadcasts.approve(
-                session, broadcast_id, page.account.id, page.now, per_week=page.runtime.settings.broadcasts_per_week
-            )
-    except NotFound:
-        page.flash(NOT_FOUND)
-        return page.redirect(LIST_PATH)
-    except ApprovalRefused:
-        page.flash("Vous ne pouvez pas approuver cette diffusion : il faut un autre administrateur que son auteur.")
-    else:
-        page.flash(f"Diffusion approuvée : elle part vers {done.recipients} habitants.")
-    return page.redirect(f"{LIST_PATH}/{broadcast_id}")
+    def let_go(session: Session, account: Account, broadcast: Broadcast, district_ids: list[int]) -> str:
+        per_week = page.runtime.settings.broadcasts_per_week
+        done = broadcasts.approve(session, id_of(broadcast), account.id, page.now, per_week=per_week)
+        return f"Diffusion approuvée : elle part vers {done.recipients} habitants."
+
+    return _act(page, let_go)
 
 
 def report_csv(page: Page) -> Response:
