@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from relai_bot.web.admin.guard import ADMINS, EVERYONE, AdminRoute
-from relai_bot.web.admin.pages import accounts, audit, auth, home, password
+from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF_AND_ADMINS, AdminRoute
+from relai_bot.web.admin.pages import accounts, audit, auth, home, password, telegram
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/login", auth.login, None, ("GET", "POST")),
@@ -35,5 +35,13 @@ ROUTES: tuple[AdminRoute, ...] = (
         nav="Mon mot de passe",
         summary="Changer votre mot de passe.",
         before_password_change=True,
+    ),
+    AdminRoute(
+        "/telegram",
+        telegram.page,
+        STAFF_AND_ADMINS,
+        ("GET", "POST"),
+        nav="Telegram",
+        summary="Lier votre compte Telegram pour diffuser depuis votre téléphone.",
     ),
 )
