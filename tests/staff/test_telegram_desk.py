@@ -11,7 +11,7 @@ from sqlmodel import select
 from relai_bot.clock import FrozenClock
 from relai_bot.services import accounts, staff_telegram
 from relai_bot.staff.telegram_desk import StaffDesk
-from relai_bot.store.models import Broadcast, OutboxMessage, StaffChat
+from relai_bot.store.models import Broadcast, ChannelAddress, OutboxMessage, StaffChat
 from relai_bot.turns import Inbound
 from relai_bot.wiring import Runtime
 from tests.delivery_support import add_residents
@@ -184,12 +184,19 @@ async def test_an_admin_sees_every_district_and_a_large_broadcast_waits_for_appr
     async with telegram_stack(sqlite_url, clock, dispatcher=StaffDesk, settings=settings) as stack:
         admin = make_account(stack.runtime, "chef@mairie.re", "admin")
         residents(stack.runtime)
+        with stack.runtime.db.transaction() as session:
+            now = stack.runtime.clock.now()
+            add_residents(session, 2, now, district="saint-laurent", channel="sms", first_address=262692000001)
+            for row in session.exec(select(ChannelAddress).where(ChannelAddress.channel == "sms")):
+                row.address = "+" + row.address
         chat = stack.chat(STAFF_CHAT)
         await chat.send(f"/lier {code_for(stack.runtime, admin.id)}")
         await chat.send("/diffuser")
         assert len(chat.labels) == 9 + 2 and chat.labels[-2:] == ["Tous les quartiers", "Annuler"]
         await chat.tap("Saint-Laurent")
         await chat.send("Réunion d'information lundi")
+        assert "Destinataires : 5 (Telegram 3, SMS 2)." in chat.text
+        assert "SMS : 2 destinataires, 1 SMS au plus chacun, 2 en tout. Coût estimé : 0,14 EUR." in chat.text
         assert "Validation : nécessaire. Au-delà de 2 destinataires" in chat.text
         await chat.tap("Envoyer")
         assert "attend la validation d'un autre administrateur" in chat.text
