@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple
 from relai_bot.channels.telegram.channel import TelegramChannel
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
+from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.testing.driver import Received, book_first_slot, find_option, onboard
 from relai_bot.web.app import create_app
@@ -46,10 +47,11 @@ async def no_sleep(seconds: float) -> None:
     """Retry backoff in tests: not waited (the pacer's waits are real: the fake counts real time)."""
 
 
-def telegram_channel(runtime: Runtime) -> TelegramChannel:
-    """The one place the tests build the Telegram channel."""
+def telegram_channel(runtime: Runtime, dispatcher: Dispatcher | None = None) -> TelegramChannel:
+    """The one place the tests build the Telegram channel (`dispatcher`: instead of the runtime's)."""
     records = DeliveryRecords(runtime.db, runtime.clock)
-    return TelegramChannel(runtime.settings, runtime.dispatcher, runtime.renderer, records, sleep=no_sleep)
+    chosen = dispatcher or runtime.dispatcher
+    return TelegramChannel(runtime.settings, chosen, runtime.renderer, records, sleep=no_sleep)
 
 
 class TgButton(NamedTuple):
@@ -221,8 +223,10 @@ async def telegram_stack(
     strict: bool = True,
     seed: bool = True,
     server_class: type[FakeTelegramServer] = FakeTelegramServer,
+    dispatcher: Callable[[Dispatcher], Dispatcher] | None = None,
 ) -> AsyncIterator[TelegramStack]:
-    """The whole stack, started; stopped on exit. `fake`: FakeTelegramServer options; `settings`: ours."""
+    """The whole stack, started; stopped on exit. `fake`: FakeTelegramServer options; `settings`: ours;
+    `dispatcher`: wraps the runtime's dispatcher for the channel (e.g. the staff desk, StaffDesk)."""
     async with server_class(token=TOKEN, **(fake if fake is not None else RELAXED_FAKE)) as srv:
         sock = bound_socket() if mode == "webhook" else None
         public_url = url_of(sock) if sock is not None else None
@@ -234,7 +238,7 @@ async def telegram_stack(
             migrate(runtime)
             if seed:
                 seed_demo(runtime)
-            channel = telegram_channel(runtime)
+            channel = telegram_channel(runtime, dispatcher(runtime.dispatcher) if dispatcher else None)
             stack = TelegramStack(runtime, channel, srv, mode, public_url)
             if sock is None:
                 await channel.start()

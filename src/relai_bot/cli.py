@@ -102,6 +102,7 @@ def serve() -> None:
 
     from relai_bot.channels.registry import build_channels
     from relai_bot.services.delivery_records import DeliveryRecords
+    from relai_bot.staff.telegram_desk import StaffDesk
     from relai_bot.web.app import create_app
 
     settings = _settings()
@@ -110,7 +111,8 @@ def serve() -> None:
     _prepare_database(runtime)
     try:
         records = DeliveryRecords(runtime.db, runtime.clock)
-        channels = build_channels(settings, runtime.dispatcher, runtime.renderer, records)
+        desk = StaffDesk(runtime.dispatcher)  # Telegram: /lier and /diffuser for linked staff, the rest as before
+        channels = build_channels(settings, runtime.dispatcher, runtime.renderer, records, telegram_dispatcher=desk)
     except SettingsError as error:  # e.g. an SMS channel without RELAI_PUBLIC_URL
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None

@@ -10,13 +10,20 @@ from relai_bot.services.delivery_records import DeliveryRecords
 
 
 def build_channels(
-    settings: Settings, dispatcher: Dispatcher, renderer: Renderer, records: DeliveryRecords
+    settings: Settings,
+    dispatcher: Dispatcher,
+    renderer: Renderer,
+    records: DeliveryRecords,
+    *,
+    telegram_dispatcher: Dispatcher | None = None,
 ) -> list[ChannelAdapter]:
+    """`telegram_dispatcher`: what Telegram's turns go through instead of `dispatcher` (the staff desk,
+    which serves /diffuser and hands everything else to the residents' dispatcher)."""
     channels: list[ChannelAdapter] = []
     if settings.telegram_token is not None:
         from relai_bot.channels.telegram.channel import TelegramChannel
 
-        channels.append(TelegramChannel(settings, dispatcher, renderer, records))
+        channels.append(TelegramChannel(settings, telegram_dispatcher or dispatcher, renderer, records))
     if settings.twilio_account_sid is not None:
         from relai_bot.channels.sms.channel import SmsChannel
 

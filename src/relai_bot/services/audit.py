@@ -25,6 +25,10 @@ PASSWORD_CHANGED = "account.password_changed"
 BROADCAST_CREATED = "broadcast.created"
 BROADCAST_APPROVED = "broadcast.approved"
 BROADCAST_INTERRUPTED = "broadcast.interrupted"
+TELEGRAM_CODE_ISSUED = "telegram.code_issued"
+TELEGRAM_LINKED = "telegram.linked"
+TELEGRAM_LINK_FAILED = "telegram.link_failed"
+TELEGRAM_UNLINKED = "telegram.unlinked"
 
 
 def record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
-from relai_bot.web.admin.pages import accounts, audit, auth, broadcasts, home, password
+from relai_bot.web.admin.pages import accounts, audit, auth, broadcasts, home, password, telegram
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/login", auth.login, None, ("GET", "POST")),
@@ -49,5 +49,13 @@ ROUTES: tuple[AdminRoute, ...] = (
         nav="Mon mot de passe",
         summary="Changer votre mot de passe.",
         before_password_change=True,
+    ),
+    AdminRoute(
+        "/telegram",
+        telegram.page,
+        STAFF,
+        ("GET", "POST"),
+        nav="Telegram",
+        summary="Lier votre compte Telegram pour diffuser depuis votre téléphone.",
     ),
 )
