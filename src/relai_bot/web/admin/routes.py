@@ -20,6 +20,7 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/accounts/new", accounts.new_account, ADMINS, ("GET", "POST")),
     AdminRoute("/accounts/{account_id:int}/disable", accounts.disable, ADMINS, ("POST",)),
     AdminRoute("/accounts/{account_id:int}/reset", accounts.reset, ADMINS, ("POST",)),
+    AdminRoute("/accounts/{account_id:int}/edit", accounts.edit, ADMINS, ("GET", "POST")),
     AdminRoute(
         "/audit",
         audit.audit_log,

@@ -16,6 +16,7 @@ ACTION_NAMES = {
     audit.LOGOUT: "déconnexion",
     audit.ACCOUNT_CREATED: "compte créé",
     audit.ACCOUNT_DISABLED: "compte désactivé",
+    audit.ACCOUNT_UPDATED: "compte modifié",
     audit.PASSWORD_RESET: "mot de passe réinitialisé",
     audit.PASSWORD_CHANGED: "mot de passe changé",
     audit.BROADCAST_CREATED: "diffusion créée",
