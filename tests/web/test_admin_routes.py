@@ -117,6 +117,10 @@ class Outline(HTMLParser):
         ("admin", "/admin/accounts/new"),
         ("admin", "/admin/audit"),
         ("staff", "/admin/password"),
+        ("staff", "/admin/residents"),
+        ("admin", "/admin/residents"),
+        ("staff", "/admin/callbacks"),
+        ("admin", "/admin/callbacks?status=done"),
     ],
 )
 def test_pages_are_accessible_by_construction(runtime: Runtime, role: str | None, path: str) -> None:

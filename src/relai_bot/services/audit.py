@@ -26,6 +26,10 @@ PASSWORD_CHANGED = "account.password_changed"
 BROADCAST_CREATED = "broadcast.created"
 BROADCAST_APPROVED = "broadcast.approved"
 BROADCAST_INTERRUPTED = "broadcast.interrupted"
+# A resident's data, on their request to staff (the target names the resident by id only)
+DATA_EXPORTED = "resident.exported"
+DATA_ERASED = "resident.erased"
+CALLBACK_HANDLED = "callback.handled"
 
 
 def record(

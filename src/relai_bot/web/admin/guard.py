@@ -29,6 +29,8 @@ LOGIN_PATH = f"{PREFIX}/login"
 PASSWORD_PATH = f"{PREFIX}/password"
 EVERYONE: frozenset[str] = frozenset(ROLES)
 ADMINS: frozenset[str] = frozenset({"admin"})
+# Residents and call-backs: admins everywhere, staff in their districts
+STAFF: frozenset[str] = frozenset({"admin", "staff"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
 ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
 SECURITY_HEADERS = {

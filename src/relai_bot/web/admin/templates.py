@@ -29,6 +29,10 @@ def admin_environment(tz: tzinfo) -> Environment:
     def local_time(moment: datetime | None) -> str:
         return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment is not None else ""
 
+    def local_date(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%d/%m/%Y") if moment is not None else ""
+
     env.filters["local_time"] = local_time
+    env.filters["local_date"] = local_date
     env.filters["role_name"] = lambda role: ROLE_NAMES.get(str(role), str(role))
     return env

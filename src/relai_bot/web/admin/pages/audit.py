@@ -22,6 +22,9 @@ ACTION_NAMES = {
     audit.BROADCAST_CREATED: "diffusion créée",
     audit.BROADCAST_APPROVED: "diffusion approuvée",
     audit.BROADCAST_INTERRUPTED: "diffusion interrompue",
+    audit.DATA_EXPORTED: "données d'un habitant exportées",
+    audit.DATA_ERASED: "données d'un habitant effacées",
+    audit.CALLBACK_HANDLED: "habitant rappelé",
 }
 
 
