@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -71,7 +71,8 @@ class Account:
     district_codes: tuple[str, ...]
     adviser_id: int | None
     can_sign_in: bool
-    last_login_at: datetime | None = None
+    # When the account last signed in (the CLI's list shows it); not part of what the account is
+    last_login_at: datetime | None = field(default=None, compare=False)
     # Changes with every new password (a reset too), so sessions opened before can end; says nothing of it
     password_stamp: str = ""
 
