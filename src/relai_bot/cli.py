@@ -501,6 +501,51 @@ def users_reset_password(email: Annotated[str, typer.Argument(help="The account'
     typer.echo(f"account {account.login}: one-time password (shown once, to change at the next sign-in): {one_time}")
 
 
+@users_app.command("list")
+def users_list() -> None:
+    """Every back-office account: login, name, role, districts, active, last sign-in (local time)."""
+    from relai_bot.services import accounts
+    from relai_bot.wiring import migrate
+
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            found = accounts.list_accounts(session)
+    finally:
+        runtime.close()
+    tz = runtime.settings.tz
+    rows = [("login", "name", "role", "districts", "active", "last sign-in")]
+    for account in found:
+        seen = account.last_login_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if account.last_login_at else "-"
+        active = "yes" if account.active else "no"
+        rows.append((account.login, account.name, account.role, ",".join(account.district_codes) or "-", active, seen))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@users_app.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="The account's e-mail address.")]) -> None:
+    """Disable an account: it can no longer sign in, its sessions end (the last usable admin stays)."""
+    from relai_bot.services import accounts
+    from relai_bot.wiring import migrate
+
+    runtime = _runtime(_settings())
+    migrate(runtime)
+    try:
+        with runtime.db.transaction() as session:
+            account = accounts.find_account(session, email)
+            if account is None:
+                _fail(f"no account {email.strip().lower()}")
+            accounts.disable_account(session, account.id, actor_id=None, now=runtime.clock.now(), actor="cli")
+    except accounts.LastAdmin:
+        _fail(f"{email.strip().lower()} is the last active administrator who can sign in: create another one first")
+    finally:
+        runtime.close()
+    typer.echo(f"account {account.login} disabled")
+
+
 def _fail(message: str) -> NoReturn:
     typer.echo(f"relai-bot: {message}", err=True)
     raise typer.Exit(2)

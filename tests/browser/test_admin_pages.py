@@ -8,6 +8,7 @@ from typing import Any
 from relai_bot.services import accounts
 from relai_bot.wiring import Runtime
 from tests.browser.harness import axe_violations, screenshot_path
+from tests.web.residents_support import add_resident, ask_callback, book
 
 ADMIN = "admin@mairie-lapossession.re"
 PASSWORD = "un mot de passe assez long"
@@ -19,6 +20,10 @@ ADMIN_PAGES = [
     ("/admin/broadcasts", "Diffusions", "broadcasts"),
     ("/admin/broadcasts/new", "Écrire une diffusion", "broadcast_new"),
     ("/admin/audit", "Journal des actions", "audit"),
+    ("/admin/residents", "Habitants", "residents"),
+    ("/admin/residents/1", "Habitant n° 1", "resident"),
+    ("/admin/residents/1/erase", "Effacer les données", "resident_erase"),
+    ("/admin/callbacks", "Rappels", "callbacks"),
     ("/admin/password", "Mon mot de passe", "password"),
     ("/admin/accessibilite", "Déclaration d'accessibilité", "accessibility"),
 ]
@@ -29,6 +34,11 @@ def make_admin(runtime: Runtime) -> None:
         accounts.create_account(
             session, email=ADMIN, name="Admin Test", role="admin", now=runtime.clock.now(), password=PASSWORD
         )
+    # A few residents, so the residents' and call-backs' tables are not empty (fictitious people)
+    first = add_resident(runtime, "+262692100001", name="Mme Grondin", age="18-25", situation="beneficiaire_rsa")
+    add_resident(runtime, "1001", channel="telegram", district="pichette", goal="formation", seen_minutes_ago=30)
+    book(runtime, first)
+    ask_callback(runtime, first, topic="cej")
 
 
 async def sign_in(page: Any, site: str) -> None:
@@ -83,7 +93,16 @@ async def test_usable_on_a_phone_at_320_px(runtime: Runtime, site: str, page: An
     make_admin(runtime)
     await page.set_viewport_size({"width": 320, "height": 640})
     await sign_in(page, site)
-    for path in ("/admin/", "/admin/accounts", "/admin/audit", "/admin/broadcasts", "/admin/broadcasts/new"):
+    for path in (
+        "/admin/",
+        "/admin/accounts",
+        "/admin/audit",
+        "/admin/broadcasts",
+        "/admin/broadcasts/new",
+        "/admin/residents",
+        "/admin/callbacks",
+        "/admin/residents/1",
+    ):
         await page.goto(f"{site}{path}")
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 320 px"

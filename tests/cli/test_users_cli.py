@@ -1,4 +1,4 @@
-"""`relai-bot users create` and `relai-bot users reset-password`, then signing in with what they printed."""
+"""`relai-bot users create`, `reset-password`, `list` and `disable`, then signing in with what they printed."""
 
 from __future__ import annotations
 
@@ -112,3 +112,48 @@ def test_serve_says_how_to_create_the_first_admin(database: Runtime, capsys: pyt
         accounts.create_account(session, email="a@b.re", name="A", role="admin", now=database.clock.now())
     _first_admin_hint(database)
     assert capsys.readouterr().err == ""
+
+
+def test_list_shows_every_account_without_passwords(env: dict[str, str], database: Runtime) -> None:
+    with database.db.transaction() as session:
+        accounts.create_account(
+            session, email="chef@mairie.re", name="Chef", role="admin", now=database.clock.now(), password="x" * 12
+        )
+        accounts.create_account(
+            session,
+            email="agent@mairie.re",
+            name="M. Maillot",
+            role="staff",
+            districts=["pichette", "saint-laurent"],
+            now=database.clock.now(),
+        )
+    sign_in(database, "chef@mairie.re", "x" * 12)
+    result = CliRunner().invoke(app, ["users", "list"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["login", "name", "role", "districts", "active", "last", "sign-in"]
+    chef = next(line for line in lines if line.startswith("chef@mairie.re"))
+    agent = next(line for line in lines if line.startswith("agent@mairie.re"))
+    assert chef.split()[1:] == ["Chef", "admin", "-", "yes", "2026-12-01", "10:00"]  # local time, La Réunion
+    assert agent.split()[1:] == ["M.", "Maillot", "staff", "pichette,saint-laurent", "yes", "-"]
+    assert "argon2" not in result.stdout
+
+
+def test_disable_an_account_but_never_the_last_admin(env: dict[str, str], database: Runtime) -> None:
+    for email in ("chef@mairie.re", "adjoint@mairie.re"):
+        args = ["users", "create", "--role", "admin", "--email", email, "--password-stdin"]
+        assert CliRunner().invoke(app, args, env=env, input="correct horse battery\n").exit_code == 0
+    result = CliRunner().invoke(app, ["users", "disable", "Adjoint@mairie.re"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "account adjoint@mairie.re disabled\n"
+    assert sign_in(database, "adjoint@mairie.re", "correct horse battery") is None
+    last = CliRunner().invoke(app, ["users", "disable", "chef@mairie.re"], env=env)
+    assert last.exit_code == 2 and "last active administrator" in last.stderr and last.stderr.count("\n") == 1
+    assert sign_in(database, "chef@mairie.re", "correct horse battery") is not None
+    missing = CliRunner().invoke(app, ["users", "disable", "nobody@b.re"], env=env)
+    assert missing.exit_code == 2 and missing.stderr == "relai-bot: no account nobody@b.re\n"
+    with database.db.transaction() as session:
+        (event,) = audit.list_events(session, audit.AuditFilter(action=audit.ACCOUNT_DISABLED))
+    assert (event.actor, event.target) == ("cli", "adjoint@mairie.re")
+    listed = CliRunner().invoke(app, ["users", "list"], env=env).stdout
+    assert next(line for line in listed.splitlines() if line.startswith("adjoint@")).split()[4] == "no"

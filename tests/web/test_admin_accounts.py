@@ -99,3 +99,88 @@ def test_the_audit_log_lists_and_filters(runtime: Runtime, clock: FrozenClock) -
         bad = browser.get("/admin/audit", params={"until": "hier"})
         assert bad.status_code == 400 and "AAAA-MM-JJ" in bad.text
         assert 'hx-get="/admin/audit"' in everything  # htmx updates the table in place; the form works without
+
+
+def test_edit_an_account_name_role_and_districts(runtime: Runtime) -> None:
+    make_account(runtime, "admin@mairie.re")
+    agent = make_account(runtime, "agent@mairie.re", "staff", districts=["saint-laurent"])
+    with admin_browser(runtime) as browser:
+        browser.log_in("admin@mairie.re")
+        assert f'href="/admin/accounts/{agent.id}/edit"' in browser.get("/admin/accounts").text
+        form = browser.get(f"/admin/accounts/{agent.id}/edit").text
+        assert (
+            'id="district-saint-laurent" value="saint-laurent" checked' in form
+            and 'id="active" value="oui" checked' in form
+        )
+        none = browser.post(
+            f"/admin/accounts/{agent.id}/edit", {"name": "M. Maillot", "role": "staff", "active": "oui"}
+        )
+        assert none.status_code == 400 and "Cochez au moins un quartier" in none.text
+        done = browser.post(
+            f"/admin/accounts/{agent.id}/edit",
+            {"name": "M. Maillot", "role": "staff", "districts": ["pichette", "mafate"], "active": "oui"},
+        )
+        assert "Le compte agent@mairie.re est modifié." in browser.follow(done).text
+    with runtime.db.transaction() as session:
+        found = accounts.get_account(session, agent.id)
+        (event,) = audit.list_events(session, audit.AuditFilter(action=audit.ACCOUNT_UPDATED))
+    assert found is not None and found.name == "M. Maillot" and found.district_codes == ("mafate", "pichette")
+    assert event.target == "agent@mairie.re"
+    assert event.detail == {"name": "M. Maillot", "districts": ["mafate", "pichette"]}
+
+
+def test_re_enable_a_disabled_account(runtime: Runtime) -> None:
+    admin = make_account(runtime, "admin@mairie.re")
+    agent = make_account(runtime, "agent@mairie.re", "staff", districts=["pichette"])
+    with runtime.db.transaction() as session:
+        accounts.disable_account(session, agent.id, actor_id=admin.id, now=runtime.clock.now())
+    with admin_browser(runtime) as browser:
+        browser.log_in("admin@mairie.re")
+        browser.post(
+            f"/admin/accounts/{agent.id}/edit",
+            {"name": "Agent", "role": "staff", "districts": ["pichette"], "active": "oui"},
+        )
+    with runtime.db.transaction() as session:
+        found = accounts.get_account(session, agent.id)
+        (event,) = audit.list_events(session, audit.AuditFilter(action=audit.ACCOUNT_UPDATED))
+    assert found is not None and found.active and event.detail == {"active": True}
+    with admin_browser(runtime) as browser:
+        assert browser.log_in("agent@mairie.re").headers["location"] == "/admin/"
+
+
+def test_the_last_admin_cannot_be_demoted_nor_an_admin_demote_themselves(runtime: Runtime) -> None:
+    admin = make_account(runtime, "admin@mairie.re")
+    with admin_browser(runtime) as browser:
+        browser.log_in("admin@mairie.re")
+        own = browser.post(
+            f"/admin/accounts/{admin.id}/edit", {"name": "Admin", "role": "staff", "districts": ["pichette"]}
+        )
+        assert own.status_code == 400 and "votre propre rôle d&#39;administrateur" in own.text
+    with runtime.db.transaction() as session:
+        try:
+            accounts.update_account(
+                session,
+                admin.id,
+                name="Admin",
+                role="adviser",
+                districts=[],
+                active=True,
+                now=runtime.clock.now(),
+                actor_id=None,
+                actor="cli",
+            )
+        except accounts.LastAdmin:
+            pass
+        else:
+            raise AssertionError("the last admin was demoted")
+    other = make_account(runtime, "autre@mairie.re")
+    with admin_browser(runtime) as browser:
+        browser.log_in("autre@mairie.re")
+        demoted = browser.post(f"/admin/accounts/{admin.id}/edit", {"name": "Admin", "role": "adviser"})
+        assert demoted.status_code == 303
+        browser.log_in("autre@mairie.re")
+        last = browser.post(f"/admin/accounts/{other.id}/edit", {"name": "Autre", "role": "admin"})
+        assert last.status_code == 400 and "ni désactiver votre compte" in last.text  # unticking "active" on oneself
+    with runtime.db.transaction() as session:
+        found = accounts.get_account(session, admin.id)
+        assert found is not None and found.role == "adviser" and accounts.has_usable_admin(session)

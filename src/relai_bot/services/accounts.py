@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -71,6 +71,8 @@ class Account:
     district_codes: tuple[str, ...]
     adviser_id: int | None
     can_sign_in: bool
+    # When the account last signed in (the CLI's list shows it); not part of what the account is
+    last_login_at: datetime | None = field(default=None, compare=False)
     # Changes with every new password (a reset too), so sessions opened before can end; says nothing of it
     password_stamp: str = ""
 
@@ -81,6 +83,10 @@ class Account:
     def may_reach_district(self, district_id: int) -> bool:
         """The one rule for district scope: admins reach every district, staff theirs, advisers none."""
         return self.is_admin or (self.role == "staff" and district_id in self.district_ids)
+
+    def may_reach_resident(self, district_id: int | None) -> bool:
+        """A resident of this district (None: they chose none) is in scope; districtless ones: admins only."""
+        return self.is_admin if district_id is None else self.may_reach_district(district_id)
 
 
 @dataclass(frozen=True)
@@ -185,17 +191,74 @@ def create_account(
     return _view(session, user), one_time
 
 
-def disable_account(session: Session, account_id: int, *, actor_id: int | None, now: datetime) -> Account:
+def disable_account(
+    session: Session, account_id: int, *, actor_id: int | None, now: datetime, actor: str | None = None
+) -> Account:
     """Disable an account (it can no longer sign in; its sessions end at their next request). An admin cannot
     disable themselves, and the last active administrator who can sign in stays."""
     user = _user(session, account_id)
     if actor_id is not None and actor_id == account_id:
         raise OwnAccount(user.login)
-    if user.role == "admin" and user.active and user.password_hash and _usable_admins(session) <= 1:
+    if _is_usable_admin(user) and _usable_admins(session) <= 1:
         raise LastAdmin(user.login)
     user.active = False
     session.add(user)
-    audit.record(session, actor_id, audit.ACCOUNT_DISABLED, user.login, at=now)
+    audit.record(session, actor_id, audit.ACCOUNT_DISABLED, user.login, at=now, actor=actor)
+    return _view(session, user)
+
+
+def update_account(
+    session: Session,
+    account_id: int,
+    *,
+    name: str,
+    role: str,
+    districts: list[str],
+    active: bool,
+    now: datetime,
+    actor_id: int | None,
+    actor: str | None = None,
+) -> Account:
+    """Change an account's name, role, districts (staff need one at least, other roles none) and whether it is
+    active (re-enable a disabled account). An admin cannot take away their own admin role nor disable
+    themselves (OwnAccount), and the last active administrator who can sign in stays one (LastAdmin). The audit
+    log gets the changed fields (never a password)."""
+    user = _user(session, account_id)
+    if role not in ROLES:
+        raise InvalidRole(role)
+    wanted = [d for d in districts if d.strip()]
+    if (role == "staff") != bool(wanted):
+        raise DistrictsMisused(role)
+    found = resolve_districts(session, wanted)
+    stays_admin = role == "admin" and active
+    if actor_id == account_id and (not active or (user.role == "admin" and role != "admin")):
+        raise OwnAccount(user.login)
+    if _is_usable_admin(user) and not stays_admin and _usable_admins(session) <= 1:
+        raise LastAdmin(user.login)
+    before = _view(session, user)
+    codes = sorted(d.code for d in found)
+    changed: dict[str, object] = {}
+    new_name = (name.strip() or user.login)[:120]
+    if new_name != user.name:
+        changed["name"] = new_name
+    if role != user.role:
+        changed["role"] = role
+    if codes != sorted(before.district_codes):
+        changed["districts"] = codes
+    if active != user.active:
+        changed["active"] = active
+    if not changed:
+        return before
+    user.name, user.role, user.active = new_name, role, active
+    session.add(user)
+    if "districts" in changed:
+        for row in session.exec(select(StaffDistrict).where(StaffDistrict.staff_user_id == account_id)):
+            session.delete(row)
+        session.flush()
+        for district in found:
+            session.add(StaffDistrict(staff_user_id=account_id, district_id=id_of(district)))
+    session.flush()
+    audit.record(session, actor_id, audit.ACCOUNT_UPDATED, user.login, changed, at=now, actor=actor)
     return _view(session, user)
 
 
@@ -284,6 +347,10 @@ def _user(session: Session, account_id: int) -> StaffUser:
     return user
 
 
+def _is_usable_admin(user: StaffUser) -> bool:
+    return user.role == "admin" and user.active and user.password_hash is not None
+
+
 def _usable_admins(session: Session) -> int:
     query = select(StaffUser).where(
         StaffUser.role == "admin", col(StaffUser.active).is_(True), col(StaffUser.password_hash).is_not(None)
@@ -309,5 +376,6 @@ def _view(session: Session, user: StaffUser) -> Account:
         district_codes=tuple(code for _, code in rows),
         adviser_id=user.adviser_id,
         can_sign_in=user.active and user.password_hash is not None,
+        last_login_at=user.last_login_at,
         password_stamp=hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16],
     )

@@ -20,6 +20,7 @@ LOCKED_OUT = "login.locked"
 LOGOUT = "logout"
 ACCOUNT_CREATED = "account.created"
 ACCOUNT_DISABLED = "account.disabled"
+ACCOUNT_UPDATED = "account.updated"
 PASSWORD_RESET = "account.password_reset"
 PASSWORD_CHANGED = "account.password_changed"
 BROADCAST_CREATED = "broadcast.created"
@@ -29,6 +30,10 @@ TELEGRAM_CODE_ISSUED = "telegram.code_issued"
 TELEGRAM_LINKED = "telegram.linked"
 TELEGRAM_LINK_FAILED = "telegram.link_failed"
 TELEGRAM_UNLINKED = "telegram.unlinked"
+# A resident's data, on their request to staff (the target names the resident by id only)
+DATA_EXPORTED = "resident.exported"
+DATA_ERASED = "resident.erased"
+CALLBACK_HANDLED = "callback.handled"
 
 
 def record(

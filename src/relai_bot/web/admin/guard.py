@@ -29,7 +29,7 @@ LOGIN_PATH = f"{PREFIX}/login"
 PASSWORD_PATH = f"{PREFIX}/password"
 EVERYONE: frozenset[str] = frozenset(ROLES)
 ADMINS: frozenset[str] = frozenset({"admin"})
-# Administrators and neighbourhood staff (broadcasts, residents and call-backs of their districts)
+# Administrators and neighbourhood staff: broadcasts, residents and call-backs (staff: of their districts)
 STAFF: frozenset[str] = frozenset({"admin", "staff"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
 ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"

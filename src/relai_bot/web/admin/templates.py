@@ -57,6 +57,9 @@ def admin_environment(tz: ZoneInfo) -> Environment:
     def local_time(moment: datetime | None) -> str:
         return moment.astimezone(tz).strftime("%d/%m/%Y %H:%M") if moment is not None else ""
 
+    def local_date(moment: datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%d/%m/%Y") if moment is not None else ""
+
     env.filters["local_time"] = local_time
     env.filters["when"] = lambda moment: timefmt.format_when(moment, tz) if moment is not None else ""
     env.filters["local_input"] = lambda moment: moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if moment else ""
@@ -68,5 +71,6 @@ def admin_environment(tz: ZoneInfo) -> Environment:
         ("channel_name", CHANNEL_NAMES),
     ):
         env.filters[name] = lambda value, names=names: names.get(str(value), str(value))
+    env.filters["local_date"] = local_date
     env.filters["role_name"] = lambda role: ROLE_NAMES.get(str(role), str(role))
     return env

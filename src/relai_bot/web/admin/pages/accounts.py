@@ -82,3 +82,52 @@ def reset(page: Page) -> Response:
         page.flash("Ce compte n'existe pas ou plus.")
         return page.redirect(LIST_PATH)
     return page.render("accounts/one_time.html", created=False, target=target, one_time=one_time)
+
+
+def edit(page: Page) -> Response:
+    account_id = int(page.request.path_params["account_id"])
+    with page.runtime.db.transaction() as session:
+        target = accounts.get_account(session, account_id)
+        districts = accounts.all_districts(session)
+    if target is None:
+        return page.render("not_found.html", 404, what="Ce compte n'existe pas ou plus.", back=LIST_PATH)
+    if page.request.method == "GET":
+        values = {"name": target.name, "role": target.role, "active": target.active}
+        chosen = list(target.district_codes)
+        return page.render(
+            "accounts/edit.html", target=target, districts=districts, values=values, chosen=chosen, errors={}
+        )
+    values = {"name": page.field("name"), "role": page.field("role"), "active": page.field("active") == "oui"}
+    chosen = page.fields("districts")
+    errors: dict[str, str] = {}
+    try:
+        with page.runtime.db.transaction() as session:
+            updated = accounts.update_account(
+                session,
+                account_id,
+                name=str(values["name"]),
+                role=str(values["role"]),
+                districts=chosen if values["role"] == "staff" else [],
+                active=bool(values["active"]),
+                now=page.now,
+                actor_id=page.account.id if page.account else None,
+            )
+    except accounts.InvalidRole:
+        errors["role"] = "Choisissez un rôle dans la liste."
+    except accounts.DistrictsMisused:
+        errors["districts"] = "Cochez au moins un quartier pour un agent de quartier."
+    except NotFound:
+        errors["districts"] = "Un quartier coché n'existe plus. Rechargez la page et cochez à nouveau."
+    except accounts.OwnAccount:
+        errors["role"] = (
+            "Vous ne pouvez pas retirer votre propre rôle d'administrateur ni désactiver votre compte. "
+            "Demandez-le à un autre administrateur."
+        )
+    except accounts.LastAdmin:
+        errors["role"] = "C'est le dernier administrateur actif : créez d'abord un autre administrateur."
+    if errors:
+        return page.render(
+            "accounts/edit.html", 400, target=target, districts=districts, values=values, chosen=chosen, errors=errors
+        )
+    page.flash(f"Le compte {updated.login} est modifié.")
+    return page.redirect(LIST_PATH)

@@ -16,11 +16,19 @@ ACTION_NAMES = {
     audit.LOGOUT: "déconnexion",
     audit.ACCOUNT_CREATED: "compte créé",
     audit.ACCOUNT_DISABLED: "compte désactivé",
+    audit.ACCOUNT_UPDATED: "compte modifié",
     audit.PASSWORD_RESET: "mot de passe réinitialisé",
     audit.PASSWORD_CHANGED: "mot de passe changé",
     audit.BROADCAST_CREATED: "diffusion créée",
     audit.BROADCAST_APPROVED: "diffusion approuvée",
     audit.BROADCAST_INTERRUPTED: "diffusion interrompue",
+    audit.DATA_EXPORTED: "données d'un habitant exportées",
+    audit.DATA_ERASED: "données d'un habitant effacées",
+    audit.CALLBACK_HANDLED: "habitant rappelé",
+    audit.TELEGRAM_CODE_ISSUED: "code Telegram demandé",
+    audit.TELEGRAM_LINKED: "Telegram lié",
+    audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
+    audit.TELEGRAM_UNLINKED: "Telegram délié",
 }
 
 

@@ -1,0 +1,162 @@
+"""Residents as neighbourhood staff see them: those of the districts their account reaches (admins: all).
+
+Staff see the minimum they need to help: a name if the resident gave one, the district, the channels (never a
+chat id; the phone number only on one resident's page, to call them back), consent, opportunities, whether
+messages are stopped or cannot arrive, the questionnaire's answers (as codes: pages show the labels), and on
+one resident's page their upcoming appointments. Exporting and erasing a resident's data on their request
+reuse the residents' own "Mon compte" functions and go to the audit log, naming the resident by id only.
+
+A resident outside the account's districts is NotFound, exactly like one who does not exist. The district
+rule itself is `Account.may_reach_resident` (over `Account.may_reach_district`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlmodel import Session, col, select
+
+from relai_bot.services import audit, residents
+from relai_bot.services.accounts import Account, visible_districts
+from relai_bot.services.booking import AppointmentView, upcoming_appointments
+from relai_bot.services.errors import NotFound
+from relai_bot.services.phones import display_phone
+from relai_bot.store.models import ChannelAddress, District, Resident, id_of
+
+PAGE_SIZE = 50
+SMS = "sms"
+
+
+@dataclass(frozen=True)
+class ResidentRow:
+    """One resident in a staff list: no address, no message."""
+
+    id: int
+    display_name: str | None
+    district_code: str | None
+    district_name: str | None
+    channels: tuple[str, ...]
+    consent_at: datetime
+    opportunities: bool
+    stopped: bool
+    unreachable: bool
+    last_seen_at: datetime
+    age_bracket: str | None
+    situation: str | None
+    goal: str | None
+
+
+@dataclass(frozen=True)
+class ResidentPage:
+    rows: list[ResidentRow]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ResidentDetail:
+    """One resident's page: the list's row, the numbers to call them back on, their upcoming appointments."""
+
+    row: ResidentRow
+    phones: tuple[str, ...]
+    appointments: list[AppointmentView]
+
+
+def resident_scope(session: Session, account: Account) -> ColumnElement[bool]:
+    """A WHERE clause on `Resident` keeping the residents this account may see (`Account.may_reach_resident`)."""
+    if account.is_admin:
+        return true()
+    ids = [id_of(d) for d in visible_districts(session, account)]
+    clauses: list[ColumnElement[bool]] = [col(Resident.district_id).in_(ids)] if ids else []
+    if account.may_reach_resident(None):
+        clauses.append(col(Resident.district_id).is_(None))
+    return or_(*clauses) if clauses else false()
+
+
+def list_residents(
+    session: Session, account: Account, *, district: str | None = None, page: int = 1, size: int = PAGE_SIZE
+) -> ResidentPage:
+    """The residents this account may see, newest activity first, `size` a page; `district` (a code) narrows
+    to one of them (a district out of reach gives an empty page)."""
+    query = select(Resident).where(resident_scope(session, account))
+    if district:
+        found = session.exec(select(District).where(District.code == district)).first()
+        query = query.where(col(Resident.district_id) == (found.id if found is not None else -1))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    pages = max(1, -(-total // size))
+    page = min(max(page, 1), pages)
+    found_rows = session.exec(
+        query.order_by(col(Resident.last_seen_at).desc(), col(Resident.id).desc()).offset((page - 1) * size).limit(size)
+    ).all()
+    return ResidentPage(_rows(session, list(found_rows)), page, pages, total)
+
+
+def get_resident(session: Session, account: Account, resident_id: int) -> Resident:
+    """The resident, if this account may see them; NotFound otherwise (whether they exist or not)."""
+    resident = session.get(Resident, resident_id)
+    if resident is None or not account.may_reach_resident(resident.district_id):
+        raise NotFound(f"resident {resident_id}")
+    return resident
+
+
+def resident_detail(session: Session, account: Account, resident_id: int, *, now: datetime) -> ResidentDetail:
+    resident = get_resident(session, account, resident_id)
+    (row,) = _rows(session, [resident])
+    numbers = session.exec(
+        select(ChannelAddress.address).where(ChannelAddress.resident_id == resident_id, ChannelAddress.channel == SMS)
+    ).all()
+    phones = tuple(shown for number in numbers if (shown := display_phone(number)) is not None)
+    return ResidentDetail(row, phones, upcoming_appointments(session, resident_id, now))
+
+
+def export_data(session: Session, account: Account, resident_id: int, *, tz_name: str, now: datetime) -> dict[str, Any]:
+    """What the resident's own export gives (`residents.export_resident`), asked through staff; audited."""
+    get_resident(session, account, resident_id)
+    data = residents.export_resident(session, resident_id, tz_name)
+    audit.record(session, account.id, audit.DATA_EXPORTED, f"resident {resident_id}", at=now)
+    return data
+
+
+def erase_data(session: Session, account: Account, resident_id: int, *, now: datetime) -> residents.ErasureReport:
+    """Forget the resident (`residents.erase_resident`: future places are given back), asked through staff;
+    audited."""
+    get_resident(session, account, resident_id)
+    report = residents.erase_resident(session, resident_id, now)
+    audit.record(session, account.id, audit.DATA_ERASED, f"resident {resident_id}", at=now)
+    return report
+
+
+def _rows(session: Session, found: list[Resident]) -> list[ResidentRow]:
+    ids = [id_of(r) for r in found]
+    channels: dict[int, set[str]] = {}
+    if ids:
+        for resident_id, channel in session.exec(
+            select(ChannelAddress.resident_id, ChannelAddress.channel).where(col(ChannelAddress.resident_id).in_(ids))
+        ):
+            channels.setdefault(resident_id, set()).add(channel)
+    districts = {id_of(d): d for d in session.exec(select(District))}
+    rows = []
+    for resident in found:
+        district = districts.get(resident.district_id) if resident.district_id is not None else None
+        rows.append(
+            ResidentRow(
+                id=id_of(resident),
+                display_name=resident.display_name,
+                district_code=district.code if district else None,
+                district_name=district.name if district else None,
+                channels=tuple(sorted(channels.get(id_of(resident), set()))),
+                consent_at=resident.consent_at,
+                opportunities=resident.opportunities,
+                stopped=resident.stopped_at is not None,
+                unreachable=resident.unreachable_at is not None,
+                last_seen_at=resident.last_seen_at,
+                age_bracket=resident.age_bracket,
+                situation=resident.situation,
+                goal=resident.goal,
+            )
+        )
+    return rows
