@@ -5,95 +5,37 @@ servers (python-telegram-bot and twilio run for real; `relai-bot serve`'s app wi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
 
-from relai_bot.channels.registry import build_channels
 from relai_bot.clock import FrozenClock
-from relai_bot.config import load_settings
 from relai_bot.services import accounts
-from relai_bot.services.delivery_records import DeliveryRecords
-from relai_bot.store.models import Broadcast, ChannelAddress, Resident
-from relai_bot.web.app import create_app
-from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
-from tests.app_server import bound_socket, serving, url_of
+from relai_bot.store.models import Broadcast
+from relai_bot.wiring import Runtime
 from tests.browser.harness import axe_violations, screenshot_path
-from tests.conftest import TEST_ADMIN_SECRET
-from tests.delivery_support import add_residents
-from tests.fakes.telegram_api import FakeTelegramServer
-from tests.fakes.twilio_api import FakeTwilioServer
-from tests.telegram_harness import RELAXED_CHANNEL, RELAXED_FAKE, TOKEN
+from tests.provider_stack import (
+    OTHER_DISTRICT_CHAT,
+    SMS_NUMBER,
+    TELEGRAM_CHATS,
+    add_fictional_residents,
+    serving_with_fake_providers,
+)
 
 AGENT = "agent.saint-laurent@mairie-lapossession.re"
 PASSWORD = "un mot de passe assez long"
-SMS_NUMBER = "+262692000001"
 
 
-@dataclass
-class Site:
-    url: str
-    runtime: Runtime
-    telegram: FakeTelegramServer
-    twilio: FakeTwilioServer
-
-
-@asynccontextmanager
-async def serving_with_channels(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Site]:
-    """`relai-bot serve` as it runs: both channels, the scheduler and the outbox worker, on 127.0.0.1."""
-    async with FakeTelegramServer(token=TOKEN, **RELAXED_FAKE) as telegram, FakeTwilioServer() as twilio:
-        sock = bound_socket()
-        settings = load_settings(
-            database_url=f"sqlite:///{tmp_path / 'relai.sqlite3'}",
-            public_url=url_of(sock),
-            admin_secret_key=TEST_ADMIN_SECRET,
-            telegram_token=TOKEN,
-            telegram_api_url=telegram.base_url,
-            twilio_account_sid=twilio.account_sid,
-            twilio_auth_token=twilio.auth_token,
-            twilio_from="+262262000000",
-            twilio_api_url=twilio.base_url,
-            outbox_poll_seconds=0.2,
-            **RELAXED_CHANNEL,
-        )
-        runtime = build_runtime(settings, clock, strict=True)
-        try:
-            migrate(runtime)
-            seed_demo(runtime)
-            telegram.deliver_webhooks = True
-            records = DeliveryRecords(runtime.db, runtime.clock)
-            channels = build_channels(settings, runtime.dispatcher, runtime.renderer, records)
-            app = create_app(runtime, channels=channels)
-            async with serving(app, sock):
-                yield Site(url_of(sock), runtime, telegram, twilio)
-        finally:
-            sock.close()
-            runtime.close()
-
-
-def residents(runtime: Runtime) -> None:
-    """Saint-Laurent: two residents on Telegram, one by SMS (named Marie); Pichette: one on Telegram."""
-    now = runtime.clock.now()
+def staff_member(runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
-        add_residents(session, 2, now, first_address=7001)
-        (sms,) = add_residents(session, 1, now, channel="sms", first_address=1)
-        address = session.exec(select(ChannelAddress).where(ChannelAddress.resident_id == sms)).one()
-        address.address = SMS_NUMBER
-        resident = session.get(Resident, sms)
-        assert resident is not None
-        resident.display_name = "Marie"
-        add_residents(session, 1, now, district="pichette", first_address=7100)
         accounts.create_account(
             session,
             email=AGENT,
             name="Agent Saint-Laurent",
             role="staff",
             districts=["saint-laurent"],
-            now=now,
+            now=runtime.clock.now(),
             password=PASSWORD,
         )
 
@@ -109,8 +51,9 @@ async def sign_in(page: Any, url: str) -> None:
 async def test_a_broadcast_composed_in_the_browser_reaches_the_phones(
     tmp_path: Path, clock: FrozenClock, page: Any
 ) -> None:
-    async with serving_with_channels(tmp_path, clock) as site:
-        residents(site.runtime)
+    async with serving_with_fake_providers(f"sqlite:///{tmp_path / 'relai.sqlite3'}", clock) as site:
+        add_fictional_residents(site.runtime)
+        staff_member(site.runtime)
         await sign_in(page, site.url)
         await page.get_by_role("link", name="Diffusions").first.click()
         await page.get_by_role("link", name="Écrire une diffusion").click()
@@ -144,10 +87,10 @@ async def test_a_broadcast_composed_in_the_browser_reaches_the_phones(
         assert await site.twilio.send_status(sms.sid, "delivered") == 204
         await state.get_by_text(re.compile("remis")).wait_for(timeout=20_000)
         assert await state.inner_text() == "Terminée. Messages : 2 envoyés, 1 remis."
-        for chat_id in (7001, 7002):
+        for chat_id in TELEGRAM_CHATS:
             (received,) = site.telegram.texts(chat_id)
             assert received.startswith("Forum de l'emploi\n\nBonjour !") and "avec votre CV." in received
-        assert site.telegram.texts(7100) == []
+        assert site.telegram.texts(OTHER_DISTRICT_CHAT) == []
         report = await page.locator("main").inner_text()
         assert "Saint-Laurent" in report and "Pichette" not in report
         assert await axe_violations(page) == []
