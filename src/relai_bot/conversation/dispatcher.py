@@ -12,8 +12,10 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from relai_bot.conversation.engine import Engine
 from relai_bot.services.residents import address_tag
@@ -58,25 +60,34 @@ class Dispatcher:
     def handle_sync(self, inbound: Inbound) -> Turn:
         """Run one turn in its own transaction (retried when the database was busy)."""
         started = time.perf_counter()
+        turn, done = self.attempt(inbound, lambda session: self.engine.handle(session, inbound), what="turn")
+        if done and turn is not None:
+            log.info(
+                "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",
+                inbound.channel,
+                address_tag(inbound.channel, inbound.address),
+                inbound.kind,
+                turn.flow,
+                turn.step,
+                len(turn.replies),
+                (time.perf_counter() - started) * 1000,
+                " duplicate" if turn.duplicate else "",
+            )
+        return turn if turn is not None else self.apology(inbound)
+
+    def attempt(
+        self, inbound: Inbound, work: Callable[[Session], Turn | None], *, what: str
+    ) -> tuple[Turn | None, bool]:
+        """Run `work` in one transaction, tried again while the database is busy (the one place a turn's
+        failures are handled). Returns (what `work` returned, True), or (the apology, False) after an
+        unexpected error or a database busy every time; in strict mode (tests) the error is raised."""
         tag = address_tag(inbound.channel, inbound.address)
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.db.transaction() as session:
-                    turn = self.engine.handle(session, inbound)
-                log.info(
-                    "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",
-                    inbound.channel,
-                    tag,
-                    inbound.kind,
-                    turn.flow,
-                    turn.step,
-                    len(turn.replies),
-                    (time.perf_counter() - started) * 1000,
-                    " duplicate" if turn.duplicate else "",
-                )
-                return turn
+                    return work(session), True
             except OperationalError:
-                log.warning("database busy (attempt %d) channel=%s who=%s", attempt, inbound.channel, tag)
+                log.warning("database busy (attempt %d) %s channel=%s who=%s", attempt, what, inbound.channel, tag)
                 if attempt == RETRIES:
                     break
                 time.sleep(0.05 * attempt)
@@ -84,9 +95,9 @@ class Dispatcher:
                 if self.strict:
                     raise
                 # The edge of the system: log the error (no personal data), answer kindly
-                log.exception("turn failed channel=%s who=%s kind=%s", inbound.channel, tag, inbound.kind)
+                log.exception("%s failed channel=%s who=%s kind=%s", what, inbound.channel, tag, inbound.kind)
                 break
-        return self.apology(inbound)
+        return self.apology(inbound), False
 
     def apology(self, inbound: Inbound) -> Turn:
         text = self.engine.renderer.render(

@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from relai_bot.conversation.dispatcher import RETRIES, Dispatcher
+from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.services import accounts, dedup, staff_telegram
 from relai_bot.services.accounts import Account
 from relai_bot.services.broadcast_text import BroadcastTextError
@@ -97,26 +96,14 @@ class StaffDesk(Dispatcher):
     def staff_turn(self, inbound: Inbound) -> Turn | None:
         """The desk's answer in its own transaction, or None when the message is the residents' engine's."""
         started = time.perf_counter()
-        tag = address_tag(inbound.channel, inbound.address)
-        for attempt in range(1, RETRIES + 1):
-            try:
-                with self.db.transaction() as session:
-                    turn = self._turn(session, inbound, self.clock.now())
-                if turn is not None:
-                    ms = (time.perf_counter() - started) * 1000
-                    log.info("staff turn who=%s kind=%s step=%s ms=%.1f", tag, inbound.kind, turn.step, ms)
-                return turn
-            except OperationalError:
-                log.warning("database busy (attempt %d) staff desk who=%s", attempt, tag)
-                if attempt == RETRIES:
-                    break
-                time.sleep(0.05 * attempt)
-            except Exception:
-                if self.strict:
-                    raise
-                log.exception("staff turn failed who=%s kind=%s", tag, inbound.kind)
-                break
-        return self.apology(inbound)
+        turn, done = self.attempt(
+            inbound, lambda session: self._turn(session, inbound, self.clock.now()), what="staff turn"
+        )
+        if done and turn is not None:
+            ms = (time.perf_counter() - started) * 1000
+            tag = address_tag(inbound.channel, inbound.address)
+            log.info("staff turn who=%s kind=%s step=%s ms=%.1f", tag, inbound.kind, turn.step, ms)
+        return turn
 
     # -- one turn ---------------------------------------------------------------------------------
     def _turn(self, session: Session, inbound: Inbound, now: datetime) -> Turn | None:
