@@ -17,6 +17,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from relai_bot.services import audit, broadcast_text, outbox, quiet_hours, residents
@@ -82,6 +83,16 @@ def over_weekly_cap(session: Session, row: OutboxMessage, now: datetime, per_wee
     return broadcasts_in_week(session, [row.resident_id], now, before_row=row.id)[row.resident_id] >= per_week
 
 
+# What `audience` reads of each resident
+AUDIENCE_COLUMNS = (
+    col(Resident.id),
+    col(Resident.district_id),
+    col(Resident.display_name),
+    col(Resident.language),
+    col(Resident.opportunities),
+    col(Resident.stopped_at),
+    col(Resident.unreachable_at),
+)
 # Why a resident of the chosen districts (matching the filters) gets nothing, in the order they are checked
 EXCLUSION_REASONS = ("no_opportunities", "stopped", "unreachable", "no_channel", "weekly_cap")
 MAX_TITLE, MAX_LINK = 120, 500
@@ -165,16 +176,17 @@ def audience(
     """
     chosen = resolve_districts(session, list(districts))
     names = {d.id: d.name for d in chosen}
-    query = select(Resident).where(col(Resident.district_id).in_(list(names)))
+    # Only the columns the rule reads (a district may hold thousands of residents: no ORM objects)
+    query = sa_select(*AUDIENCE_COLUMNS).where(col(Resident.district_id).in_(list(names)))
     if age_brackets:
         query = query.where(col(Resident.age_bracket).in_(list(age_brackets)))
     if situations:
         query = query.where(col(Resident.situation).in_(list(situations)))
     if goals:
         query = query.where(col(Resident.goal).in_(list(goals)))
-    people = list(session.exec(query.order_by(col(Resident.id))))
+    people = session.execute(query.order_by(col(Resident.id))).all()
     excluded: Counter[str] = Counter()
-    eligible: list[Resident] = []
+    eligible = []
     for resident in people:
         if not resident.opportunities:
             excluded["no_opportunities"] += 1

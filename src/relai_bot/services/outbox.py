@@ -43,13 +43,18 @@ def addresses_of(session: Session, resident_ids: Iterable[int]) -> dict[int, lis
     for start in range(0, len(ids), _INSERT_CHUNK):
         chunk = ids[start : start + _INSERT_CHUNK]
         rows = session.exec(
-            select(ChannelAddress).where(
+            select(
+                ChannelAddress.resident_id,
+                ChannelAddress.channel,
+                ChannelAddress.address,
+                ChannelAddress.unreachable_at,
+            ).where(
                 col(ChannelAddress.resident_id).in_(chunk),
                 col(ChannelAddress.channel).in_(CHANNEL_PREFERENCE),
             )
         )
-        for row in rows:
-            found[row.resident_id].append(Address(row.channel, row.address, row.unreachable_at is None))
+        for resident_id, channel, address, unreachable_at in rows:
+            found[resident_id].append(Address(channel, address, unreachable_at is None))
     for addresses in found.values():
         addresses.sort(key=lambda a: (not a.reachable, CHANNEL_PREFERENCE.index(a.channel)))
     return found
