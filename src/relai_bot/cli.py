@@ -17,8 +17,11 @@ from relai_bot.config import Settings, SettingsError, load_settings
 from relai_bot.conversation.flows import FlowError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from relai_bot.conversation.flows import FlowSet
     from relai_bot.conversation.render import Renderer
+    from relai_bot.services.accounts import Account
     from relai_bot.wiring import Runtime
 
 app = typer.Typer(
@@ -486,18 +489,9 @@ def users_create(
 def users_reset_password(email: Annotated[str, typer.Argument(help="The account's e-mail address.")]) -> None:
     """Give an account a new one-time password (shown once); the next sign-in must change it."""
     from relai_bot.services import accounts
-    from relai_bot.wiring import migrate
 
-    runtime = _runtime(_settings())
-    migrate(runtime)
-    try:
-        with runtime.db.transaction() as session:
-            account = accounts.find_account(session, email)
-            if account is None:
-                _fail(f"no account {email.strip().lower()}")
-            one_time = accounts.reset_password(session, account.id, now=runtime.clock.now(), actor="cli")
-    finally:
-        runtime.close()
+    with _account_by_email(email) as (runtime, session, account):
+        one_time = accounts.reset_password(session, account.id, now=runtime.clock.now(), actor="cli")
     typer.echo(f"account {account.login}: one-time password (shown once, to change at the next sign-in): {one_time}")
 
 
@@ -529,6 +523,20 @@ def users_list() -> None:
 def users_disable(email: Annotated[str, typer.Argument(help="The account's e-mail address.")]) -> None:
     """Disable an account: it can no longer sign in, its sessions end (the last usable admin stays)."""
     from relai_bot.services import accounts
+
+    try:
+        with _account_by_email(email) as (runtime, session, account):
+            accounts.disable_account(session, account.id, actor_id=None, now=runtime.clock.now(), actor="cli")
+    except accounts.LastAdmin:
+        _fail(f"{email.strip().lower()} is the last active administrator who can sign in: create another one first")
+    typer.echo(f"account {account.login} disabled")
+
+
+@contextmanager
+def _account_by_email(email: str) -> Iterator[tuple[Runtime, Session, Account]]:
+    """The runtime, one transaction and the account of that e-mail address (the command fails when there is
+    none); the runtime closes when the block ends."""
+    from relai_bot.services import accounts
     from relai_bot.wiring import migrate
 
     runtime = _runtime(_settings())
@@ -538,12 +546,9 @@ def users_disable(email: Annotated[str, typer.Argument(help="The account's e-mai
             account = accounts.find_account(session, email)
             if account is None:
                 _fail(f"no account {email.strip().lower()}")
-            accounts.disable_account(session, account.id, actor_id=None, now=runtime.clock.now(), actor="cli")
-    except accounts.LastAdmin:
-        _fail(f"{email.strip().lower()} is the last active administrator who can sign in: create another one first")
+            yield runtime, session, account
     finally:
         runtime.close()
-    typer.echo(f"account {account.login} disabled")
 
 
 def _fail(message: str) -> NoReturn:

@@ -78,6 +78,15 @@ async def axe_violations(page: Any) -> list[Violation]:
     return found
 
 
+async def sign_in(page: Any, url: str, email: str, password: str) -> None:
+    """Sign in to the back-office at url through its login form; returns on the home page."""
+    await page.goto(f"{url}/admin/login")
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_label("Mot de passe").fill(password)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_url(f"{url}/admin/")
+
+
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"

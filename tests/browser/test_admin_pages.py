@@ -7,7 +7,7 @@ from typing import Any
 
 from relai_bot.services import accounts
 from relai_bot.wiring import Runtime
-from tests.browser.harness import axe_violations, screenshot_path
+from tests.browser.harness import axe_violations, screenshot_path, sign_in
 from tests.web.residents_support import add_resident, ask_callback, book
 
 ADMIN = "admin@mairie-lapossession.re"
@@ -41,14 +41,6 @@ def make_admin(runtime: Runtime) -> None:
     ask_callback(runtime, first, topic="cej")
 
 
-async def sign_in(page: Any, site: str) -> None:
-    await page.goto(f"{site}/admin/login")
-    await page.get_by_label("Adresse e-mail").fill(ADMIN)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name="Se connecter").click()
-    await page.wait_for_url(f"{site}/admin/")
-
-
 async def test_the_login_page_is_accessible_and_explains_errors(runtime: Runtime, site: str, page: Any) -> None:
     make_admin(runtime)
     await page.goto(f"{site}/admin/login")
@@ -67,7 +59,7 @@ async def test_the_login_page_is_accessible_and_explains_errors(runtime: Runtime
 
 async def test_every_admin_page_is_accessible(runtime: Runtime, site: str, page: Any) -> None:
     make_admin(runtime)
-    await sign_in(page, site)
+    await sign_in(page, site, ADMIN, PASSWORD)
     for path, title, name in ADMIN_PAGES:
         await page.goto(f"{site}{path}")
         assert (await page.title()).startswith(title), path
@@ -79,7 +71,7 @@ async def test_every_admin_page_is_accessible(runtime: Runtime, site: str, page:
 
 async def test_the_skip_link_comes_first_and_focus_is_visible(runtime: Runtime, site: str, page: Any) -> None:
     make_admin(runtime)
-    await sign_in(page, site)
+    await sign_in(page, site, ADMIN, PASSWORD)
     await page.keyboard.press("Tab")
     focused = page.locator(":focus")
     assert "contenu" in (await focused.inner_text()).lower()  # "Aller au contenu"
@@ -92,7 +84,7 @@ async def test_the_skip_link_comes_first_and_focus_is_visible(runtime: Runtime, 
 async def test_usable_on_a_phone_at_320_px(runtime: Runtime, site: str, page: Any) -> None:
     make_admin(runtime)
     await page.set_viewport_size({"width": 320, "height": 640})
-    await sign_in(page, site)
+    await sign_in(page, site, ADMIN, PASSWORD)
     for path in (
         "/admin/",
         "/admin/accounts",

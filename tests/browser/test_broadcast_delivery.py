@@ -14,7 +14,7 @@ from relai_bot.clock import FrozenClock
 from relai_bot.services import accounts
 from relai_bot.store.models import Broadcast
 from relai_bot.wiring import Runtime
-from tests.browser.harness import axe_violations, screenshot_path
+from tests.browser.harness import axe_violations, screenshot_path, sign_in
 from tests.provider_stack import (
     OTHER_DISTRICT_CHAT,
     SMS_NUMBER,
@@ -40,21 +40,13 @@ def staff_member(runtime: Runtime) -> None:
         )
 
 
-async def sign_in(page: Any, url: str) -> None:
-    await page.goto(f"{url}/admin/login")
-    await page.get_by_label("Adresse e-mail").fill(AGENT)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name="Se connecter").click()
-    await page.wait_for_url(f"{url}/admin/")
-
-
 async def test_a_broadcast_composed_in_the_browser_reaches_the_phones(
     tmp_path: Path, clock: FrozenClock, page: Any
 ) -> None:
     async with serving_with_fake_providers(f"sqlite:///{tmp_path / 'relai.sqlite3'}", clock) as site:
         add_fictional_residents(site.runtime)
         staff_member(site.runtime)
-        await sign_in(page, site.url)
+        await sign_in(page, site.url, AGENT, PASSWORD)
         await page.get_by_role("link", name="Diffusions").first.click()
         await page.get_by_role("link", name="Écrire une diffusion").click()
         assert (await page.title()).startswith("Écrire une diffusion")

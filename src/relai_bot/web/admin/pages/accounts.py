@@ -5,10 +5,27 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from relai_bot.services import accounts
-from relai_bot.services.errors import NotFound
+from relai_bot.services.errors import DomainError, NotFound
 from relai_bot.web.admin.guard import Page
 
 LIST_PATH = "/admin/accounts"
+# The account forms' answer to each refusal of the service: the field at fault and how to fix it
+FIELD_ERRORS: dict[type[DomainError], tuple[str, str]] = {
+    accounts.InvalidEmail: (
+        "email",
+        "Cette adresse e-mail n'est pas valide. Écrivez-la en entier, par exemple nom@mairie.re.",
+    ),
+    accounts.LoginTaken: ("email", "Un compte existe déjà avec cette adresse. Cherchez-le dans la liste des comptes."),
+    accounts.InvalidRole: ("role", "Choisissez un rôle dans la liste."),
+    accounts.DistrictsMisused: ("districts", "Cochez au moins un quartier pour un agent de quartier."),
+    NotFound: ("districts", "Un quartier coché n'existe plus. Rechargez la page et cochez à nouveau."),
+    accounts.OwnAccount: (
+        "role",
+        "Vous ne pouvez pas retirer votre propre rôle d'administrateur ni désactiver votre compte. "
+        "Demandez-le à un autre administrateur.",
+    ),
+    accounts.LastAdmin: ("role", "C'est le dernier administrateur actif : créez d'abord un autre administrateur."),
+}
 
 
 def account_list(page: Page) -> Response:
@@ -37,16 +54,14 @@ def new_account(page: Page) -> Response:
                 now=page.now,
                 actor_id=page.account.id if page.account else None,
             )
-    except accounts.InvalidEmail:
-        errors["email"] = "Cette adresse e-mail n'est pas valide. Écrivez-la en entier, par exemple nom@mairie.re."
-    except accounts.LoginTaken:
-        errors["email"] = "Un compte existe déjà avec cette adresse. Cherchez-le dans la liste des comptes."
-    except accounts.InvalidRole:
-        errors["role"] = "Choisissez un rôle dans la liste."
-    except accounts.DistrictsMisused:
-        errors["districts"] = "Cochez au moins un quartier pour un agent de quartier."
-    except NotFound:
-        errors["districts"] = "Un quartier coché n'existe plus. Rechargez la page et cochez à nouveau."
+    except (
+        accounts.InvalidEmail,
+        accounts.LoginTaken,
+        accounts.InvalidRole,
+        accounts.DistrictsMisused,
+        NotFound,
+    ) as error:
+        errors = _field_error(error)
     if errors:
         return page.render("accounts/new.html", 400, districts=districts, values=values, chosen=chosen, errors=errors)
     return page.render("accounts/one_time.html", created=True, target=account, one_time=one_time)
@@ -112,22 +127,23 @@ def edit(page: Page) -> Response:
                 now=page.now,
                 actor_id=page.account.id if page.account else None,
             )
-    except accounts.InvalidRole:
-        errors["role"] = "Choisissez un rôle dans la liste."
-    except accounts.DistrictsMisused:
-        errors["districts"] = "Cochez au moins un quartier pour un agent de quartier."
-    except NotFound:
-        errors["districts"] = "Un quartier coché n'existe plus. Rechargez la page et cochez à nouveau."
-    except accounts.OwnAccount:
-        errors["role"] = (
-            "Vous ne pouvez pas retirer votre propre rôle d'administrateur ni désactiver votre compte. "
-            "Demandez-le à un autre administrateur."
-        )
-    except accounts.LastAdmin:
-        errors["role"] = "C'est le dernier administrateur actif : créez d'abord un autre administrateur."
+    except (
+        accounts.InvalidRole,
+        accounts.DistrictsMisused,
+        NotFound,
+        accounts.OwnAccount,
+        accounts.LastAdmin,
+    ) as error:
+        errors = _field_error(error)
     if errors:
         return page.render(
             "accounts/edit.html", 400, target=target, districts=districts, values=values, chosen=chosen, errors=errors
         )
     page.flash(f"Le compte {updated.login} est modifié.")
     return page.redirect(LIST_PATH)
+
+
+def _field_error(error: DomainError) -> dict[str, str]:
+    """The form's errors for a refusal of the service (FIELD_ERRORS)."""
+    field, message = FIELD_ERRORS[type(error)]
+    return {field: message}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from sqlmodel import Session
 from starlette.responses import Response
 
 from relai_bot.services import accounts, callbacks, staff_residents, timefmt
@@ -53,7 +54,7 @@ def resident_page(page: Page) -> Response:
 
 def export(page: Page) -> Response:
     assert page.account is not None
-    resident_id = int(page.request.path_params["resident_id"])
+    resident_id = _resident_id(page)
     if page.field("asked") != "oui":
         return _detail(page, {"asked": ASKED}, 400)
     try:
@@ -70,12 +71,11 @@ def export(page: Page) -> Response:
 
 def erase(page: Page) -> Response:
     assert page.account is not None
-    resident_id = int(page.request.path_params["resident_id"])
+    resident_id = _resident_id(page)
     with page.runtime.db.transaction() as session:
-        try:
-            detail = staff_residents.resident_detail(session, page.account, resident_id, now=page.now)
-        except NotFound:
-            return _not_found(page)
+        detail = _resident_detail(page, session)
+    if detail is None:
+        return _not_found(page)
     if page.request.method == "GET":
         return page.render("residents/erase.html", detail=detail, errors={})
     if page.field("asked") != "oui":
@@ -91,13 +91,11 @@ def erase(page: Page) -> Response:
 
 def _detail(page: Page, errors: dict[str, str], status_code: int = 200) -> Response:
     assert page.account is not None
-    resident_id = int(page.request.path_params["resident_id"])
     with page.runtime.db.transaction() as session:
-        try:
-            detail = staff_residents.resident_detail(session, page.account, resident_id, now=page.now)
-        except NotFound:
+        detail = _resident_detail(page, session)
+        if detail is None:
             return _not_found(page)
-        requests = callbacks.resident_callbacks(session, page.account, resident_id)
+        requests = callbacks.resident_callbacks(session, page.account, _resident_id(page))
     return page.render(
         "residents/detail.html",
         status_code,
@@ -109,6 +107,20 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200) -> Respo
         times=PREFERRED_TIME_NAMES,
         when=lambda moment: timefmt.format_when(moment, page.runtime.settings.tz),
     )
+
+
+def _resident_id(page: Page) -> int:
+    """The resident of the URL (/admin/residents/{resident_id}...)."""
+    return int(page.request.path_params["resident_id"])
+
+
+def _resident_detail(page: Page, session: Session) -> staff_residents.ResidentDetail | None:
+    """The URL's resident as the signed-in account may see them; None when they may not (or are gone)."""
+    assert page.account is not None
+    try:
+        return staff_residents.resident_detail(session, page.account, _resident_id(page), now=page.now)
+    except NotFound:
+        return None
 
 
 def _not_found(page: Page) -> Response:
