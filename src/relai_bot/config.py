@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     waitlist_offer_minutes: int = Field(default=120, ge=5, le=2880)
     # Advisers' morning digest (local time) and how long data is kept
     digest_time: str = "07:30"
+    # A resident marked "absent" gets a kind message offering new slots the next morning at this local
+    # time (held further by the quiet hours); "off": no such message
+    no_show_follow_up: str = "09:00"
     retention_months: int = Field(default=12, ge=1, le=120)
 
     @field_validator("quiet_hours")
@@ -145,6 +148,12 @@ class Settings(BaseSettings):
     def _reminder_offsets(cls, value: str) -> str:
         parse_offsets(value)
         return value
+
+    @field_validator("no_show_follow_up")
+    @classmethod
+    def _no_show_follow_up(cls, value: str) -> str:
+        value = value.strip().lower()
+        return value if value == "off" else cls._digest_time(value)
 
     @field_validator("digest_time")
     @classmethod
@@ -243,6 +252,11 @@ class Settings(BaseSettings):
     def reminder_schedule(self) -> list[ReminderOffset]:
         """RELAI_REMINDER_OFFSETS, parsed (validated when the settings were read)."""
         return parse_offsets(self.reminder_offsets)
+
+    @property
+    def no_show_follow_up_at(self) -> time | None:
+        """RELAI_NO_SHOW_FOLLOW_UP as a local time, None when turned off."""
+        return None if self.no_show_follow_up == "off" else time.fromisoformat(self.no_show_follow_up)
 
     @property
     def resume_after(self) -> timedelta:

@@ -1,8 +1,15 @@
 """All tables; importing this package registers them on SQLModel.metadata."""
 
-from relai_bot.store.models.agenda import APPOINTMENT_STATUSES, Appointment, CallbackRequest, Opening, Slot
+from relai_bot.store.models.agenda import (
+    APPOINTMENT_STATUSES,
+    Absence,
+    Appointment,
+    CallbackRequest,
+    Opening,
+    Slot,
+)
 from relai_bot.store.models.audit import AuditEvent, LoginThrottle
-from relai_bot.store.models.catalog import AdviserScheme, Scheme, SchemeVenue, Venue
+from relai_bot.store.models.catalog import SCHEME_EVENT_KINDS, AdviserScheme, Scheme, SchemeEvent, SchemeVenue, Venue
 from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
 from relai_bot.store.models.ids import id_of
 from relai_bot.store.models.messaging import Conversation, MessageLog, ProcessedMessage
@@ -18,6 +25,8 @@ from relai_bot.store.models.people import (
 
 __all__ = [
     "APPOINTMENT_STATUSES",
+    "SCHEME_EVENT_KINDS",
+    "Absence",
     "Adviser",
     "AdviserAddress",
     "AdviserScheme",
@@ -35,6 +44,7 @@ __all__ = [
     "ProcessedMessage",
     "Resident",
     "Scheme",
+    "SchemeEvent",
     "SchemeVenue",
     "Slot",
     "StaffChat",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
+
+from relai_bot.store.types import UTCDateTime
 
 
 class Venue(SQLModel, table=True):
@@ -20,6 +25,11 @@ class Venue(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     verified: bool = False
+    # For residents: when it is open ("du lundi au vendredi, 8 h - 12 h") and how to get in (step-free…)
+    opening_hours: str | None = Field(default=None, max_length=200)
+    accessibility: str | None = Field(default=None, max_length=300)
+    # When someone of the commune last checked the address and hours
+    checked_on: date | None = None
 
 
 class Scheme(SQLModel, table=True):
@@ -42,6 +52,12 @@ class Scheme(SQLModel, table=True):
     operator: str = Field(max_length=200)
     source_url: str | None = Field(default=None, max_length=400)
     verified: bool = False
+    # Where each rule comes from: [{"label": "Code du travail, art. L5131-6", "url": "https://..."}]
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # A money figure ("jusqu'à 528 € par mois"): shown to residents only until `review_by`
+    amount: str | None = Field(default=None, max_length=300)
+    checked_on: date | None = None
+    review_by: date | None = None
 
 
 class SchemeVenue(SQLModel, table=True):
@@ -56,3 +72,27 @@ class AdviserScheme(SQLModel, table=True):
 
     adviser_id: int = Field(foreign_key="adviser.id", primary_key=True)
     scheme_id: int = Field(foreign_key="scheme.id", primary_key=True)
+
+
+SCHEME_EVENT_KINDS = ("shown", "opened")
+
+
+class SchemeEvent(SQLModel, table=True):
+    """A scheme shown to a resident in a list of results, or opened for its details: the first steps of the
+    dashboard's funnel (booked and seen come from the appointments). Test residents make none."""
+
+    __tablename__ = "scheme_event"
+    __table_args__ = (Index("ix_scheme_event_scheme_kind_at", "scheme_id", "kind", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_id: int = Field(sa_column=Column(Integer, ForeignKey("scheme.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(max_length=8)
+    # Kept so one resident counts once; erasing the resident keeps the count (SET NULL)
+    resident_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("resident.id", ondelete="SET NULL"), nullable=True)
+    )
+    district_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("district.id", ondelete="SET NULL"), nullable=True)
+    )
+    channel: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

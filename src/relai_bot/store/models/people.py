@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
@@ -43,6 +43,8 @@ class Resident(SQLModel, table=True):
     unreachable_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # A test resident (the back-office's simulator): left out of broadcasts, statistics and reminders
+    test: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ChannelAddress(SQLModel, table=True):
@@ -69,6 +71,9 @@ class Adviser(SQLModel, table=True):
     name: str = Field(max_length=120)
     organisation: str = Field(max_length=160)
     active: bool = True
+    # The private calendar feed (ICS): the SHA-256 of the secret token in its URL; None: no feed
+    ics_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    ics_token_created_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class StaffUser(SQLModel, table=True):
