@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,7 @@ from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import appointment_status as status
 from relai_bot.services import booking
 from relai_bot.services.errors import AppointmentNotActive
-from relai_bot.store.models import Appointment, AuditEvent, OutboxMessage, Slot, WaitlistEntry
+from relai_bot.store.models import Appointment, AuditEvent, ChannelAddress, OutboxMessage, Slot, WaitlistEntry
 from relai_bot.testing.driver import Driver
 from relai_bot.wiring import Runtime
 from tests.delivery_support import buttons, sent_texts, telegram_sender
@@ -283,3 +284,38 @@ def test_next_morning_skips_sundays_and_holidays() -> None:
     assert status.next_morning(thursday_night, TZ, NINE) == local(2026, 12, 4, 9, 0)
     friday = local(2026, 12, 24, 15, 0)  # 25 December: Christmas
     assert status.next_morning(friday, TZ, NINE) == local(2026, 12, 26, 9, 0)
+
+
+async def test_by_sms_the_follow_up_is_one_message_within_budget_and_its_numbers_work(
+    sqlite_url: str, clock: FrozenClock
+) -> None:
+    """Measured as the resident receives it (options included), through the SMS channel, the real twilio
+    client and the fake Twilio server; answering a slot's number leads to the booking's confirmation."""
+    from tests.sms_harness import sms_stack
+
+    async with sms_stack(sqlite_url, clock) as stack:
+        runtime = stack.runtime
+        phone = await stack.onboarded()
+        holder = SimpleNamespace(turn=SimpleNamespace(resident_id=_resident_of(runtime, phone.number)))
+        _slot_id, appointment_id = full_slot(runtime, holder)  # type: ignore[arg-type]
+        clock.set(_appointment(runtime, appointment_id).ends_at + timedelta(minutes=30))
+        _set(runtime, appointment_id, "no_show")
+        clock.set(status.next_morning(clock.now(), TZ, NINE) + timedelta(seconds=1))
+        before = len(stack.sent_to(phone.number))
+        worker = DeliveryWorker(runtime, {"sms": stack.channel}, limits=FAST, poll_seconds=0.01)
+        await worker.drain()
+        await worker.stop()
+        (message,) = stack.sent_to(phone.number)[before:]
+        assert message.segments <= runtime.settings.sms_max_segments and message.encoding == "GSM-7", message.body
+        assert "Nous ne vous avons pas vu" in message.body
+        phone.last_batch = [message]
+        labels = phone.labels
+        assert labels[-1] == "Non merci" and len(labels) >= 4
+        await phone.send("1")
+        assert "Je reserve ?" in phone.text  # transliterated to GSM-7
+        stack.assert_clean()
+
+
+def _resident_of(runtime: Runtime, number: str) -> int:
+    with runtime.db.transaction() as session:
+        return session.exec(select(ChannelAddress.resident_id).where(ChannelAddress.address == number)).one()
