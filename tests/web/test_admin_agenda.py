@@ -140,7 +140,7 @@ def test_an_appointment_page_shows_everything_and_only_the_statuses_allowed(
     assert "Parcours emploi compétences : À renseigner" in text
     assert_accessible(text)
     assert re.findall(r'name="status" value="([a-z_]+)"', past.text) == ["attended", "no_show", "excused"]
-    assert "à 9 h le matin suivant" in past.text
+    assert "le matin suivant à 9 h (sauf dimanche et jour férié)" in past.text
 
 
 @pytest.mark.parametrize("role", ["adviser", "staff"])
@@ -171,7 +171,7 @@ def test_marking_seen_with_a_note_and_a_no_show(runtime: Runtime, people: dict[s
         )
         assert "La note est enregistrée." in noted.text and "CV à revoir, rappeler lundi</textarea>" in noted.text
         absent = browser.follow(browser.post(f"/admin/appointments/{people['ravine']}/status", {"status": "no_show"}))
-        assert "marqué « Absent ». L&#39;habitant recevra à 9 h le matin suivant un message" in absent.text
+        assert "marqué « Absent ». L&#39;habitant recevra mercredi 2 décembre à 9 h un message" in absent.text
         refused = browser.post(f"/admin/appointments/{people['ravine']}/status", {"status": "service_cancelled"})
         assert refused.status_code == 400 and "Choisissez un des statuts proposés" in refused.text
         too_long = browser.post(f"/admin/appointments/{people['ravine']}/note", {"note": "a" * 2001})

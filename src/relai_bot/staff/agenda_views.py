@@ -24,6 +24,7 @@ from relai_bot.store.models import (
     CallbackRequest,
     ChannelAddress,
     District,
+    OutboxMessage,
     Resident,
     Scheme,
     Slot,
@@ -149,6 +150,20 @@ def unstatused_count(session: Session, account: Account, now: datetime) -> int:
     """How many ended appointments this account reaches still have no status: one COUNT (the banner)."""
     query = _scoped(select(func.count(col(Appointment.id))), account).where(*_pending_where(now))
     return int(session.exec(query).one())
+
+
+def queued_notice(session: Session, appointment_id: int) -> datetime | None:
+    """When the message the service queued for the resident about this appointment goes (None: none waits):
+    what the page tells staff after a status change, as it happened rather than as it should."""
+    return session.exec(
+        select(OutboxMessage.due_at)
+        .where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind == "notice",
+            OutboxMessage.status == "pending",
+        )
+        .order_by(col(OutboxMessage.id).desc())
+    ).first()
 
 
 def _pending_where(now: datetime) -> list[ColumnElement[bool]]:

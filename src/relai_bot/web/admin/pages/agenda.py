@@ -132,11 +132,12 @@ def set_status(page: Page) -> Response:
                 tz=settings.tz,
                 follow_up_at=settings.no_show_follow_up_at,
             )
+            notice = agenda_views.queued_notice(session, item.id)
     except NotFound:
         return _not_found(page)
     except appointment_status.StatusNotAllowed:
         return _detail(page, {"status": PICK_STATUS}, 400)
-    page.flash(_status_done(page, wanted, future=item.starts_at > page.now))
+    page.flash(_status_done(page, wanted, future=item.starts_at > page.now, notice=notice))
     return page.redirect(f"/admin/appointments/{item.id}")
 
 
@@ -244,7 +245,8 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200, **values
     follow_up = page.runtime.settings.no_show_follow_up_at
     if "no_show" in hints:
         hints["no_show"] += (
-            f" Il recevra à {_clock(follow_up)} le matin suivant un message pour reprendre rendez-vous."
+            f" Il recevra le matin suivant à {_clock(follow_up)} (sauf dimanche et jour férié) un message pour"
+            " reprendre rendez-vous."
             if follow_up
             else " Aucun message ne lui est envoyé (la relance est désactivée)."
         )
@@ -265,20 +267,31 @@ def _clock(moment: time) -> str:
     return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
 
 
-def _status_done(page: Page, status: str, *, future: bool) -> str:
-    """What the flash says once a status is set: what it is now, and what happens next."""
-    name = appointment_status_name(status)
+def _status_done(page: Page, status: str, *, future: bool, notice: datetime | None) -> str:
+    """What the flash says once a status is set: what it is now, and what happens next (from the message
+    actually queued for the resident, if any)."""
     if status == "service_cancelled":
+        if notice is None:
+            return (
+                "Le rendez-vous est annulé et la place est proposée à la liste d'attente. L'habitant n'a pas pu "
+                "être prévenu : aucun moyen de le joindre par message. Appelez-le si vous le pouvez."
+            )
         return "Le rendez-vous est annulé. L'habitant est prévenu et la place est proposée à la liste d'attente."
     if status == "excused" and future:
         return "Le rendez-vous est marqué « Excusé ». La place est libérée pour un autre habitant, sans message."
+    name = appointment_status_name(status)
     if status == "no_show":
-        follow_up = page.runtime.settings.no_show_follow_up_at
-        if follow_up is None:
-            return "Le rendez-vous est marqué « Absent ». Aucun message n'est envoyé : la relance est désactivée."
+        if notice is not None:
+            when = timefmt.format_when(notice, page.runtime.settings.tz)
+            return (
+                f"Le rendez-vous est marqué « {name} ». "
+                f"L'habitant recevra {when} un message pour reprendre rendez-vous."
+            )
+        if page.runtime.settings.no_show_follow_up_at is None:
+            return f"Le rendez-vous est marqué « {name} ». Aucun message n'est envoyé : la relance est désactivée."
         return (
-            f"Le rendez-vous est marqué « Absent ». L'habitant recevra à {_clock(follow_up)} le matin suivant "
-            "un message pour reprendre rendez-vous."
+            f"Le rendez-vous est marqué « {name} ». Aucun message n'est envoyé : le rendez-vous date de plus "
+            "d'une semaine, ou l'habitant ne peut pas être joint par message."
         )
     return f"Le rendez-vous est marqué « {name} »."
 
