@@ -8,12 +8,13 @@ import io
 import re
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from relai_bot.clock import FrozenClock
 from relai_bot.services import audit, booking
-from relai_bot.store.models import Adviser, Appointment
-from relai_bot.wiring import Runtime
+from relai_bot.store.models import Adviser, Appointment, Slot
+from relai_bot.wiring import Runtime, seed_demo_activity
 from tests.agenda_support import appointment_at, local
 from tests.web.admin_support import Staff, admin_browser, make_account
 from tests.web.residents_support import add_resident, ask_callback
@@ -267,3 +268,38 @@ def test_an_admin_manages_any_adviser_s_feed_and_staff_none(runtime: Runtime, pe
         signed_in(runtime, browser, "staff")
         assert browser.get("/admin/agenda/feed").status_code == 403
         assert 'href="/admin/agenda/feed"' not in browser.get("/admin/agenda").text
+
+
+def test_an_adviser_sees_the_demo_appointments_and_their_banner(runtime: Runtime) -> None:
+    """The README's promise: after the demo activity, Mme Payet's account shows her week and the past ones to
+    fill in, as many as the database holds."""
+    seed_demo_activity(runtime)
+    make_account(runtime, EMAILS["adviser"], "adviser")
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        payet = session.exec(select(Adviser.id).where(Adviser.code == "payet")).one()
+        unset = session.exec(
+            select(func.count())
+            .select_from(Appointment)
+            .join(Slot, col(Slot.id) == Appointment.slot_id)
+            .where(Slot.adviser_id == payet, Appointment.status == "booked", Appointment.ends_at <= now)
+        ).one()
+        this_week = session.exec(
+            select(func.count())
+            .select_from(Appointment)
+            .join(Slot, col(Slot.id) == Appointment.slot_id)
+            .where(
+                Slot.adviser_id == payet,
+                col(Appointment.status).not_in(("cancelled", "service_cancelled")),
+                Appointment.starts_at >= local(2026, 11, 30, 0),
+                Appointment.starts_at < local(2026, 12, 7, 0),
+            )
+        ).one()
+    assert unset > 0 and this_week > 0
+    with admin_browser(runtime) as browser:
+        signed_in(runtime, browser, "adviser")
+        week = browser.get("/admin/agenda", params={"view": "week"}).text
+        pending = browser.get("/admin/agenda/pending").text
+    assert week.count('href="/admin/appointments/') == this_week
+    assert f"{unset} rendez-vous passé{'s' if unset > 1 else ''} sans statut" in week
+    assert pending.count('href="/admin/appointments/') == unset
