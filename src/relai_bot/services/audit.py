@@ -39,6 +39,10 @@ AGENDA_EXPORTED = "agenda.exported"
 FEED_CREATED = "agenda_feed.created"
 FEED_REGENERATED = "agenda_feed.regenerated"
 FEED_REVOKED = "agenda_feed.revoked"
+# What the service did to an appointment (services/appointment_status.py; target: the appointment)
+APPOINTMENT_STATUS_CHANGED = "appointment.status_changed"
+APPOINTMENT_NOTE_CHANGED = "appointment.note_changed"
+APPOINTMENT_MOVED = "appointment.moved"
 
 
 def record(

@@ -15,7 +15,7 @@ from relai_bot.services import appointment_status, audit, timefmt
 from relai_bot.services.errors import NotFound
 from relai_bot.staff import agenda_feed, agenda_views
 from relai_bot.web.admin.guard import Page
-from relai_bot.web.admin.pages.residents import _answer as answer_labels
+from relai_bot.web.admin.pages.residents import answer_labels
 from relai_bot.web.admin.templates import CHANNEL_NAMES, appointment_status_name
 
 AGENDA_PATH = "/admin/agenda"
