@@ -34,6 +34,8 @@ TELEGRAM_UNLINKED = "telegram.unlinked"
 DATA_EXPORTED = "resident.exported"
 DATA_ERASED = "resident.erased"
 CALLBACK_HANDLED = "callback.handled"
+# The simulator: a staff member erased their test resident to start again
+SIMULATOR_RESET = "simulator.reset"
 
 
 def record(
