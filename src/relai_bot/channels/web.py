@@ -36,6 +36,8 @@ from relai_bot.turns import SIMULATED_CHANNELS, Inbound, Option, Reply, Turn
 # Nothing leaves the machine: a generous pace, only so that the outbox's lane is paced like the others
 LIMITS = ChannelLimits(50.0, concurrency=2)
 MAX_TEXT = 1000
+# How the message log writes a button press (the engine logs the kind of what came, not the label)
+PRESSED_IN_LOG = "[choice]"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Bubble:
 
 # What the page says for each note (staff-facing French)
 NOTES = {
-    "pressed": "(bouton touché)",
+    "pressed": "Bouton touché",
     "share_phone": "Telegram proposerait ici un bouton « Partager mon numéro ».",
     "suppressed": "Non envoyé : après STOP, un SMS ne reçoit plus de réponse.",
     "attachment": "Fichier joint (non envoyé par SMS) :",
@@ -170,7 +172,8 @@ class WebChannel:
         bubbles = []
         for line in lines:
             if line.direction == "in":
-                bubbles.append(Bubble("resident", line.body))
+                pressed = line.body == PRESSED_IN_LOG
+                bubbles.append(Bubble("resident", "" if pressed else line.body, notes=("pressed",) if pressed else ()))
                 continue
             text = self.composer.prepare(line.body) if self.sms else line.body
             cost = None

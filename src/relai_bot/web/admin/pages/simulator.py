@@ -77,7 +77,7 @@ def say(page: Page) -> Response:
     text, choice = page.field("text"), page.field("choice")
     if not text and not choice:
         page.flash("Écrivez un message avant d'envoyer, ou touchez un bouton.")
-        return _render(page, view, status_code=422) if not _htmx(page) else Response(status_code=204)
+        return _render(page, view, status_code=400) if not _htmx(page) else Response(status_code=204)
     pressed = None
     if choice:
         _, options = _load(page, view)
