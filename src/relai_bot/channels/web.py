@@ -67,7 +67,7 @@ NOTES = {
     "pressed": "Bouton touché",
     "share_phone": "Telegram proposerait ici un bouton « Partager mon numéro ».",
     "suppressed": "Non envoyé : après STOP, un SMS ne reçoit plus de réponse.",
-    "attachment": "Fichier joint (non envoyé par SMS) :",
+    "attachment": "Fichier joint :",
 }
 
 
