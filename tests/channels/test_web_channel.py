@@ -4,6 +4,7 @@ the outbox, so that what the service sends on its own lands in the simulator's c
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from relai_bot.channels.registry import build_channels
 from relai_bot.channels.web import NotASimulatorAddress, WebChannel, build_web_channels
@@ -11,8 +12,9 @@ from relai_bot.conversation.options import offered
 from relai_bot.delivery.ticks import waitlist_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.sending.contract import SendFailure
-from relai_bot.services import simulator
+from relai_bot.services import appointment_status, simulator
 from relai_bot.services.delivery_records import DeliveryRecords
+from relai_bot.store.models import Appointment, MessageLog, OutboxMessage, id_of
 from relai_bot.testing.driver import Driver, onboard
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -91,3 +93,34 @@ async def test_a_waitlist_offer_reaches_the_simulator_through_the_outbox(
         assert [o.label for o in options] == ["Oui, je la prends", "Non merci"]
     played = channel.play(simulator.address_of(STAFF_ID), choice=options[0].id)
     assert "C'est réservé !" in played.turn.text
+
+
+async def test_a_cancellation_by_the_service_reaches_the_simulator(runtime: Runtime, driver: Driver) -> None:
+    """An adviser cancels a test resident's appointment: the notice goes through the outbox to the
+    simulator's conversation, with its buttons."""
+    web = channels(runtime)
+    tester = driver.resident("web_telegram", simulator.address_of(STAFF_ID))
+    await onboard(tester)
+    await tester.book_first_slot()
+    with runtime.db.transaction() as session:
+        (appointment,) = session.exec(select(Appointment)).all()
+        appointment_status.set_status(
+            session,
+            appointment_id=id_of(appointment),
+            status="service_cancelled",
+            actor_id=None,
+            now=runtime.clock.now(),
+            tz=runtime.settings.tz,
+            follow_up_at=runtime.settings.no_show_follow_up_at,
+        )
+    worker = DeliveryWorker(runtime, dict(web), limits={n: FAST["telegram"] for n in web}, poll_seconds=0.01)
+    await worker.drain()
+    await worker.stop()
+    with runtime.db.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice")).all()
+        assert (row.channel, row.status) == ("web_telegram", "sent")
+        found = simulator.load(session, "web_telegram", STAFF_ID)
+        logged = session.exec(select(MessageLog).where(MessageLog.id == found.lines[-1].id)).one()
+    assert found.lines[-1].direction == "out" and logged.status == "delivered"
+    assert found.conversation is not None and found.conversation.flow == "appointment_notice"
+    assert offered(found.conversation)  # its buttons are on the page
