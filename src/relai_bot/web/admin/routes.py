@@ -13,6 +13,7 @@ from relai_bot.web.admin.pages import (
     home,
     password,
     residents,
+    simulator,
     telegram,
 )
 
@@ -77,6 +78,15 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Voir les habitants qui demandent qu'on les rappelle, et noter ceux que vous avez rappelés.",
     ),
     AdminRoute("/callbacks/{callback_id:int}/done", callbacks.done, STAFF, ("POST",)),
+    AdminRoute(
+        "/simulator",
+        simulator.simulator_page,
+        EVERYONE,
+        nav="Simulateur",
+        summary="Parler au relai comme un habitant de test, pour essayer un parcours avant les habitants.",
+    ),
+    AdminRoute("/simulator/say", simulator.say, EVERYONE, ("POST",)),
+    AdminRoute("/simulator/reset", simulator.reset, EVERYONE, ("POST",)),
     AdminRoute(
         "/audit",
         audit.audit_log,
