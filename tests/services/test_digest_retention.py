@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlmodel import func, select
 
@@ -193,5 +193,5 @@ def test_the_digest_leaves_out_the_simulators_test_residents(runtime: Runtime) -
     appointments = book_today(runtime, ids)
     with runtime.db.transaction() as session:
         adviser_id = session.get(Slot, appointments[0].slot_id).adviser_id  # type: ignore[union-attr]
-        lines = adviser_day(session, adviser_id, local(2026, 12, 1, 0, 0).date(), runtime.settings.tz)
+        lines = adviser_day(session, adviser_id, date(2026, 12, 1), runtime.settings.tz)
     assert [line.resident_id for line in lines] == [ids[0]]
