@@ -43,7 +43,11 @@ class Opening(SQLModel, table=True):
 
 
 class Slot(SQLModel, table=True):
-    """An adviser's free time at a venue; `booked` never exceeds `capacity` (the database checks it)."""
+    """An adviser's free time at a venue; `booked` never exceeds `capacity` (the database checks it).
+
+    A slot no opening covers any more (or in an absence) is deleted when nothing refers to it; one that
+    holds appointments (booked, or cancelled ones kept as history) is closed instead: `closed_at` set, its
+    free places no longer offered (services/agenda.py)."""
 
     __tablename__ = "slot"
     __table_args__ = (
@@ -59,6 +63,7 @@ class Slot(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     capacity: int = 1
     booked: int = 0
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Appointment(SQLModel, table=True):
