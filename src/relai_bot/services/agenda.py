@@ -123,7 +123,8 @@ def _matches(slot: Slot, wanted: WantedSlot) -> bool:
 
 def extend_slots(session: Session, *, now: datetime, tz: ZoneInfo, weeks: int, adviser_id: int | None = None) -> int:
     """Create the slots of every opening (or one adviser's) from now to `weeks` ahead, out of holidays and
-    absences, and reopen the closed ones an opening makes again (idempotent). Returns how many were made."""
+    absences, and reopen the closed ones an opening makes again (idempotent). Returns how many were made or
+    reopened."""
     openings = _openings(session, adviser_id)
     if not openings:
         return 0
@@ -148,6 +149,7 @@ def extend_slots(session: Session, *, now: datetime, tz: ZoneInfo, weeks: int, a
             slot.closed_at = None
             slot.capacity = max(want.capacity, slot.booked)
             session.add(slot)
+            created += 1
     session.flush()
     return created
 

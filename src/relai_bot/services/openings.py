@@ -177,7 +177,7 @@ def check(session: Session, draft: OpeningDraft, *, now: datetime, tz: ZoneInfo,
         )
     if draft.capacity not in CAPACITY:
         errors["capacity"] = "Le nombre de places va de 1 à 200."
-    if length > 0 and "start" not in errors:
+    if length > 0 and not errors.keys() & {"on_date", "weekday"}:
         clash = _overlapping(session, draft, opening_id)
         if clash is not None:
             venue = session.get(Venue, clash.venue_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
 from relai_bot.web.admin.pages import (
+    absences,
     accounts,
     audit,
     auth,
     broadcasts,
     callbacks,
     home,
+    openings,
     password,
     residents,
     telegram,
@@ -63,6 +65,26 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Voir les habitants qui demandent qu'on les rappelle, et noter ceux que vous avez rappelés.",
     ),
     AdminRoute("/callbacks/{callback_id:int}/done", callbacks.done, STAFF, ("POST",)),
+    AdminRoute(
+        "/openings",
+        openings.opening_list,
+        EVERYONE,
+        nav="Horaires",
+        summary="Les horaires des conseillers dans chaque lieu : chaque semaine ou une seule fois, créneaux et places.",
+    ),
+    AdminRoute("/openings/new", openings.new_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute("/openings/{opening_id:int}/edit", openings.edit_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute("/openings/{opening_id:int}/delete", openings.delete_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute(
+        "/absences",
+        absences.absence_list,
+        EVERYONE,
+        nav="Absences",
+        summary="Noter l'absence d'un conseiller : ses rendez-vous sont déplacés ou annulés, chaque habitant prévenu.",
+    ),
+    AdminRoute("/absences/new", absences.new_absence, EVERYONE, ("GET", "POST")),
+    AdminRoute("/absences/{absence_id:int}/delete", absences.delete_absence, EVERYONE, ("POST",)),
+    AdminRoute("/slots/{slot_id:int}", openings.slot_page, EVERYONE),
     AdminRoute(
         "/audit",
         audit.audit_log,
