@@ -327,7 +327,8 @@ def draft_of(opening: Opening) -> OpeningDraft:
 def form_values(opening: Opening | None) -> dict[str, str]:
     """The form's fields for an opening (empty for a new one)."""
     if opening is None:
-        return {"kind": "weekly", "slot_minutes": "45", "capacity": "1"}
+        blank = dict.fromkeys(("adviser", "venue", "weekday", "on_date", "start", "end"), "")
+        return blank | {"kind": "weekly", "slot_minutes": "45", "capacity": "1"}
     return {
         "adviser": str(opening.adviser_id),
         "venue": str(opening.venue_id),
