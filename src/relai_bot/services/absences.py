@@ -122,16 +122,22 @@ def _compatible(old: Slot, old_venue: Venue, view: booking.SlotView, tz: ZoneInf
 
 
 def candidates(session: Session, appointment: Appointment, *, now: datetime, tz: ZoneInfo) -> list[booking.SlotView]:
-    """Free slots an appointment could move to, best first: the same adviser's nearest, then other
-    advisers of its scheme, nearest first."""
+    """Free slots an appointment could move to, best first: the same adviser's, then other advisers' of
+    its scheme; each the nearest day first, then the nearest time of day, then the earlier."""
     old = session.get(Slot, appointment.slot_id)
     assert old is not None
     venue = session.get(Venue, old.venue_id)
     assert venue is not None
 
+    was = old.starts_at.astimezone(tz)
+
+    def distance(view: booking.SlotView) -> tuple[int, int, datetime]:
+        then = view.slot.starts_at.astimezone(tz)
+        minutes = abs((then.hour * 60 + then.minute) - (was.hour * 60 + was.minute))
+        return abs((then.date() - was.date()).days), minutes, view.slot.starts_at
+
     def nearest(views: list[booking.SlotView]) -> list[booking.SlotView]:
-        fitting = [v for v in views if v.slot.id != old.id and _compatible(old, venue, v, tz)]
-        return sorted(fitting, key=lambda v: (abs(v.slot.starts_at - old.starts_at), v.slot.starts_at))
+        return sorted((v for v in views if v.slot.id != old.id and _compatible(old, venue, v, tz)), key=distance)
 
     own = nearest(booking.free_slots(session, now, adviser_id=old.adviser_id, limit=1000))
     others: list[booking.SlotView] = []

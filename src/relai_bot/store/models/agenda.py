@@ -78,7 +78,7 @@ class Appointment(SQLModel, table=True):
     resident_id: int = Field(foreign_key="resident.id")
     slot_id: int = Field(foreign_key="slot.id", index=True)
     scheme_id: int | None = Field(default=None, foreign_key="scheme.id")
-    status: str = Field(default="booked", max_length=16)
+    status: str = Field(default="booked", max_length=20)  # "service_cancelled" is 17 characters
     # Copied from the slot so that overlap checks and agendas need no join
     starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
