@@ -247,7 +247,7 @@ def test_an_absence_moves_the_appointments_and_reports_it(runtime: Runtime) -> N
         assert_accessible(report.text)
         assert "1 rendez-vous déplacé, 0 annulé ; chaque habitant est prévenu." in report.text
         listed = browser.get("/admin/absences")
-        assert "formation" in listed.text and "07/12/2026 00:00" in listed.text
+        assert "formation" in listed.text and "le lundi 7 décembre, toute la journée" in listed.text
         with runtime.db.transaction() as session:
             assert session.get(Slot, slot.id).booked == 0  # type: ignore[union-attr]
             absence_id = session.exec(select(AuditEvent).where(AuditEvent.action == "absence.created")).one().target

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from relai_bot.store.models import Absence, Appointment, Opening, Slot, id_of
@@ -205,8 +205,18 @@ class SlotChanges:
 def follow_openings(session: Session, *, adviser_id: int, now: datetime, tz: ZoneInfo) -> SlotChanges:
     """After an adviser's openings or absences changed: their slots follow at once (no nightly wait)."""
     pruned = prune_slots(session, adviser_id=adviser_id, now=now, tz=tz)
-    created = extend_slots(session, now=now, tz=tz, weeks=SLOT_WEEKS_AHEAD, adviser_id=adviser_id)
+    created = extend_slots(session, now=now, tz=tz, weeks=open_weeks(session, now=now, tz=tz), adviser_id=adviser_id)
     return SlotChanges(created, pruned.deleted, pruned.closed)
+
+
+def open_weeks(session: Session, *, now: datetime, tz: ZoneInfo) -> int:
+    """How many weeks ahead the agendas are open now (the nightly tick's SLOT_WEEKS_AHEAD, or what the seed
+    opened): a change of openings fills the same weeks, no more."""
+    last: datetime | None = session.exec(select(func.max(Slot.starts_at))).one()
+    if last is None:
+        return SLOT_WEEKS_AHEAD
+    days = (last.astimezone(tz).date() - now.astimezone(tz).date()).days
+    return max(1, -(-(days + 1) // 7))
 
 
 def outside_hours(session: Session, *, now: datetime, adviser_ids: Iterable[int] | None = None) -> list[Slot]:

@@ -3,13 +3,16 @@ the appointments moved or cancelled, and deleting one (its slots come back)."""
 
 from __future__ import annotations
 
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlmodel import Session
 from starlette.responses import Response
 
-from relai_bot.services import absences, openings
+from relai_bot.services import absences, openings, timefmt
 from relai_bot.services.accounts import Account
 from relai_bot.services.errors import NotFound
-from relai_bot.store.models import Adviser, id_of
+from relai_bot.store.models import Absence, Adviser, id_of
 from relai_bot.web.admin.guard import Page
 from relai_bot.web.admin.pages.openings import reaches
 
@@ -29,6 +32,17 @@ def reachable_advisers(session: Session, account: Account) -> list[Adviser]:
     return [a for a in everyone if a.id in reached]
 
 
+def period(absence: Absence, tz: ZoneInfo) -> str:
+    """« le lundi 7 décembre, toute la journée », « du lundi 7 décembre à 13 h 30 au mardi 8 décembre à 12 h »"""
+    start, end = absence.starts_at.astimezone(tz), absence.ends_at.astimezone(tz)
+    if start.time() == time(0) and end.time() == time(0):
+        last = end - timedelta(days=1)
+        if last.date() == start.date():
+            return f"le {timefmt.format_day(start, tz)}, toute la journée"
+        return f"du {timefmt.format_day(start, tz)} au {timefmt.format_day(last, tz)}, journées entières"
+    return f"du {timefmt.format_when(start, tz)} au {timefmt.format_when(end, tz)}"
+
+
 def _options(advisers: list[Adviser]) -> list[tuple[int, str]]:
     return [(id_of(a), f"{a.name} ({a.organisation})") for a in advisers]
 
@@ -38,7 +52,8 @@ def absence_list(page: Page) -> Response:
     with page.runtime.db.transaction() as session:
         allowed = {id_of(a) for a in reachable_advisers(session, page.account)}
         rows = [r for r in absences.list_absences(session, now=page.now) if r.absence.adviser_id in allowed]
-    return page.render("openings/absences.html", rows=rows, may_add=bool(allowed))
+    tz = page.runtime.settings.tz
+    return page.render("openings/absences.html", rows=rows, may_add=bool(allowed), period=lambda a: period(a, tz))
 
 
 def new_absence(page: Page) -> Response:
@@ -83,6 +98,7 @@ def new_absence(page: Page) -> Response:
         "openings/absence_report.html",
         report=report,
         adviser_name=adviser_names.get(draft.adviser_id, ""),
+        when=period(report.absence, tz),
         adviser_names=adviser_names,
     )
 
