@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
+from relai_bot.web.admin.guard import ADMINS, EVERYONE, FEED_OWNERS, STAFF, AdminRoute
 from relai_bot.web.admin.pages import (
     absences,
     accounts,
+    agenda,
     audit,
     auth,
     broadcasts,
@@ -14,6 +15,7 @@ from relai_bot.web.admin.pages import (
     openings,
     password,
     residents,
+    simulator,
     telegram,
 )
 
@@ -22,6 +24,19 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/logout", auth.logout, EVERYONE, ("GET", "POST"), before_password_change=True),
     AdminRoute("/accessibilite", home.accessibility, None),
     AdminRoute("/", home.home, EVERYONE, nav="Accueil"),
+    AdminRoute(
+        "/agenda",
+        agenda.agenda_page,
+        EVERYONE,
+        nav="Agenda",
+        summary="Voir les rendez-vous du jour ou de la semaine, noter qui est venu, garder une note.",
+    ),
+    AdminRoute("/agenda/pending", agenda.pending, EVERYONE),
+    AdminRoute("/agenda.csv", agenda.export_csv, EVERYONE),
+    AdminRoute("/agenda/feed", agenda.feed_page, FEED_OWNERS, ("GET", "POST")),
+    AdminRoute("/appointments/{appointment_id:int}", agenda.appointment_page, EVERYONE),
+    AdminRoute("/appointments/{appointment_id:int}/status", agenda.set_status, EVERYONE, ("POST",)),
+    AdminRoute("/appointments/{appointment_id:int}/note", agenda.set_note, EVERYONE, ("POST",)),
     AdminRoute(
         "/broadcasts",
         broadcasts.broadcast_list,
@@ -85,6 +100,15 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/absences/new", absences.new_absence, EVERYONE, ("GET", "POST")),
     AdminRoute("/absences/{absence_id:int}/delete", absences.delete_absence, EVERYONE, ("POST",)),
     AdminRoute("/slots/{slot_id:int}", openings.slot_page, EVERYONE),
+    AdminRoute(
+        "/simulator",
+        simulator.simulator_page,
+        EVERYONE,
+        nav="Simulateur",
+        summary="Parler au relai comme un habitant de test, pour essayer un parcours avant les habitants.",
+    ),
+    AdminRoute("/simulator/say", simulator.say, EVERYONE, ("POST",)),
+    AdminRoute("/simulator/reset", simulator.reset, EVERYONE, ("POST",)),
     AdminRoute(
         "/audit",
         audit.audit_log,
