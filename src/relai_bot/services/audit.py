@@ -34,6 +34,13 @@ TELEGRAM_UNLINKED = "telegram.unlinked"
 DATA_EXPORTED = "resident.exported"
 DATA_ERASED = "resident.erased"
 CALLBACK_HANDLED = "callback.handled"
+# The commune's catalog (detail: the names of the fields set or changed)
+SCHEME_CREATED = "scheme.created"
+SCHEME_UPDATED = "scheme.updated"
+DISTRICT_CREATED = "district.created"
+DISTRICT_UPDATED = "district.updated"
+VENUE_CREATED = "venue.created"
+VENUE_UPDATED = "venue.updated"
 
 
 def record(

@@ -29,6 +29,12 @@ ACTION_NAMES = {
     audit.TELEGRAM_LINKED: "Telegram lié",
     audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
     audit.TELEGRAM_UNLINKED: "Telegram délié",
+    audit.SCHEME_CREATED: "dispositif créé",
+    audit.SCHEME_UPDATED: "dispositif modifié",
+    audit.DISTRICT_CREATED: "quartier créé",
+    audit.DISTRICT_UPDATED: "quartier modifié",
+    audit.VENUE_CREATED: "lieu créé",
+    audit.VENUE_UPDATED: "lieu modifié",
 }
 
 
