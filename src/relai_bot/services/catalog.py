@@ -370,17 +370,19 @@ def _scheme_fields(session: Session, data: SchemeInput, today: date, check: _Che
         if not districts and data.available_locally:
             check.fail(Missing("districts"))
     sources: list[dict[str, str]] = []
+    filled = 0  # rows with something in them (a wrong one is refused beside its row, not as "no source")
     for index, source in enumerate(data.sources):
         label, url = source.label.strip(), source.url.strip()
         if not label and not url:
             continue
+        filled += 1
         if not label or not url:
             check.fail(SourceIncomplete("sources", index=index))
             continue
         if len(label) > MAX_SOURCE_LABEL:
             check.fail(TooLong("sources", index=index, value=label, limit=MAX_SOURCE_LABEL))
         sources.append({"label": label, "url": check.url("sources", url, index)})
-    if data.verified and not sources:
+    if data.verified and not filled:
         check.fail(VerifiedWithoutSource("verified"))
     amount = check.text("amount", data.amount, 300)
     checked_on, review_by = check.day("checked_on", data.checked_on), check.day("review_by", data.review_by)
