@@ -3,6 +3,7 @@ rule, what is due for review, and what is not verified never offered for booking
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -14,6 +15,7 @@ from relai_bot.services.catalog import DistrictInput, SchemeInput, Source, Venue
 from relai_bot.store.models import AuditEvent, Scheme, Venue, id_of
 from relai_bot.testing.driver import Driver
 from relai_bot.wiring import Runtime
+from tests.paths import REPO
 from tests.web.admin_support import make_account
 
 TODAY = date(2026, 12, 1)  # the test clock's day in La Réunion
@@ -281,3 +283,12 @@ async def test_the_booking_question_offers_verified_schemes_only(driver: Driver)
     await chat.tap("Revenir au menu") if "Revenir au menu" in chat.labels else await chat.send("menu")
     await chat.tap("Prendre rendez-vous")
     assert not any(label.startswith(first) for label in chat.labels), chat.labels
+
+
+def test_resident_texts_get_an_amount_only_through_amount_shown() -> None:
+    """No resident-facing template reads a scheme's amount itself: the action passes `amount`, from
+    schemes.amount_shown, or nothing."""
+    root = REPO / "templates" / "messages"
+    readers = [p for p in root.rglob("*.j2") if re.search(r"\.amount\b|\[['\"]amount['\"]\]", p.read_text("utf-8"))]
+    assert readers == []
+    assert "{% if amount %}" in (root / "fr" / "discovery" / "detail.j2").read_text("utf-8")
