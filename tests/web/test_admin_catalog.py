@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlmodel import select
 
-from relai_bot.services import audit
+from relai_bot.services import audit, catalog
 from relai_bot.store.models import AuditEvent, District, Scheme, Venue
 from relai_bot.wiring import Runtime
 from tests.web.admin_support import Staff, admin_browser, make_account
@@ -56,6 +56,7 @@ def scheme_form(**changes: object) -> dict[str, object]:
         "checked_on": "2026-11-30",
         "review_by": "2027-01-01",
         "verified": "oui",
+        "venues": ["mediatheque-heva", "rdv-telephone"],
     }
     return form | changes
 
@@ -106,9 +107,10 @@ def test_an_admin_edits_a_scheme_and_the_audit_names_the_fields(runtime: Runtime
             }
         ]
         assert str(scheme.review_by) == "2027-01-01" and scheme.amount == "Jusqu'à 560 € par mois environ."
+        assert catalog.scheme_venue_codes(session, scheme_id) == ["mediatheque-heva", "rdv-telephone"]
         event = session.exec(select(AuditEvent).where(AuditEvent.action == audit.SCHEME_UPDATED)).one()
     assert event.target == "scheme:cej" and event.actor == "admin@mairie.re"
-    assert {"sources", "amount", "checked_on", "review_by", "summary"} <= set(event.detail["changed"])
+    assert {"sources", "amount", "checked_on", "review_by", "summary", "venues"} <= set(event.detail["changed"])
     assert "Jusqu" not in str(event.detail)  # field names, not values
 
 

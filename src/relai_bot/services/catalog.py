@@ -27,7 +27,7 @@ from relai_bot.services.accounts import Account
 from relai_bot.services.errors import DomainError, NotFound, OutOfScope
 from relai_bot.services.phones import normalise_phone
 from relai_bot.services.vocabulary import CODE, GOALS, SITUATIONS
-from relai_bot.store.models import District, Scheme, SchemeVenue, Venue
+from relai_bot.store.models import District, Scheme, SchemeVenue, Venue, id_of
 
 # Lengths: what the tables hold, and the seed's SMS budget for a scheme's summary
 MAX_SUMMARY = 160
@@ -125,6 +125,10 @@ class BadPhone(FieldError):
     pass
 
 
+class UnknownVenue(FieldError):
+    pass
+
+
 class DistrictOutOfScope(FieldError):
     """Staff keep a venue in one of their districts."""
 
@@ -167,6 +171,8 @@ class SchemeInput:
     checked_on: date | str | None = None
     review_by: date | str | None = None
     verified: bool = False
+    # Where residents may talk about it (venue codes); None: leave them as they are
+    venues: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +271,7 @@ class _Checker:
     """Collects the refusals of one form."""
 
     errors: list[FieldError] = field(default_factory=list)
+    venue_ids: list[int] | None = None  # a scheme's venues, once checked
 
     def fail(self, error: FieldError) -> None:
         self.errors.append(error)
@@ -392,6 +399,16 @@ def _scheme_fields(session: Session, data: SchemeInput, today: date, check: _Che
         check.fail(ReviewBeforeCheck("review_by", value=review_by.isoformat()))
     if amount and review_by is None and not any(e.field == "review_by" for e in check.errors):
         check.fail(AmountWithoutReview("review_by"))
+    venue_ids: list[int] | None = None
+    if data.venues is not None:
+        by_code = {v.code: id_of(v) for v in session.exec(select(Venue))}
+        venue_ids = []
+        for code in _unique(data.venues):
+            if code in by_code:
+                venue_ids.append(by_code[code])
+            else:
+                check.fail(UnknownVenue("venues", value=code))
+    check.venue_ids = venue_ids
     return values | {
         "min_age": min_age,
         "max_age": max_age,
@@ -476,6 +493,8 @@ def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None, 
     scheme = Scheme(code=code, **values)
     session.add(scheme)
     session.flush()
+    if check.venue_ids:
+        _set_scheme_venues(session, id_of(scheme), check.venue_ids)
     audit.record(session, actor_id, audit.SCHEME_CREATED, f"scheme:{code}", {"fields": sorted(values)}, at=now)
     return scheme
 
@@ -489,6 +508,8 @@ def update_scheme(
     values = _scheme_fields(session, data, _today(now, tz), check)
     _raise_if(check)
     changed = _apply(scheme, values)
+    if check.venue_ids is not None and _set_scheme_venues(session, scheme_id, check.venue_ids):
+        changed.append("venues")
     if changed:
         session.add(scheme)
         session.flush()
@@ -496,13 +517,30 @@ def update_scheme(
     return scheme
 
 
-def set_scheme_venues(session: Session, scheme_id: int, venue_ids: Iterable[int]) -> None:
-    """Where the scheme is talked about (the detail's "Où en parler")."""
-    for link in session.exec(select(SchemeVenue).where(SchemeVenue.scheme_id == scheme_id)):
+def scheme_venue_codes(session: Session, scheme_id: int) -> list[str]:
+    """The codes of the venues where the scheme is talked about (the detail's "Où en parler")."""
+    statement = (
+        select(Venue.code)
+        .join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id)
+        .where(SchemeVenue.scheme_id == scheme_id)
+        .order_by(col(Venue.name))
+    )
+    return list(session.exec(statement))
+
+
+def _set_scheme_venues(session: Session, scheme_id: int, venue_ids: Iterable[int]) -> bool:
+    """Replace the scheme's venues; True when they changed."""
+    links = list(session.exec(select(SchemeVenue).where(SchemeVenue.scheme_id == scheme_id)))
+    wanted = set(venue_ids)
+    if {link.venue_id for link in links} == wanted:
+        return False
+    for link in links:
         session.delete(link)
-    for venue_id in sorted(set(venue_ids)):
+    session.flush()
+    for venue_id in sorted(wanted):
         session.add(SchemeVenue(scheme_id=scheme_id, venue_id=venue_id))
     session.flush()
+    return True
 
 
 # --- districts --------------------------------------------------------------------------------------------

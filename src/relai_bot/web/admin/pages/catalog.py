@@ -17,7 +17,7 @@ from relai_bot.services import catalog, catalog_review
 from relai_bot.services.catalog import FieldError, Source
 from relai_bot.services.errors import NotFound, OutOfScope
 from relai_bot.services.vocabulary import GOALS, SITUATIONS
-from relai_bot.store.models import District, id_of
+from relai_bot.store.models import District, Scheme, id_of
 from relai_bot.web.admin.guard import Page
 
 # As staff name them (the residents' wording is in templates/messages/fr/labels.yaml)
@@ -74,6 +74,7 @@ _MESSAGES: dict[type[FieldError], Callable[[FieldError], str]] = {
     catalog.UnknownDistrict: lambda e: "Choisissez un quartier de la liste.",
     catalog.BadPhone: lambda e: "Ce numéro n'est pas valide. Écrivez-le en entier, par exemple 0262 12 34 56.",
     catalog.DistrictOutOfScope: lambda e: "Choisissez un de vos quartiers : un lieu reste dans vos quartiers.",
+    catalog.UnknownVenue: lambda e: "Un lieu coché n'existe plus. Rechargez la page et cochez à nouveau.",
 }
 _DISTRICTS_MISSING = "Cochez au moins un quartier, ou choisissez « Tous les quartiers »."
 
@@ -153,6 +154,7 @@ def _scheme_values(page: Page) -> dict[str, Any]:
         "checked_on": page.field("checked_on"),
         "review_by": page.field("review_by"),
         "verified": page.field("verified") == "oui",
+        "venues": page.fields("venues"),
     }
 
 
@@ -176,10 +178,11 @@ def _scheme_input(values: dict[str, Any]) -> catalog.SchemeInput:
         checked_on=values["checked_on"],
         review_by=values["review_by"],
         verified=values["verified"],
+        venues=values["venues"],
     )
 
 
-def _scheme_stored(scheme: Any) -> dict[str, Any]:
+def _scheme_stored(session: Session, scheme: Scheme) -> dict[str, Any]:
     return {
         "code": scheme.code,
         "name": scheme.name,
@@ -200,6 +203,7 @@ def _scheme_stored(scheme: Any) -> dict[str, Any]:
         "checked_on": scheme.checked_on.isoformat() if scheme.checked_on else "",
         "review_by": scheme.review_by.isoformat() if scheme.review_by else "",
         "verified": scheme.verified,
+        "venues": catalog.scheme_venue_codes(session, id_of(scheme)),
     }
 
 
@@ -211,6 +215,7 @@ def _source_rows(sources: list[Source]) -> list[Source]:
 def new_scheme(page: Page) -> Response:
     with page.runtime.db.transaction() as session:
         districts = catalog.list_districts(session)
+        venues = catalog.list_venues(session)
     if page.request.method == "GET":
         values = _scheme_stored_empty()
         errors: dict[str, str] = {}
@@ -234,6 +239,7 @@ def new_scheme(page: Page) -> Response:
         values=values,
         sources=_source_rows(values["sources"]),
         districts=districts,
+        venues=venues,
         errors=errors,
         editable=True,
         **_common(page),
@@ -261,6 +267,7 @@ def _scheme_stored_empty() -> dict[str, Any]:
         "checked_on": "",
         "review_by": "",
         "verified": False,
+        "venues": [],
     }
 
 
@@ -274,8 +281,9 @@ def scheme_page(page: Page) -> Response:
             scheme = catalog.get_scheme(session, scheme_id)
         except NotFound:
             return _not_found(page, "Ce dispositif n'existe pas ou plus.", "/admin/schemes")
-        stored = _scheme_stored(scheme)
+        stored = _scheme_stored(session, scheme)
         districts = catalog.list_districts(session)
+        venues = catalog.list_venues(session)
     errors: dict[str, str] = {}
     values = stored
     if page.request.method == "POST":
@@ -302,6 +310,7 @@ def scheme_page(page: Page) -> Response:
         values=values,
         sources=_source_rows(values["sources"]) if editable else values["sources"],
         districts=districts,
+        venues=venues,
         errors=errors,
         editable=editable,
         **_common(page),
