@@ -20,8 +20,9 @@ import yaml
 from pydantic import model_validator
 from sqlmodel import Session, col, select
 
-from relai_bot.seed.schema import Goal, Situation, _Strict
+from relai_bot.seed.schema import _Strict
 from relai_bot.services import outbox, quiet_hours
+from relai_bot.services.vocabulary import Goal, Situation
 from relai_bot.store.models import (
     Adviser,
     AdviserScheme,
