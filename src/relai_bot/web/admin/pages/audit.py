@@ -25,6 +25,13 @@ ACTION_NAMES = {
     audit.DATA_EXPORTED: "données d'un habitant exportées",
     audit.DATA_ERASED: "données d'un habitant effacées",
     audit.CALLBACK_HANDLED: "habitant rappelé",
+    audit.AGENDA_EXPORTED: "agenda exporté (CSV)",
+    audit.FEED_CREATED: "lien d'agenda créé",
+    audit.FEED_REGENERATED: "lien d'agenda remplacé",
+    audit.FEED_REVOKED: "lien d'agenda supprimé",
+    audit.APPOINTMENT_STATUS_CHANGED: "statut d'un rendez-vous changé",
+    audit.APPOINTMENT_NOTE_CHANGED: "note d'un rendez-vous changée",
+    audit.APPOINTMENT_MOVED: "rendez-vous déplacé par le service",
     audit.TELEGRAM_CODE_ISSUED: "code Telegram demandé",
     audit.TELEGRAM_LINKED: "Telegram lié",
     audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
@@ -35,6 +42,7 @@ ACTION_NAMES = {
     audit.DISTRICT_UPDATED: "quartier modifié",
     audit.VENUE_CREATED: "lieu créé",
     audit.VENUE_UPDATED: "lieu modifié",
+    audit.SIMULATOR_RESET: "simulateur recommencé",
 }
 
 
