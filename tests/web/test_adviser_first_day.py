@@ -21,7 +21,7 @@ from relai_bot.cli import app as cli
 from relai_bot.clock import FrozenClock
 from relai_bot.config import load_settings
 from relai_bot.services.appointment_status import next_morning
-from relai_bot.store.models import Adviser, Appointment, ChannelAddress, Resident, Slot
+from relai_bot.store.models import Adviser, Appointment, ChannelAddress, OutboxMessage, Resident, Slot
 from relai_bot.wiring import build_runtime, prepare_embedded
 from tests.conftest import TEST_ADMIN_SECRET
 from tests.provider_stack import Site, serving_with_fake_providers
@@ -30,8 +30,9 @@ TZ = ZoneInfo("Indian/Reunion")
 EMAIL = "claire.payet@mairie-lapossession.re"
 PASSWORD = "un mot de passe assez long"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-# A Thursday at 12:30: the morning's appointments are over, their statuses not filled in yet
-THURSDAY_NOON = datetime(2026, 12, 3, 12, 30, tzinfo=TZ)
+# A Tuesday at 17:00: the afternoon's appointments (Mme Payet at the Ravine à Malheur annex) are over, their
+# statuses not filled in yet
+TUESDAY_EVENING = datetime(2026, 12, 1, 17, 0, tzinfo=TZ)
 
 
 class Browser:
@@ -71,9 +72,23 @@ def _starts(site: Site, pending: list[tuple[int, str, str, str | None]]) -> list
         return [a.starts_at.astimezone(TZ).date() if a else None for a in found]
 
 
+def _has_future_booking(site: Site, appointment_id: int, now: datetime) -> bool:
+    with site.runtime.db.transaction() as session:
+        appointment = session.get(Appointment, appointment_id)
+        assert appointment is not None
+        later = session.exec(
+            select(Appointment.id).where(
+                Appointment.resident_id == appointment.resident_id,
+                Appointment.status == "booked",
+                Appointment.starts_at > now,
+            )
+        ).first()
+        return later is not None
+
+
 def _received(site: Site, channel: str, address: str) -> list[str]:
     if channel == "telegram":
-        return site.telegram.texts(address)
+        return site.telegram.texts(int(address))
     return [m.body for m in site.twilio.messages if m.to == address]
 
 
@@ -81,7 +96,7 @@ async def test_an_adviser_made_by_the_cli_fills_in_the_demo_day_and_the_absent_r
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     url = f"sqlite:///{tmp_path / 'relai_bot.sqlite3'}"
-    clock.set(THURSDAY_NOON)
+    clock.set(TUESDAY_EVENING)
     fresh = build_runtime(load_settings(database_url=url, admin_secret_key=TEST_ADMIN_SECRET), clock)
     assert prepare_embedded(fresh) is not None  # what `make run` does to a new clone's empty database
     fresh.close()
@@ -112,15 +127,19 @@ async def test_an_adviser_made_by_the_cli_fills_in_the_demo_day_and_the_absent_r
             assert signed_in.status_code == 303, signed_in.text[:300]
             pending = _pending_of_payet(site, clock.now())
             assert len(pending) >= 2, "the demo leaves some of this morning's appointments to fill in"
-            agenda = await browser.get(f"/admin/agenda?day={THURSDAY_NOON.date().isoformat()}")
+            agenda = await browser.get(f"/admin/agenda?day={TUESDAY_EVENING.date().isoformat()}")
             assert agenda.status_code == 200
             today = [
-                p for p, starts in zip(pending, _starts(site, pending), strict=True) if starts == THURSDAY_NOON.date()
+                p for p, starts in zip(pending, _starts(site, pending), strict=True) if starts == TUESDAY_EVENING.date()
             ]
             named = [name for _, _, _, name in today if name]
             assert named and all(name in agenda.text for name in named)  # the demo's residents, by first name
             assert f"{len(pending)} rendez-vous passé" in agenda.text  # the banner counts them
-            (seen_id, *_), (absent_id, channel, address, _name) = pending[0], pending[1]
+            # The absent one has nothing booked ahead (otherwise the follow-up rightly stays unsent)
+            free = [p for p in pending if not _has_future_booking(site, p[0], clock.now())]
+            assert free, "the demo has a resident with nothing booked ahead"
+            absent_id, channel, address, _name = free[0]
+            seen_id = next(p[0] for p in pending if p[0] != absent_id)
             await browser.get(f"/admin/appointments/{seen_id}")
             marked = await browser.post(f"/admin/appointments/{seen_id}/status", {"status": "attended"})
             assert marked.status_code == 303
@@ -144,4 +163,7 @@ async def test_an_adviser_made_by_the_cli_fills_in_the_demo_day_and_the_absent_r
                 break
             await asyncio.sleep(0.1)
         else:
-            raise AssertionError(f"the follow-up never reached the resident by {channel}")
+            with site.runtime.db.transaction() as session:
+                rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice")).all()
+                states = [(r.status, r.error, r.due_at, r.channel) for r in rows]
+            raise AssertionError(f"the follow-up never reached the resident by {channel}: {states}, {clock.now()}")
