@@ -11,6 +11,7 @@ from relai_bot.web.admin.pages import (
     callbacks,
     home,
     password,
+    posters,
     residents,
     telegram,
 )
@@ -63,6 +64,14 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Voir les habitants qui demandent qu'on les rappelle, et noter ceux que vous avez rappelés.",
     ),
     AdminRoute("/callbacks/{callback_id:int}/done", callbacks.done, STAFF, ("POST",)),
+    AdminRoute(
+        "/posters",
+        posters.poster_list,
+        STAFF,
+        nav="Affiches",
+        summary="Imprimer l'affiche d'un quartier : un code QR pour Telegram et le mot à envoyer par SMS.",
+    ),
+    AdminRoute("/posters/{district_code}", posters.poster_page, STAFF),
     AdminRoute(
         "/audit",
         audit.audit_log,
