@@ -176,7 +176,10 @@ def test_staff_find_a_resident_by_name_or_the_end_of_their_number(runtime: Runti
         assert "0 habitant" in both
         for vague in ("56", "12345678901", "06a2"):
             refused = browser.get("/admin/residents", params={"phone": vague})
-            assert refused.status_code == 400 and "Écrivez de 4 à 10 derniers chiffres" in refused.text
+            assert (
+                refused.status_code == 400
+                and "Écrivez les derniers chiffres du numéro : de 4 à 10 chiffres" in refused.text
+            )
             assert 'aria-invalid="true"' in refused.text
         no_search = browser.get("/admin/residents", params={"name": "%"}).text  # a wildcard is a character
         assert "0 habitant" in no_search

@@ -49,7 +49,7 @@ def resident_list(page: Page) -> Response:
             staff_residents.phone_end(search["phone"])
         except staff_residents.SearchTooVague:
             low, high = staff_residents.PHONE_END_DIGITS
-            errors["phone"] = f"Écrivez de {low} à {high} derniers chiffres du numéro, par exemple 3456."
+            errors["phone"] = f"Écrivez les derniers chiffres du numéro : de {low} à {high} chiffres, par exemple 3456."
     if len(search["name"]) > staff_residents.NAME_MAX:
         errors["name"] = f"Écrivez {staff_residents.NAME_MAX} caractères au plus."
     with page.runtime.db.transaction() as session:
