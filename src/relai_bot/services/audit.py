@@ -38,6 +38,17 @@ DATA_ERASED = "resident.erased"
 RESIDENT_VIEWED = "resident.viewed"
 RESIDENTS_SEARCHED = "resident.searched"
 CALLBACK_HANDLED = "callback.handled"
+# The agenda: a CSV export (the period in `detail`), an adviser's private calendar feed (target: the adviser)
+AGENDA_EXPORTED = "agenda.exported"
+FEED_CREATED = "agenda_feed.created"
+FEED_REGENERATED = "agenda_feed.regenerated"
+FEED_REVOKED = "agenda_feed.revoked"
+# What the service did to an appointment (services/appointment_status.py; target: the appointment)
+APPOINTMENT_STATUS_CHANGED = "appointment.status_changed"
+APPOINTMENT_NOTE_CHANGED = "appointment.note_changed"
+APPOINTMENT_MOVED = "appointment.moved"
+# The simulator: a staff member erased their test resident to start again
+SIMULATOR_RESET = "simulator.reset"
 
 
 def record(

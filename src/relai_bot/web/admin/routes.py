@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
+from relai_bot.web.admin.guard import ADMINS, EVERYONE, FEED_OWNERS, STAFF, AdminRoute
 from relai_bot.web.admin.pages import (
     accounts,
+    agenda,
     audit,
     auth,
     broadcasts,
@@ -13,6 +14,7 @@ from relai_bot.web.admin.pages import (
     password,
     posters,
     residents,
+    simulator,
     telegram,
 )
 
@@ -21,6 +23,19 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/logout", auth.logout, EVERYONE, ("GET", "POST"), before_password_change=True),
     AdminRoute("/accessibilite", home.accessibility, None),
     AdminRoute("/", home.home, EVERYONE, nav="Accueil"),
+    AdminRoute(
+        "/agenda",
+        agenda.agenda_page,
+        EVERYONE,
+        nav="Agenda",
+        summary="Voir les rendez-vous du jour ou de la semaine, noter qui est venu, garder une note.",
+    ),
+    AdminRoute("/agenda/pending", agenda.pending, EVERYONE),
+    AdminRoute("/agenda.csv", agenda.export_csv, EVERYONE),
+    AdminRoute("/agenda/feed", agenda.feed_page, FEED_OWNERS, ("GET", "POST")),
+    AdminRoute("/appointments/{appointment_id:int}", agenda.appointment_page, EVERYONE),
+    AdminRoute("/appointments/{appointment_id:int}/status", agenda.set_status, EVERYONE, ("POST",)),
+    AdminRoute("/appointments/{appointment_id:int}/note", agenda.set_note, EVERYONE, ("POST",)),
     AdminRoute(
         "/broadcasts",
         broadcasts.broadcast_list,
@@ -72,6 +87,15 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Imprimer l'affiche d'un quartier : un code QR pour Telegram et le mot à envoyer par SMS.",
     ),
     AdminRoute("/posters/{district_code}", posters.poster_page, STAFF),
+    AdminRoute(
+        "/simulator",
+        simulator.simulator_page,
+        EVERYONE,
+        nav="Simulateur",
+        summary="Parler au relai comme un habitant de test, pour essayer un parcours avant les habitants.",
+    ),
+    AdminRoute("/simulator/say", simulator.say, EVERYONE, ("POST",)),
+    AdminRoute("/simulator/reset", simulator.reset, EVERYONE, ("POST",)),
     AdminRoute(
         "/audit",
         audit.audit_log,

@@ -27,10 +27,18 @@ ACTION_NAMES = {
     audit.RESIDENT_VIEWED: "fiche d'un habitant consultée",
     audit.RESIDENTS_SEARCHED: "habitants cherchés par nom ou numéro",
     audit.CALLBACK_HANDLED: "habitant rappelé",
+    audit.AGENDA_EXPORTED: "agenda exporté (CSV)",
+    audit.FEED_CREATED: "lien d'agenda créé",
+    audit.FEED_REGENERATED: "lien d'agenda remplacé",
+    audit.FEED_REVOKED: "lien d'agenda supprimé",
+    audit.APPOINTMENT_STATUS_CHANGED: "statut d'un rendez-vous changé",
+    audit.APPOINTMENT_NOTE_CHANGED: "note d'un rendez-vous changée",
+    audit.APPOINTMENT_MOVED: "rendez-vous déplacé par le service",
     audit.TELEGRAM_CODE_ISSUED: "code Telegram demandé",
     audit.TELEGRAM_LINKED: "Telegram lié",
     audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
     audit.TELEGRAM_UNLINKED: "Telegram délié",
+    audit.SIMULATOR_RESET: "simulateur recommencé",
 }
 
 

@@ -74,7 +74,7 @@ def resident_list(page: Page) -> Response:
         search=search,
         filters=urlencode(kept),
         errors=errors,
-        answer=_answer(page),
+        answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
     )
 
@@ -134,7 +134,7 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200, *, opene
         detail=detail,
         requests=requests,
         errors=errors,
-        answer=_answer(page),
+        answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
         appointment_status_names=APPOINTMENT_STATUS_NAMES,
         message_status_names=MESSAGE_STATUS_NAMES,
@@ -162,7 +162,7 @@ def _not_found(page: Page) -> Response:
     return page.render("not_found.html", 404, what=NOT_FOUND, back=LIST_PATH)
 
 
-def _answer(page: Page) -> Callable[[str, str | None], str]:
+def answer_labels(page: Page) -> Callable[[str, str | None], str]:
     """A questionnaire answer as residents read it (the label of the question's choice), "—" when none."""
     renderer = page.runtime.renderer
 
