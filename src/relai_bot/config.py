@@ -45,11 +45,26 @@ class Settings(BaseSettings):
     # Seconds to wait for Telegram's answer to a send, and for a long poll (polling mode)
     telegram_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     telegram_poll_seconds: int = Field(default=30, ge=1, le=50)
+    # The bot's username (without @), for links made offline: the district posters' deep links
+    telegram_bot_username: str | None = None
 
     @field_validator("telegram_token", "telegram_file_url", "telegram_webhook_secret", mode="before")
     @classmethod
     def _empty_telegram_text(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_bot_username", mode="before")
+    @classmethod
+    def _telegram_bot_username(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        name = value.strip().removeprefix("@")
+        if not name:
+            return None
+        # Telegram: 5 to 32 characters, letters, digits and underscores, starting with a letter
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{4,31}", name):
+            raise ValueError("use the bot's username as @BotFather shows it, e.g. RelaiPossessionBot")
+        return name
 
     @field_validator("telegram_webhook_secret")
     @classmethod

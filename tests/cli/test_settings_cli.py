@@ -29,6 +29,7 @@ BAD_SETTINGS = [
     ("RELAI_SMS_PRICE_PER_SEGMENT", "-0.07"),
     ("RELAI_SMS_CURRENCY", "euro"),
     ("RELAI_BROADCAST_APPROVAL_ABOVE", "many"),
+    ("RELAI_TELEGRAM_BOT_USERNAME", "https://t.me/RelaiBot"),
 ]
 
 
@@ -52,6 +53,12 @@ def test_a_bad_setting_is_named_in_one_line(name: str, value: str, monkeypatch: 
     assert message.startswith(f"setting {name} is invalid: ")
     assert "\n" not in message
     assert "Value error" not in message  # pydantic's wording stays out of the message
+
+
+def test_the_bot_username_is_kept_without_its_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().telegram_bot_username is None
+    monkeypatch.setenv("RELAI_TELEGRAM_BOT_USERNAME", " @RelaiPossessionBot ")
+    assert load_settings().telegram_bot_username == "RelaiPossessionBot"
 
 
 def test_a_bad_setting_in_the_dotenv_file_is_named(tmp_path: Path) -> None:

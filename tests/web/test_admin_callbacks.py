@@ -1,7 +1,10 @@
 """Call-back requests in /admin: a staff member sees their districts' open requests, oldest first, and marks
-one done (who and when are kept, the audit log names the request only)."""
+one done, with a note if they wish (who and when are kept; the audit log names the request only, and says
+whether there is a note, not what it says)."""
 
 from __future__ import annotations
+
+import json
 
 from relai_bot.clock import FrozenClock
 from relai_bot.services import audit, callbacks
@@ -9,6 +12,7 @@ from relai_bot.store.models import CallbackRequest
 from relai_bot.wiring import Runtime
 from tests.web.admin_support import admin_browser, make_account
 from tests.web.residents_support import add_resident, ask_callback
+from tests.web.test_admin_routes import assert_accessible
 
 
 def test_staff_see_their_districts_open_requests_oldest_first(runtime: Runtime, clock: FrozenClock) -> None:
@@ -68,3 +72,48 @@ def test_admins_see_every_request_including_residents_without_district(runtime: 
     with runtime.db.transaction() as session:
         names = [view.name for view in callbacks.list_callbacks(session, admin)]
     assert names == ["M. Hoarau", "Sans Quartier"]
+
+
+def test_a_note_kept_when_marking_done_shows_in_the_handled_list_the_page_and_the_export(runtime: Runtime) -> None:
+    agent = make_account(runtime, "agent@mairie.re", "staff", districts=["saint-laurent"])
+    resident_id = add_resident(runtime, "+262692000001", name="Mme Grondin")
+    callback_id = ask_callback(runtime, resident_id, topic="cej")
+    note = "Rappelée : rendez-vous pris mardi"
+    with admin_browser(runtime) as browser:
+        browser.log_in("agent@mairie.re")
+        open_list = browser.get("/admin/callbacks").text
+        assert f'<label for="note-{callback_id}">Note (facultative)' in open_list
+        done = browser.follow(browser.post(f"/admin/callbacks/{callback_id}/done", {"note": f"  {note}  "}))
+        assert f"n° {callback_id} est marquée comme rappelée" in done.text and note not in done.text
+        handled = browser.get("/admin/callbacks", params={"status": "done"}).text
+        assert f"Note : {note}" in handled
+        assert_accessible(handled)
+        assert f"Note : {note}" in browser.get(f"/admin/residents/{resident_id}").text
+        exported = browser.post(f"/admin/residents/{resident_id}/export", {"asked": "oui"})
+    (request,) = json.loads(exported.content)["callback_requests"]
+    assert request["handled_note"] == note and request["status"] == "done" and request["topic"] == "cej"
+    assert request["handled_at"] == runtime.clock.now().isoformat()
+    with runtime.db.transaction() as session:
+        stored = session.get(CallbackRequest, callback_id)
+        assert stored is not None and stored.handled_note == note
+        (event,) = audit.list_events(session, audit.AuditFilter(action=audit.CALLBACK_HANDLED))
+    assert (event.actor_id, event.detail) == (agent.id, {"note": True})  # that there is one, not what it says
+
+
+def test_a_note_too_long_is_refused_beside_its_field_and_kept(runtime: Runtime) -> None:
+    make_account(runtime, "agent@mairie.re", "staff", districts=["saint-laurent"])
+    resident_id = add_resident(runtime, "+262692000001", name="Mme Grondin")
+    callback_id = ask_callback(runtime, resident_id)
+    note = "x" * (callbacks.NOTE_MAX + 1)
+    with admin_browser(runtime) as browser:
+        browser.log_in("agent@mairie.re")
+        refused = browser.post(f"/admin/callbacks/{callback_id}/done", {"note": note})
+    assert refused.status_code == 400
+    assert f"La note fait {callbacks.NOTE_MAX + 1} caractères : raccourcissez-la à {callbacks.NOTE_MAX}" in refused.text
+    assert f'id="note-{callback_id}-error"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert f">{note}</textarea>" in refused.text and refused.text.startswith("<!doctype html>")
+    assert_accessible(refused.text)
+    with runtime.db.transaction() as session:
+        stored = session.get(CallbackRequest, callback_id)
+        assert stored is not None and (stored.status, stored.handled_note) == ("open", None)
+        assert audit.list_events(session, audit.AuditFilter(action=audit.CALLBACK_HANDLED)) == []

@@ -33,6 +33,10 @@ TELEGRAM_UNLINKED = "telegram.unlinked"
 # A resident's data, on their request to staff (the target names the resident by id only)
 DATA_EXPORTED = "resident.exported"
 DATA_ERASED = "resident.erased"
+# Who looked at whose data: a resident's page opened, residents looked up by name or phone (never the words
+# searched: the detail says by what)
+RESIDENT_VIEWED = "resident.viewed"
+RESIDENTS_SEARCHED = "resident.searched"
 CALLBACK_HANDLED = "callback.handled"
 # Advisers' opening hours and absences (services/openings.py, services/absences.py)
 OPENING_CREATED = "opening.created"

@@ -1,5 +1,7 @@
 """Call-back requests: a resident asks a person to phone them; staff see the list of their districts and mark
-a request done once they called back (the audit log keeps who and when)."""
+a request done once they called back, with a note if they wish ("rappelée, rendez-vous pris mardi"). The
+audit log keeps who and when, and whether there is a note, never the note itself; the note is part of the
+resident's data (shown on their page, in their export, erased with them)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,16 @@ OPEN: Status = "open"
 DONE: Status = "done"
 # The most handled requests a page lists (the newest first)
 DONE_LIMIT = 200
+# The longest note staff may keep on a handled request
+NOTE_MAX = 500
 
 
 class AlreadyHandled(DomainError):
     """Someone marked this call-back done already."""
+
+
+class NoteTooLong(DomainError):
+    """A handled request's note is over NOTE_MAX characters."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class CallbackView:
     created_at: datetime
     handled_at: datetime | None
     handled_by: str | None
+    handled_note: str | None
 
 
 def request_callback(
@@ -91,9 +100,12 @@ def resident_callbacks(session: Session, account: Account, resident_id: int) -> 
     return _views(session, list(session.exec(query)))
 
 
-def mark_done(session: Session, account: Account, callback_id: int, *, now: datetime) -> CallbackView:
-    """The staff member called the resident back. NotFound for a request out of reach (or none);
-    AlreadyHandled when it was done already (by them or someone else)."""
+def mark_done(session: Session, account: Account, callback_id: int, *, now: datetime, note: str = "") -> CallbackView:
+    """The staff member called the resident back, with an optional note. NotFound for a request out of reach
+    (or none); AlreadyHandled when it was done already (by them or someone else); NoteTooLong."""
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise NoteTooLong(str(len(note)))
     request = session.get(CallbackRequest, callback_id)
     resident = session.get(Resident, request.resident_id) if request is not None else None
     if request is None or resident is None or not account.may_reach_resident(resident.district_id):
@@ -103,9 +115,11 @@ def mark_done(session: Session, account: Account, callback_id: int, *, now: date
     request.status = DONE
     request.handled_at = now
     request.handled_by_id = account.id
+    request.handled_note = note or None
     session.add(request)
     session.flush()
-    audit.record(session, account.id, audit.CALLBACK_HANDLED, f"callback {callback_id}", at=now)
+    detail = {"note": True} if note else None  # whether there is one: the note itself may name people
+    audit.record(session, account.id, audit.CALLBACK_HANDLED, f"callback {callback_id}", detail, at=now)
     (view,) = _views(session, [request])
     return view
 
@@ -142,6 +156,7 @@ def _views(session: Session, requests: list[CallbackRequest]) -> list[CallbackVi
                 created_at=request.created_at,
                 handled_at=request.handled_at,
                 handled_by=staff.get(request.handled_by_id) if request.handled_by_id is not None else None,
+                handled_note=request.handled_note,
             )
         )
     return views

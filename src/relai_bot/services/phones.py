@@ -73,3 +73,10 @@ def display_phone(e164: str | None) -> str | None:
         digits = f"0{number.national_number}"
         return " ".join([digits[:4], digits[4:6], digits[6:8], digits[8:]])
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def number_to_text(reply_number: str | None, sender: str | None) -> str | None:
+    """The number residents text to talk with the service, as printed or said to them: the one set for it
+    (RELAI_SMS_REPLY_NUMBER), else the two-way sender (RELAI_TWILIO_FROM) written the national way; None
+    when neither is a number (a Messaging Service SID, nothing set)."""
+    return reply_number or display_phone(sender)

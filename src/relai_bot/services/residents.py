@@ -187,7 +187,15 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
             for a in appointments
         ],
         "callback_requests": [
-            {"created_at": c.created_at.isoformat(), "preferred_time": c.preferred_time, "status": c.status}
+            {
+                "created_at": c.created_at.isoformat(),
+                "phone": c.phone,
+                "preferred_time": c.preferred_time,
+                "topic": c.topic,
+                "status": c.status,
+                "handled_at": c.handled_at.isoformat() if c.handled_at else None,
+                "handled_note": c.handled_note,
+            }
             for c in callbacks
         ],
         "messages": [

@@ -4,6 +4,7 @@ edits); the journeys every channel carries run through Telegram in tests/convers
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,7 @@ from relai_bot.store.models import (
 )
 from relai_bot.testing.driver import Driver
 from tests.journeys import whole_journey
-from tests.telegram_harness import TelegramStack, telegram_stack
+from tests.telegram_harness import RELAXED_CHANNEL, TelegramStack, telegram_stack
 
 CHAT = 4242
 
@@ -340,3 +341,22 @@ async def test_on_sqlite_and_postgresql(database_url: str, clock: FrozenClock) -
         assert "Vos rendez-vous pris par SMS sont aussi ici maintenant." in chat.text
         assert count(stack, Resident) == 1
         stack.assert_clean()
+
+
+@pytest.mark.parametrize(("configured", "warned"), [("Autre_Bot", True), ("RELAI_POSSESSION_BOT", False)])
+async def test_a_bot_username_set_for_the_posters_is_checked_against_the_token(
+    sqlite_url: str, clock: FrozenClock, caplog: pytest.LogCaptureFixture, configured: str, warned: bool
+) -> None:
+    settings = {**RELAXED_CHANNEL, "telegram_bot_username": configured}
+    with caplog.at_level(logging.WARNING, logger="relai_bot.channels.telegram.channel"):
+        async with telegram_stack(sqlite_url, clock, settings=settings):
+            pass
+    found = [r.getMessage() for r in caplog.records if "RELAI_TELEGRAM_BOT_USERNAME" in r.getMessage()]
+    assert found == (
+        [
+            f"RELAI_TELEGRAM_BOT_USERNAME is {configured} but the token's bot is relai_possession_bot: "
+            "the district posters link elsewhere"
+        ]
+        if warned
+        else []
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from relai_bot.channels.sms.encoding import measure, split_for_sms, to_gsm7
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
-from relai_bot.services.phones import display_phone
+from relai_bot.services.phones import number_to_text
 from relai_bot.turns import Reply
 
 OPTIONS_TEMPLATE = "channel/sms_options"
@@ -46,7 +46,7 @@ class SmsComposer:
         self.renderer = renderer
         self.settings = settings
         self.max_segments = settings.sms_max_segments
-        self.reply_number = settings.sms_reply_number or display_phone(settings.twilio_from)
+        self.reply_number = number_to_text(settings.sms_reply_number, settings.twilio_from)
 
     # -- one reply ----------------------------------------------------------------------------------
     def options_block(self, reply: Reply, *, language: str | None, one_way: bool, flow: str | None) -> str:

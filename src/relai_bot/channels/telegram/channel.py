@@ -147,6 +147,14 @@ class TelegramChannel:
     async def start(self) -> None:
         await self.app.initialize()  # getMe
         self.bot_link = f"https://t.me/{self.app.bot.username}"
+        configured = self.settings.telegram_bot_username
+        if configured and configured.lower() != str(self.app.bot.username).lower():
+            # The posters' QR codes would lead to another bot
+            log.warning(
+                "RELAI_TELEGRAM_BOT_USERNAME is %s but the token's bot is %s: the district posters link elsewhere",
+                configured,
+                self.app.bot.username,
+            )
         await self._set_commands()
         bot = self.app.bot
         if self.webhook_url is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.services import residents
+from relai_bot.services import district_links, residents
 from relai_bot.store.models import District
 
 
@@ -16,8 +16,20 @@ def give_consent(ctx: Context) -> str | None:
     ctx.resident = resident
     ctx.conversation.resident_id = resident.id
     payload = ctx.data.pop("start_payload", "")
-    if payload and (district := residents.match_district(ctx.session, payload.replace("-", " "))) is not None:
+    if payload and (district := district_links.district_of_start(ctx.session, payload)) is not None:
         ctx.data["district_code"] = district.code
+    return None
+
+
+@action("note_district_word", writes=("start_payload",))
+def note_district_word(ctx: Context) -> str | None:
+    """A first message naming a district (the word on a poster, sent by SMS) presets it like a deep link.
+    Only a district's code is kept: what else the person wrote is not stored before they consent."""
+    text = ctx.inbound.text or ""
+    if ctx.inbound.kind == "text" and "start_payload" not in ctx.data:
+        district = district_links.district_of_start(ctx.session, text)
+        if district is not None:
+            ctx.data["start_payload"] = district_links.start_payload(district.code)
     return None
 
 

@@ -15,6 +15,7 @@ from relai_bot.web.admin.pages import (
     home,
     openings,
     password,
+    posters,
     residents,
     simulator,
     telegram,
@@ -81,6 +82,14 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Voir les habitants qui demandent qu'on les rappelle, et noter ceux que vous avez rappelés.",
     ),
     AdminRoute("/callbacks/{callback_id:int}/done", callbacks.done, STAFF, ("POST",)),
+    AdminRoute(
+        "/posters",
+        posters.poster_list,
+        STAFF,
+        nav="Affiches",
+        summary="Imprimer l'affiche d'un quartier : un code QR pour Telegram et le mot à envoyer par SMS.",
+    ),
+    AdminRoute("/posters/{district_code}", posters.poster_page, STAFF),
     AdminRoute(
         "/openings",
         openings.opening_list,

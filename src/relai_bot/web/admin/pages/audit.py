@@ -24,6 +24,8 @@ ACTION_NAMES = {
     audit.BROADCAST_INTERRUPTED: "diffusion interrompue",
     audit.DATA_EXPORTED: "données d'un habitant exportées",
     audit.DATA_ERASED: "données d'un habitant effacées",
+    audit.RESIDENT_VIEWED: "fiche d'un habitant consultée",
+    audit.RESIDENTS_SEARCHED: "habitants cherchés par nom ou numéro",
     audit.CALLBACK_HANDLED: "habitant rappelé",
     audit.AGENDA_EXPORTED: "agenda exporté (CSV)",
     audit.FEED_CREATED: "lien d'agenda créé",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from sqlmodel import Session
 from starlette.responses import Response
@@ -16,6 +17,23 @@ from relai_bot.web.admin.pages.callbacks import PREFERRED_TIME_NAMES
 
 LIST_PATH = "/admin/residents"
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS", "console": "console"}
+# An appointment's status (store: Appointment.status) and a broadcast message's, as staff read them
+APPOINTMENT_STATUS_NAMES = {
+    "booked": "réservé",
+    "cancelled": "annulé par l'habitant",
+    "service_cancelled": "annulé par le service",
+    "excused": "absence excusée",
+    "attended": "venu",
+    "no_show": "pas venu",
+}
+MESSAGE_STATUS_NAMES = {
+    "pending": "en attente",
+    "sending": "en cours d'envoi",
+    "sent": "envoyé",
+    "delivered": "remis",
+    "failed": "échec",
+    "skipped": "non envoyé",
+}
 NOT_FOUND = "Cet habitant n'existe pas, ou ses données ont été effacées, ou il n'habite pas un de vos quartiers."
 ASKED = "Cochez la case pour confirmer que l'habitant l'a demandé."
 
@@ -23,17 +41,29 @@ ASKED = "Cochez la case pour confirmer que l'habitant l'a demandé."
 def resident_list(page: Page) -> Response:
     assert page.account is not None
     query = page.request.query_params
-    district = query.get("district", "").strip()
+    search = {name: query.get(name, "").strip() for name in ("district", "name", "phone")}
     number = query.get("page", "1")
     errors: dict[str, str] = {}
+    if search["phone"]:
+        try:
+            staff_residents.phone_end(search["phone"])
+        except staff_residents.SearchTooVague:
+            low, high = staff_residents.PHONE_END_DIGITS
+            errors["phone"] = f"Écrivez les derniers chiffres du numéro : de {low} à {high} chiffres, par exemple 3456."
+    if len(search["name"]) > staff_residents.NAME_MAX:
+        errors["name"] = f"Écrivez {staff_residents.NAME_MAX} caractères au plus."
     with page.runtime.db.transaction() as session:
         districts = accounts.visible_districts(session, page.account)
-        if district and district not in {d.code for d in districts}:
+        if search["district"] and search["district"] not in {d.code for d in districts}:
             errors["district"] = "Choisissez un quartier dans la liste, ou « Tous »."
-        found = staff_residents.list_residents(
+        kept = {name: value for name, value in search.items() if value and name not in errors}
+        found = staff_residents.search_residents(
             session,
             page.account,
-            district=None if errors else district or None,
+            now=page.now,
+            district=kept.get("district"),
+            name=kept.get("name"),
+            phone=kept.get("phone"),
             page=int(number) if number.isdigit() else 1,
         )
     return page.render(
@@ -41,7 +71,8 @@ def resident_list(page: Page) -> Response:
         400 if errors else 200,
         found=found,
         districts=districts,
-        district=district,
+        search=search,
+        filters=urlencode(kept),
         errors=errors,
         answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
@@ -49,7 +80,7 @@ def resident_list(page: Page) -> Response:
 
 
 def resident_page(page: Page) -> Response:
-    return _detail(page, {})
+    return _detail(page, {}, opened=True)
 
 
 def export(page: Page) -> Response:
@@ -89,10 +120,11 @@ def erase(page: Page) -> Response:
     return page.redirect(LIST_PATH)
 
 
-def _detail(page: Page, errors: dict[str, str], status_code: int = 200) -> Response:
+def _detail(page: Page, errors: dict[str, str], status_code: int = 200, *, opened: bool = False) -> Response:
+    """The resident's page; `opened`: a staff member opened it (audited), rather than a form coming back."""
     assert page.account is not None
     with page.runtime.db.transaction() as session:
-        detail = _resident_detail(page, session)
+        detail = _resident_detail(page, session, opened=opened)
         if detail is None:
             return _not_found(page)
         requests = callbacks.resident_callbacks(session, page.account, _resident_id(page))
@@ -104,6 +136,8 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200) -> Respo
         errors=errors,
         answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
+        appointment_status_names=APPOINTMENT_STATUS_NAMES,
+        message_status_names=MESSAGE_STATUS_NAMES,
         times=PREFERRED_TIME_NAMES,
         when=lambda moment: timefmt.format_when(moment, page.runtime.settings.tz),
     )
@@ -114,11 +148,12 @@ def _resident_id(page: Page) -> int:
     return int(page.request.path_params["resident_id"])
 
 
-def _resident_detail(page: Page, session: Session) -> staff_residents.ResidentDetail | None:
+def _resident_detail(page: Page, session: Session, *, opened: bool = False) -> staff_residents.ResidentDetail | None:
     """The URL's resident as the signed-in account may see them; None when they may not (or are gone)."""
     assert page.account is not None
+    show = staff_residents.open_resident if opened else staff_residents.resident_detail
     try:
-        return staff_residents.resident_detail(session, page.account, _resident_id(page), now=page.now)
+        return show(session, page.account, _resident_id(page), now=page.now)
     except NotFound:
         return None
 
