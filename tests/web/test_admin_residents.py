@@ -12,7 +12,7 @@ from sqlmodel import select
 from relai_bot.services import audit, residents, staff_residents
 from relai_bot.services.errors import NotFound
 from relai_bot.store.models import APPOINTMENT_STATUSES, Appointment, Broadcast, OutboxMessage, Resident, id_of
-from relai_bot.web.admin.pages.residents import APPOINTMENT_STATUS_NAMES
+from relai_bot.web.admin.templates import APPOINTMENT_STATUS_NAMES
 from relai_bot.wiring import Runtime
 from tests.web.admin_support import admin_browser, make_account
 from tests.web.residents_support import add_resident, ask_callback, book, booked_places
@@ -109,7 +109,7 @@ def test_erase_after_confirmation_deletes_and_gives_the_place_back(runtime: Runt
     with admin_browser(runtime) as browser:
         browser.log_in("agent@mairie.re")
         detail = browser.get(f"/admin/residents/{resident_id}").text
-        assert "(1 à venir)" in detail and "réservé" in detail
+        assert "(1 à venir)" in detail and "<td>Prévu</td>" in detail
         confirm = browser.get(f"/admin/residents/{resident_id}/erase")
         assert confirm.status_code == 200 and "1 à venir" in confirm.text
         assert_accessible(confirm.text)
@@ -242,7 +242,7 @@ def test_the_residents_page_shows_their_history_without_message_bodies(runtime: 
     assert page.status_code == 200
     text = page.text
     assert "2 rendez-vous, les plus récents d'abord (0 à venir)" in text
-    assert text.index("<td>annulé par le service</td>") < text.index("<td>venu</td>")  # the latest first
+    assert text.index("<td>Annulé par le service</td>") < text.index("<td>Venu</td>")  # the latest first
     assert f'href="/admin/broadcasts/{broadcast_id}">Forum de l&#39;emploi</a>' in text and "remis" in text
     assert "Le corps du message" not in text and "Texte de la diffusion" not in text
     assert_accessible(text)

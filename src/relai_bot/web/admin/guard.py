@@ -81,6 +81,7 @@ class Page:
             "nav": self.nav,
             "path": self.request.url.path,
             "messages": self.session.pop(FLASH, []),
+            "now": self.now,
             "unstatused": self.unstatused,
         }
         html = self.templates.get_template(template).render(context | values)

@@ -19,14 +19,6 @@ from relai_bot.web.admin.guard import Page
 LIST_PATH = "/admin/openings"
 FIELDS = ("adviser", "venue", "kind", "weekday", "on_date", "start", "end", "slot_minutes", "capacity")
 OUT_OF_REACH = "Vous ne gérez pas ce lieu : choisissez un lieu de vos quartiers."
-APPOINTMENT_STATUS_NAMES = {
-    "booked": "réservé",
-    "cancelled": "annulé par l'habitant",
-    "service_cancelled": "annulé par le service",
-    "excused": "excusé",
-    "attended": "venu",
-    "no_show": "absent sans prévenir",
-}
 WAITLIST_STATUS_NAMES = {
     "waiting": "attend",
     "offered": "place proposée",
@@ -294,7 +286,6 @@ def slot_page(page: Page) -> Response:
     return page.render(
         "openings/slot.html",
         detail=detail,
-        appointment_status_names=APPOINTMENT_STATUS_NAMES,
         waitlist_status_names=WAITLIST_STATUS_NAMES,
         past=detail.slot.starts_at <= page.now,
     )

@@ -17,15 +17,7 @@ from relai_bot.web.admin.pages.callbacks import PREFERRED_TIME_NAMES
 
 LIST_PATH = "/admin/residents"
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS", "console": "console"}
-# An appointment's status (store: Appointment.status) and a broadcast message's, as staff read them
-APPOINTMENT_STATUS_NAMES = {
-    "booked": "réservé",
-    "cancelled": "annulé par l'habitant",
-    "service_cancelled": "annulé par le service",
-    "excused": "absence excusée",
-    "attended": "venu",
-    "no_show": "pas venu",
-}
+# A broadcast message's status as staff read it (appointments: the `appointment_status` filter)
 MESSAGE_STATUS_NAMES = {
     "pending": "en attente",
     "sending": "en cours d'envoi",
@@ -136,7 +128,6 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200, *, opene
         errors=errors,
         answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
-        appointment_status_names=APPOINTMENT_STATUS_NAMES,
         message_status_names=MESSAGE_STATUS_NAMES,
         times=PREFERRED_TIME_NAMES,
         when=lambda moment: timefmt.format_when(moment, page.runtime.settings.tz),
