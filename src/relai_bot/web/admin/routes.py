@@ -9,6 +9,7 @@ from relai_bot.web.admin.pages import (
     auth,
     broadcasts,
     callbacks,
+    dashboard,
     home,
     password,
     residents,
@@ -63,6 +64,15 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Voir les habitants qui demandent qu'on les rappelle, et noter ceux que vous avez rappelés.",
     ),
     AdminRoute("/callbacks/{callback_id:int}/done", callbacks.done, STAFF, ("POST",)),
+    AdminRoute(
+        "/dashboard",
+        dashboard.page,
+        STAFF,
+        nav="Tableau de bord",
+        summary="Voir ce que le relai apporte : habitants, rendez-vous, absences, diffusions, dispositifs.",
+    ),
+    AdminRoute("/dashboard.csv", dashboard.csv_export, STAFF),
+    AdminRoute("/dashboard/chart.svg", dashboard.chart, STAFF),
     AdminRoute(
         "/audit",
         audit.audit_log,
