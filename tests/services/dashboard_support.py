@@ -78,6 +78,8 @@ def make_activity(runtime: Runtime) -> Activity:
     _send_due(runtime, shift=0)
     clock.advance(days=8)
     with runtime.db.transaction() as session:
+        # The reminders not sent in time (the "2 hours before") are of no use any more: skipped
+        outbox.skip_pending(session, clock.now(), "expired", kind="reminder")
         # Seen, no-show, excused, seen, no-show, (none), the test resident's no-show
         for appointment_id, status in zip(
             found.appointments, ("attended", "no_show", "excused", "attended", "no_show", None, "no_show"), strict=True

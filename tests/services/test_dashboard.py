@@ -119,7 +119,9 @@ def test_the_figures_match_counts_made_in_the_database(any_runtime: Runtime) -> 
                 expected.get((False, "no_show"), 0),
             )
         assert sum(w.counted for w in board.no_shows) == counted == 4  # excused and unset are not counted
-        assert any(w.seen_reminded + w.no_show_reminded for w in board.no_shows)
+        week_49 = board.no_shows[1]  # a reminder failed for the two no-shows, reached the two seen
+        assert (week_49.seen_reminded, week_49.no_show_reminded, week_49.seen_not_reminded) == (2, 0, 0)
+        assert (week_49.no_show_not_reminded, week_49.rate_reminded, week_49.rate_not_reminded) == (2, 0.0, 1.0)
 
         # Broadcast delivery by the recipient's district
         rows = sql(

@@ -31,6 +31,7 @@ STYLE = Style(
     guide_stroke_color="#767676",
     major_guide_stroke_color="#767676",
     colors=COLOURS,
+    value_colors=("#ffffff",) * len(COLOURS),  # printed inside the bars: white on these colours, over 4.5:1
     opacity="1",
     opacity_hover="1",
     stroke_opacity="1",
@@ -39,7 +40,7 @@ STYLE = Style(
     label_font_size=13,
     major_label_font_size=13,
     legend_font_size=14,
-    value_font_size=12,
+    value_font_size=15,
     title_font_size=16,
     no_data_font_size=20,
 )
@@ -64,7 +65,7 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[Cell]]
-    chart: str  # "bar", "stacked" or "line"
+    chart: str  # "bar" (grouped: the bars of a group in the legend's order) or "stacked" (from the bottom)
     series: Sequence[tuple[str, Sequence[float | None]]]
     labels: list[str]
     unit: str = ""
@@ -81,7 +82,6 @@ class Table:
         kinds = {
             "bar": pygal.Bar,
             "stacked": pygal.StackedBar,
-            "line": pygal.Line,
         }
         chart = kinds[self.chart](
             style=STYLE,
@@ -91,8 +91,8 @@ class Table:
             height=400,
             explicit_size=False,
             legend_at_bottom=True,
-            legend_at_bottom_columns=min(len(self.series), 3) or 1,
-            print_values=self.chart != "line",
+            legend_at_bottom_columns=max(len(self.series), 1),
+            print_values=True,
             print_zeroes=False,
             x_label_rotation=30 if len(self.labels) > 6 else 0,
             truncate_label=-1,
@@ -103,14 +103,24 @@ class Table:
             dots_size=5,
             include_x_axis=True,
             margin_bottom=10,
+            y_labels=self._y_labels(),
         )
         chart.title = self.title
         chart.x_labels = self.labels
-        dashes = ("", "8,4", "2,4")
-        for n, (name, values) in enumerate(self.series):
-            chart.add(name, values, stroke_style={"width": 3, "dasharray": dashes[n % 3]})
+        for name, values in self.series:
+            chart.add(name, values)
         # pygal always writes its tooltips' configuration as a script, useless here (an image runs none)
         return SCRIPT.sub("", str(chart.render(is_unicode=True)))
+
+    def _y_labels(self) -> list[int]:
+        """Whole numbers on the vertical axis (percentages: 0 to 100), about eight steps."""
+        if self.unit == "%":
+            return list(range(0, 101, 20))
+        columns = zip(*[values for _, values in self.series], strict=True)
+        heights = [sum(v or 0 for v in c) if self.chart == "stacked" else max(v or 0 for v in c) for c in columns]
+        top = int(max(heights, default=0))
+        step = max(1, -(-top // 8))
+        return list(range(0, top + step + 1, step)) if top else [0, 1]
 
 
 def build(name: str, session: Session, scope: Scope, period: Period, now: datetime) -> Table:
@@ -187,10 +197,10 @@ def no_shows(session: Session, scope: Scope, period: Period, now: datetime) -> T
             ]
             for w in weeks
         ],
-        "line",
+        "bar",
         [
-            ("Avec rappel reçu (trait plein)", [_hundred(w.rate_reminded) for w in weeks]),
-            ("Sans rappel reçu (tirets)", [_hundred(w.rate_not_reminded) for w in weeks]),
+            ("Avec rappel reçu", [_hundred(w.rate_reminded) for w in weeks]),
+            ("Sans rappel reçu", [_hundred(w.rate_not_reminded) for w in weeks]),
         ],
         [_week(w.week) for w in weeks],
         unit="%",
