@@ -185,9 +185,15 @@ def chat(
 @app.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load La Possession's demo data.")] = False,
+    activity: Annotated[
+        bool,
+        typer.Option(
+            "--activity", help="Also fictional residents and appointments around today (a database without residents)."
+        ),
+    ] = False,
 ) -> None:
     """Load reference data (idempotent)."""
-    from relai_bot.wiring import migrate, seed_demo
+    from relai_bot.wiring import migrate, seed_demo, seed_demo_activity
 
     if not demo:
         typer.echo("relai-bot: say what to load: --demo", err=True)
@@ -199,6 +205,11 @@ def seed(
         f"districts={report.districts} venues={report.venues} schemes={report.schemes} "
         f"advisers={report.advisers} staff={report.staff} new_slots={report.slots_created}"
     )
+    if activity:
+        done = seed_demo_activity(runtime)
+        if not done.residents:
+            typer.echo("relai-bot: residents exist already: no demo activity added", err=True)
+        typer.echo(f"demo residents={done.residents} appointments={done.appointments} reminders={done.reminders}")
     runtime.close()
 
 

@@ -34,6 +34,10 @@ HOME = EntryPoint("menu")
 FIRST_CONTACT = EntryPoint("onboarding")
 REMINDER = EntryPoint("reminder", "remind", data=("appointment_id",))
 WAITLIST_OFFER = EntryPoint("waitlist_offer", "offer", data=("waitlist_entry_id", "offered_slot_id"))
+# The service changed an appointment (services/appointment_status.py): the resident is told, with a way on
+NOTICE_SERVICE_CANCELLED = EntryPoint("appointment_notice", "service_cancelled", data=("appointment_id",))
+NOTICE_MOVED = EntryPoint("appointment_notice", "moved", data=("appointment_id",))
+NOTICE_NO_SHOW = EntryPoint("appointment_notice", "no_show", data=("appointment_id",))
 # "/rendezvous", "mes rendez-vous" (keywords.yaml, group `appointments`) lead here from anywhere
 MY_APPOINTMENTS = EntryPoint("my_appointments")
 
@@ -44,5 +48,8 @@ ALL: Mapping[str, EntryPoint] = MappingProxyType(
         "REMINDER": REMINDER,
         "WAITLIST_OFFER": WAITLIST_OFFER,
         "MY_APPOINTMENTS": MY_APPOINTMENTS,
+        "NOTICE_SERVICE_CANCELLED": NOTICE_SERVICE_CANCELLED,
+        "NOTICE_MOVED": NOTICE_MOVED,
+        "NOTICE_NO_SHOW": NOTICE_NO_SHOW,
     }
 )

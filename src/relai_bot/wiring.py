@@ -13,6 +13,7 @@ from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.conversation.engine import Engine
 from relai_bot.conversation.flows import FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
+from relai_bot.seed.demo_activity import ActivityReport, load_demo_activity
 from relai_bot.seed.load import SeedReport, load_seed, read_seed
 from relai_bot.services.residents import count_residents
 from relai_bot.store.db import Database, is_empty, upgrade
@@ -74,5 +75,13 @@ def prepare_embedded(runtime: Runtime) -> SeedReport | None:
     if was_empty or (not has_schemes and residents == 0):
         report = seed_demo(runtime)
         log.info("demo data loaded: %s", report)
+        activity = seed_demo_activity(runtime)
+        log.info("demo activity loaded: %s", activity)
         return report
     return None
+
+
+def seed_demo_activity(runtime: Runtime) -> ActivityReport:
+    """Fictional residents and appointments around today (seed/demo_activity.py): an empty database only."""
+    with runtime.db.transaction() as session:
+        return load_demo_activity(session, now=runtime.clock.now(), tz=runtime.settings.tz)

@@ -92,6 +92,9 @@ ABSENT_ENTRY_POINTS = [
     "conversations/: entry point REMINDER: the flow 'reminder' is missing",
     "conversations/: entry point WAITLIST_OFFER: the flow 'waitlist_offer' is missing",
     "conversations/: entry point MY_APPOINTMENTS: the flow 'my_appointments' is missing",
+    "conversations/: entry point NOTICE_SERVICE_CANCELLED: the flow 'appointment_notice' is missing",
+    "conversations/: entry point NOTICE_MOVED: the flow 'appointment_notice' is missing",
+    "conversations/: entry point NOTICE_NO_SHOW: the flow 'appointment_notice' is missing",
 ]
 
 

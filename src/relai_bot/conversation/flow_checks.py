@@ -61,6 +61,8 @@ def find_problems(flows: FlowSet, checks: Checks) -> list[FlowProblem]:
             found += _check_actions(step, checks, written)
             # Several choices may repeat one mistake: it is said once
             problems += [FlowProblem(file, step_id, text) for text in dict.fromkeys(found)]
+    # A step the code sends residents to (an entry point) is reachable from the outside
+    reachable.update((p.flow, p.step) for p in checks.entry_points.values() if p.step and p.flow in flows.flows)
     closure = _closure(flows, reachable)
     for flow_id, flow in flows.flows.items():
         for step_id in flow.steps:

@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from relai_bot.delivery.adviser_messages import notify_unreached
-from relai_bot.services import broadcast_content, broadcasts, message_log, outbox, quiet_hours, reminders, waitlist
+from relai_bot.services import (
+    appointment_status,
+    broadcast_content,
+    broadcasts,
+    message_log,
+    outbox,
+    quiet_hours,
+    reminders,
+    waitlist,
+)
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -24,7 +33,7 @@ from relai_bot.wiring import Runtime
 log = logging.getLogger(__name__)
 
 # Kinds that follow the resident to another channel when the first one fails for good
-FALLBACK_KINDS = frozenset({"reminder", "waitlist_offer"})
+FALLBACK_KINDS = frozenset({"reminder", "waitlist_offer", "notice"})
 
 
 @dataclass
@@ -86,6 +95,11 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         appointment_start = appointment.starts_at if appointment else None
     elif row.kind == "waitlist_offer":
         reason = waitlist.offer_skip_reason(session, row, now)
+        if reason is not None:
+            _skip(session, row, now, reason)
+            return None
+    elif row.kind == "notice":
+        reason = appointment_status.notice_skip_reason(session, row, now)
         if reason is not None:
             _skip(session, row, now, reason)
             return None

@@ -163,7 +163,13 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
         },
         "addresses": [{"channel": a.channel, "address": a.address} for a in addresses],
         "appointments": [
-            {"id": a.id, "starts_at": a.starts_at.isoformat(), "status": a.status, "scheme_id": a.scheme_id}
+            {
+                "id": a.id,
+                "starts_at": a.starts_at.isoformat(),
+                "status": a.status,
+                "scheme_id": a.scheme_id,
+                "adviser_note": a.adviser_note,
+            }
             for a in appointments
         ],
         "callback_requests": [

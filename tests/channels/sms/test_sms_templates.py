@@ -115,6 +115,7 @@ def sample_context() -> dict[str, Any]:
         "appointment": appointment,
         "appointments": [appointment, appointment],
         "slot": slot,
+        "slots": [slot, slot, slot],
         "scheme": scheme(scheme_seed),
         "scheme_venues": [v.name for v in seed.venues if v.code in scheme_seed.venues][:4] or [venue.name],
         "results": results,

@@ -1,5 +1,5 @@
 """Python actions and input parsers that flow files name; importing this package registers them all."""
 
-from relai_bot.conversation.actions import account, appointments, discovery, onboarding, parsers, reminders
+from relai_bot.conversation.actions import account, appointments, discovery, notices, onboarding, parsers, reminders
 
-__all__ = ["account", "appointments", "discovery", "onboarding", "parsers", "reminders"]
+__all__ = ["account", "appointments", "discovery", "notices", "onboarding", "parsers", "reminders"]

@@ -14,10 +14,11 @@ from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
 
-OUTBOX_KINDS = ("reminder", "broadcast", "notification", "waitlist_offer", "digest")
+# notification and digest go to advisers; notice tells a resident the service changed their appointment
+OUTBOX_KINDS = ("reminder", "broadcast", "notification", "waitlist_offer", "digest", "notice")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped")
 # Lower goes first: a reminder never waits behind a broadcast
-PRIORITIES = {"reminder": 0, "waitlist_offer": 1, "notification": 2, "digest": 3, "broadcast": 5}
+PRIORITIES = {"reminder": 0, "waitlist_offer": 1, "notice": 1, "notification": 2, "digest": 3, "broadcast": 5}
 BROADCAST_STATUSES = ("pending_approval", "queued", "interrupted")
 WAITLIST_STATUSES = ("waiting", "offered", "accepted", "expired", "cancelled")
 

@@ -1,7 +1,7 @@
 """agenda and commune data: appointment statuses set by the service (cancelled by the service, excused),
 notes and who set the status, one-off openings and absences, advisers' calendar feed, test residents
 (the simulator), what a call-back's handler noted, venues' hours and accessibility, schemes' sources,
-amount and review dates, and the scheme events of the dashboard's funnel
+amount and review dates, the outbox's notices to residents, and the scheme events of the dashboard's funnel
 
 Revision ID: 0006_agenda
 Revises: 0005_staff_desk
@@ -23,6 +23,8 @@ depends_on = None
 
 UTC_DATETIME = relai_bot.store.types.UTCDateTime(timezone=True)
 OLD_STATUSES = "status IN ('booked', 'cancelled', 'attended', 'no_show')"
+OLD_KINDS = "kind IN ('reminder', 'broadcast', 'notification', 'waitlist_offer', 'digest')"
+NEW_KINDS = "kind IN ('reminder', 'broadcast', 'notification', 'waitlist_offer', 'digest', 'notice')"
 NEW_STATUSES = "status IN ('booked', 'cancelled', 'service_cancelled', 'excused', 'attended', 'no_show')"
 
 
@@ -70,6 +72,9 @@ def upgrade() -> None:
         )
         batch_op.drop_constraint("ck_appointment_status", type_="check")
         batch_op.create_check_constraint("ck_appointment_status", NEW_STATUSES)
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_constraint("ck_outbox_message_kind", type_="check")
+        batch_op.create_check_constraint("ck_outbox_message_kind", NEW_KINDS)
     with op.batch_alter_table("callback_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("handled_note", sa.Text(), nullable=True))
     with op.batch_alter_table("opening", schema=None) as batch_op:
@@ -114,6 +119,10 @@ def downgrade() -> None:
         batch_op.drop_column("on_date")
     with op.batch_alter_table("callback_request", schema=None) as batch_op:
         batch_op.drop_column("handled_note")
+    op.execute("DELETE FROM outbox_message WHERE kind = 'notice'")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_constraint("ck_outbox_message_kind", type_="check")
+        batch_op.create_check_constraint("ck_outbox_message_kind", OLD_KINDS)
     # The statuses the earlier schema knew: a cancellation is a cancellation, an excuse a no-show
     op.execute("UPDATE appointment SET status = 'cancelled' WHERE status = 'service_cancelled'")
     op.execute("UPDATE appointment SET status = 'no_show' WHERE status = 'excused'")
