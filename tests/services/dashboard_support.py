@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from relai_bot.clock import FrozenClock
-from relai_bot.services import booking, broadcasts, outbox, reminders, residents, scheme_events
-from relai_bot.store.models import Appointment, ChannelAddress, Resident, Scheme, id_of
+from relai_bot.services import appointment_status, booking, broadcasts, outbox, reminders, residents, scheme_events
+from relai_bot.store.models import ChannelAddress, Resident, Scheme, id_of
 from relai_bot.wiring import Runtime
 
 # (channel, address, district code or None, test resident?)
@@ -84,11 +84,16 @@ def make_activity(runtime: Runtime) -> Activity:
         for appointment_id, status in zip(
             found.appointments, ("attended", "no_show", "excused", "attended", "no_show", None, "no_show"), strict=True
         ):
-            appointment = session.get(Appointment, appointment_id)
-            assert appointment is not None and appointment.starts_at < clock.now()
             if status is not None:
-                appointment.status = status
-                session.add(appointment)
+                appointment_status.set_status(
+                    session,
+                    appointment_id=appointment_id,
+                    status=status,
+                    actor_id=None,
+                    now=clock.now(),
+                    tz=tz,
+                    follow_up_at=runtime.settings.no_show_follow_up_at,
+                )
         broadcasts.create_broadcast(
             session,
             broadcasts.BroadcastDraft(districts=["saint-laurent", "pichette"], text="Forum de l'emploi samedi"),
