@@ -46,7 +46,6 @@ SEEN, NO_SHOW = "attended", "no_show"
 DELIVERED_STATUSES = ("sent", "delivered")
 # How broadcast messages ended, in the dashboard's order ("waiting": pending or sending still)
 BROADCAST_OUTCOMES = ("delivered", "sent", "failed", "skipped", "waiting")
-NO_DISTRICT = "sans-quartier"
 
 
 @dataclass(frozen=True)
