@@ -174,6 +174,10 @@ def fill(runtime: Runtime, residents: int, appointments: int, now: datetime) -> 
         ):
             for part in chunks(rows):
                 session.execute(insert(model), part)
+    if runtime.db.engine.dialect.name == "postgresql":  # the statistics a live database keeps up to date
+        with runtime.db.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
     print(
         f"filled: {len(people)} residents, {len(addresses)} addresses, {len(booked)} appointments, "
         f"{len(messages)} outbox rows, {len(events)} scheme events"
