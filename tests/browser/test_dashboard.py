@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from relai_bot.services import accounts
-from relai_bot.wiring import Runtime
+from relai_bot.wiring import Runtime, seed_demo_activity
 from tests.browser.harness import axe_violations, screenshot_path, sign_in
 from tests.services.dashboard_support import make_activity
 
-STAFF = "agent@mairie-lapossession.re"
+ADMIN = "admin@mairie-lapossession.re"
 PASSWORD = "un mot de passe assez long"
 
 
@@ -18,15 +18,15 @@ async def test_the_dashboard_is_accessible_and_its_filters_work(runtime: Runtime
     with runtime.db.transaction() as session:
         accounts.create_account(
             session,
-            email=STAFF,
-            name="Agent Test",
-            role="staff",
-            districts=["saint-laurent", "pichette"],
+            email=ADMIN,
+            name="Admin Test",
+            role="admin",
             now=runtime.clock.now(),
             password=PASSWORD,
         )
+    seed_demo_activity(runtime)  # the demo's residents and appointments, then the tests' own activity
     make_activity(runtime)
-    await sign_in(page, site, STAFF, PASSWORD)
+    await sign_in(page, site, ADMIN, PASSWORD)
     await page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Tableau de bord").click()
     await page.get_by_label("Du (date)").fill("2026-11-23")
     await page.get_by_label("Au (date, incluse)").fill("2026-12-20")

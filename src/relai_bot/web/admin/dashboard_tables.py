@@ -65,7 +65,9 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[Cell]]
-    chart: str  # "bar" (grouped: the bars of a group in the legend's order) or "stacked" (from the bottom)
+    # "bar" (grouped: the bars of a group in the legend's order), "hbar" (the same, lying: for long names) or
+    # "stacked" (from the bottom)
+    chart: str
     series: Sequence[tuple[str, Sequence[float | None]]]
     labels: list[str]
     unit: str = ""
@@ -81,6 +83,7 @@ class Table:
         """The chart: a title and description for screen readers, no script, no XML prolog."""
         kinds = {
             "bar": pygal.Bar,
+            "hbar": pygal.HorizontalBar,
             "stacked": pygal.StackedBar,
         }
         chart = kinds[self.chart](
@@ -88,13 +91,14 @@ class Table:
             js=(),
             disable_xml_declaration=True,
             width=800,
-            height=400,
+            height=self.height,
             explicit_size=False,
             legend_at_bottom=True,
-            legend_at_bottom_columns=max(len(self.series), 1),
+            # (under lying bars the legend has only the plot's width: two a row)
+            legend_at_bottom_columns=min(max(len(self.series), 1), 2 if self.chart == "hbar" else 3),
             print_values=True,
             print_zeroes=False,
-            x_label_rotation=30 if len(self.labels) > 6 else 0,
+            x_label_rotation=30 if len(self.labels) > 6 and self.chart != "hbar" else 0,
             truncate_label=-1,
             truncate_legend=-1,
             show_y_guides=True,
@@ -102,15 +106,23 @@ class Table:
             value_formatter=(lambda v: f"{v:.0f} %") if self.unit == "%" else (lambda v: f"{v:.0f}"),
             dots_size=5,
             include_x_axis=True,
-            margin_bottom=10,
             y_labels=self._y_labels(),
         )
         chart.title = self.title
-        chart.x_labels = self.labels
+        # pygal lays the groups of lying bars from the bottom up: reversed, they read as the table does
+        order = -1 if self.chart == "hbar" else 1
+        chart.x_labels = self.labels[::order]
         for name, values in self.series:
-            chart.add(name, values)
+            chart.add(name, list(values)[::order])
         # pygal always writes its tooltips' configuration as a script, useless here (an image runs none)
         return SCRIPT.sub("", str(chart.render(is_unicode=True)))
+
+    @property
+    def height(self) -> int:
+        """Lying bars need room for each (about 20 px), the others a fixed height."""
+        if self.chart != "hbar":
+            return 400
+        return max(300, 140 + 20 * len(self.labels) * max(len(self.series), 1))
 
     def _y_labels(self) -> list[int]:
         """Whole numbers on the vertical axis (percentages: 0 to 100), about eight steps."""
@@ -139,7 +151,7 @@ def residents(session: Session, scope: Scope, period: Period, now: datetime) -> 
         "par Telegram et par SMS compte dans les deux canaux, une fois dans le total)",
         ["Quartier", *names, "Total"],
         [[_district(r.district), *[r.by_channel.get(c, 0) for c in channels], r.total] for r in rows],
-        "bar",
+        "hbar",
         [(n, [float(r.by_channel.get(c, 0)) for r in rows]) for n, c in zip(names, channels, strict=True)],
         [_district(r.district) for r in rows],
     )
@@ -232,7 +244,7 @@ def funnel(session: Session, scope: Scope, period: Period, now: datetime) -> Tab
         "ont ouvert sa fiche, qui ont pris rendez-vous, et qui ont été reçus",
         ["Dispositif", *[s for s, _ in steps], "Reçus en rendez-vous"],
         [[r.name, r.shown, r.opened, r.booked, r.seen] for r in rows],
-        "bar",
+        "hbar",
         [(label, [float(getattr(r, field)) for r in rows]) for label, field in steps]
         + [("Reçus en rendez-vous", [float(r.seen) for r in rows])],
         [r.name for r in rows],
