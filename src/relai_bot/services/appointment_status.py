@@ -35,9 +35,9 @@ FOLLOW_UP_WITHIN = timedelta(days=7)
 # A follow-up not sent by then (a long outage) is of no use any more
 FOLLOW_UP_USEFUL_FOR = timedelta(days=2)
 
-STATUS_CHANGED = "appointment.status_changed"
-NOTE_CHANGED = "appointment.note_changed"
-MOVED = "appointment.moved"
+STATUS_CHANGED = audit.APPOINTMENT_STATUS_CHANGED
+NOTE_CHANGED = audit.APPOINTMENT_NOTE_CHANGED
+MOVED = audit.APPOINTMENT_MOVED
 
 
 class StatusNotAllowed(DomainError):

@@ -34,6 +34,15 @@ TELEGRAM_UNLINKED = "telegram.unlinked"
 DATA_EXPORTED = "resident.exported"
 DATA_ERASED = "resident.erased"
 CALLBACK_HANDLED = "callback.handled"
+# The agenda: a CSV export (the period in `detail`), an adviser's private calendar feed (target: the adviser)
+AGENDA_EXPORTED = "agenda.exported"
+FEED_CREATED = "agenda_feed.created"
+FEED_REGENERATED = "agenda_feed.regenerated"
+FEED_REVOKED = "agenda_feed.revoked"
+# What the service did to an appointment (services/appointment_status.py; target: the appointment)
+APPOINTMENT_STATUS_CHANGED = "appointment.status_changed"
+APPOINTMENT_NOTE_CHANGED = "appointment.note_changed"
+APPOINTMENT_MOVED = "appointment.moved"
 
 
 def record(

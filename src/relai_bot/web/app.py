@@ -1,4 +1,5 @@
-"""The web application: GET /healthz, the channels' webhooks, the back-office under /admin."""
+"""The web application: GET /healthz, the channels' webhooks, the back-office under /admin, the advisers'
+private agenda feeds under /calendar."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import current_revision, head_revision
 from relai_bot.web.admin.app import admin_mount
+from relai_bot.web.calendar_feed import calendar_feed_route
 from relai_bot.wiring import Runtime
 
 
@@ -67,7 +69,11 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), admin_mount(runtime, admin_secret)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        admin_mount(runtime, admin_secret),
+        calendar_feed_route(runtime),  # an adviser's private agenda feed: the secret token, no session
+    ]
     for channel in channels:
         routes += channel.routes()
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from relai_bot.services.accounts import ROLES, Account, get_account
+from relai_bot.staff import agenda_views
 from relai_bot.wiring import Runtime
 
 PREFIX = "/admin"
@@ -31,6 +32,8 @@ EVERYONE: frozenset[str] = frozenset(ROLES)
 ADMINS: frozenset[str] = frozenset({"admin"})
 # Administrators and neighbourhood staff: broadcasts, residents and call-backs (staff: of their districts)
 STAFF: frozenset[str] = frozenset({"admin", "staff"})
+# Administrators and advisers: an adviser's private calendar feed (advisers: their own)
+FEED_OWNERS: frozenset[str] = frozenset({"admin", "adviser"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
 ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
 SECURITY_HEADERS = {
@@ -53,6 +56,8 @@ class Page:
     templates: Environment
     nav: Sequence[AdminRoute]
     now: datetime
+    # The banner: past appointments without a status in the account's agenda (read when signing the request in)
+    unstatused: int = 0
 
     @property
     def session(self) -> dict[str, Any]:
@@ -76,6 +81,7 @@ class Page:
             "nav": self.nav,
             "path": self.request.url.path,
             "messages": self.session.pop(FLASH, []),
+            "unstatused": self.unstatused,
         }
         html = self.templates.get_template(template).render(context | values)
         return HTMLResponse(html, status_code=status_code)
@@ -125,9 +131,9 @@ def _guarded(
         session = request.session
         if CSRF not in session:
             session[CSRF] = secrets.token_urlsafe(32)
-        account, expired = await run_in_threadpool(_signed_in, runtime, session, now, idle)
+        account, expired, unstatused = await run_in_threadpool(_signed_in, runtime, session, now, idle)
         form = await request.form() if request.method == "POST" else FormData()
-        page = Page(request, runtime, account, form, templates, [r for r in nav if r.allows(account)], now)
+        page = Page(request, runtime, account, form, templates, [r for r in nav if r.allows(account)], now, unstatused)
         if route.roles is not None and account is None:
             if expired:
                 page.flash("Votre session a expiré après une période sans activité. Connectez-vous à nouveau.")
@@ -151,11 +157,12 @@ def _guarded(
 
 def _signed_in(
     runtime: Runtime, session: dict[str, Any], now: datetime, idle: timedelta
-) -> tuple[Account | None, bool]:
-    """The session's account, if it is still valid; (None, True) when it just expired."""
+) -> tuple[Account | None, bool, int]:
+    """The session's account, if it is still valid ((None, True) when it just expired), and how many past
+    appointments of its agenda have no status yet (one COUNT, for the banner)."""
     account_id = session.get(ACCOUNT)
     if not isinstance(account_id, int):
-        return None, False
+        return None, False, 0
     seen = session.get(SEEN)
     try:
         last = datetime.fromisoformat(seen) if isinstance(seen, str) else None
@@ -163,13 +170,15 @@ def _signed_in(
         last = None
     if last is None or now - last > idle:
         end_session(session)
-        return None, True
+        return None, True, 0
     with runtime.db.transaction() as db:
         account = get_account(db, account_id)
-    if account is None or not account.can_sign_in or session.get(PASSWORD_STAMP) != account.password_stamp:
+        valid = account is not None and account.can_sign_in and session.get(PASSWORD_STAMP) == account.password_stamp
+        unstatused = agenda_views.unstatused_count(db, account, now) if account is not None and valid else 0
+    if account is None or not valid:
         end_session(session)  # disabled, or the password changed elsewhere (a reset): sign in again
-        return None, False
-    return account, False
+        return None, False, 0
+    return account, False, unstatused
 
 
 def start_session(session: dict[str, Any], account: Account, now: datetime) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from relai_bot.web.admin.guard import ADMINS, EVERYONE, STAFF, AdminRoute
+from relai_bot.web.admin.guard import ADMINS, EVERYONE, FEED_OWNERS, STAFF, AdminRoute
 from relai_bot.web.admin.pages import (
     accounts,
+    agenda,
     audit,
     auth,
     broadcasts,
@@ -21,6 +22,19 @@ ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute("/logout", auth.logout, EVERYONE, ("GET", "POST"), before_password_change=True),
     AdminRoute("/accessibilite", home.accessibility, None),
     AdminRoute("/", home.home, EVERYONE, nav="Accueil"),
+    AdminRoute(
+        "/agenda",
+        agenda.agenda_page,
+        EVERYONE,
+        nav="Agenda",
+        summary="Voir les rendez-vous du jour ou de la semaine, noter qui est venu, garder une note.",
+    ),
+    AdminRoute("/agenda/pending", agenda.pending, EVERYONE),
+    AdminRoute("/agenda.csv", agenda.export_csv, EVERYONE),
+    AdminRoute("/agenda/feed", agenda.feed_page, FEED_OWNERS, ("GET", "POST")),
+    AdminRoute("/appointments/{appointment_id:int}", agenda.appointment_page, EVERYONE),
+    AdminRoute("/appointments/{appointment_id:int}/status", agenda.set_status, EVERYONE, ("POST",)),
+    AdminRoute("/appointments/{appointment_id:int}/note", agenda.set_note, EVERYONE, ("POST",)),
     AdminRoute(
         "/broadcasts",
         broadcasts.broadcast_list,

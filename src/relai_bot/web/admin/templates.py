@@ -38,6 +38,24 @@ EXCLUSION_NAMES = {
     "weekly_cap": "Ont déjà reçu le maximum de diffusions de la semaine",
 }
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS"}
+# An appointment's status (store.models.agenda.APPOINTMENT_STATUSES) as staff read it: the agenda's pages,
+# its CSV and calendar feed all take it from here
+APPOINTMENT_STATUS_NAMES = {
+    "booked": "Prévu",
+    "cancelled": "Annulé par l'habitant",
+    "service_cancelled": "Annulé par le service",
+    "excused": "Excusé",
+    "attended": "Venu",
+    "no_show": "Absent",
+}
+UNSTATUSED_PAST = "À renseigner"
+
+
+def appointment_status_name(status: str, past: bool = False) -> str:
+    """ "Prévu" while to come; a past appointment still "booked" has its status to fill in."""
+    if status == "booked" and past:
+        return UNSTATUSED_PAST
+    return APPOINTMENT_STATUS_NAMES.get(status, status)
 
 
 def admin_templates_dir() -> Path:
@@ -72,5 +90,8 @@ def admin_environment(tz: ZoneInfo) -> Environment:
     ):
         env.filters[name] = lambda value, names=names: names.get(str(value), str(value))
     env.filters["local_date"] = local_date
+    env.filters["appointment_status"] = appointment_status_name
+    env.filters["clock"] = lambda moment: timefmt.format_clock(moment, tz)
+    env.filters["day"] = lambda moment: timefmt.format_day(moment, tz)
     env.filters["role_name"] = lambda role: ROLE_NAMES.get(str(role), str(role))
     return env

@@ -43,7 +43,7 @@ def resident_list(page: Page) -> Response:
         districts=districts,
         district=district,
         errors=errors,
-        answer=_answer(page),
+        answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
     )
 
@@ -102,7 +102,7 @@ def _detail(page: Page, errors: dict[str, str], status_code: int = 200) -> Respo
         detail=detail,
         requests=requests,
         errors=errors,
-        answer=_answer(page),
+        answer=answer_labels(page),
         channel_names=CHANNEL_NAMES,
         times=PREFERRED_TIME_NAMES,
         when=lambda moment: timefmt.format_when(moment, page.runtime.settings.tz),
@@ -127,7 +127,7 @@ def _not_found(page: Page) -> Response:
     return page.render("not_found.html", 404, what=NOT_FOUND, back=LIST_PATH)
 
 
-def _answer(page: Page) -> Callable[[str, str | None], str]:
+def answer_labels(page: Page) -> Callable[[str, str | None], str]:
     """A questionnaire answer as residents read it (the label of the question's choice), "—" when none."""
     renderer = page.runtime.renderer
 
