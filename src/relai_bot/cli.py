@@ -106,6 +106,7 @@ def serve() -> None:
     from relai_bot.channels.registry import build_channels
     from relai_bot.services.delivery_records import DeliveryRecords
     from relai_bot.staff.telegram_desk import StaffDesk
+    from relai_bot.turns import SIMULATED_CHANNELS
     from relai_bot.web.app import create_app
 
     settings = _settings()
@@ -124,7 +125,9 @@ def serve() -> None:
     except SettingsError as error:  # e.g. PostgreSQL without RELAI_ADMIN_SECRET_KEY
         typer.echo(f"relai-bot: {error}", err=True)
         raise typer.Exit(2) from None
-    names = ", ".join(channel.name for channel in channels) or "none (set RELAI_TELEGRAM_TOKEN or RELAI_TWILIO_*)"
+    providers = [channel.name for channel in channels if channel.name not in SIMULATED_CHANNELS]
+    names = ", ".join(providers) or "none (set RELAI_TELEGRAM_TOKEN or RELAI_TWILIO_*)"
+    names += "; the simulator at /admin/simulator"
     typer.echo(
         f"relai-bot: listening on http://{settings.host}:{settings.port} (GET /healthz, /admin); channels: {names}",
         err=True,

@@ -10,6 +10,16 @@ InboundKind = Literal["text", "choice", "start", "media", "location", "contact"]
 # Telegram shows it as a keyboard with a request_contact button; other channels show nothing more.
 SharePhone = Literal["offer", "withdraw"]
 
+# The back-office's simulator (channels/web.py): staff talk to the bot as a test resident, on a channel of
+# its own that imitates a real one (that channel's versions of the texts). Its addresses are the
+# simulator's only, and whoever consents there is a test resident (services.residents.create_resident).
+SIMULATED_CHANNELS: dict[str, str] = {"web_telegram": "telegram", "web_sms": "sms"}
+
+
+def texts_channel(channel: str) -> str:
+    """The channel whose versions of the texts `channel` shows (itself, unless it is a simulated one)."""
+    return SIMULATED_CHANNELS.get(channel, channel)
+
 
 @dataclass(frozen=True)
 class Inbound:

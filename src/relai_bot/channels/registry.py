@@ -1,8 +1,10 @@
-"""Which channels run: each one whose credentials are set, built from what it uses."""
+"""Which channels run: each one whose credentials are set, built from what it uses, and the back-office's
+simulator (channels/web.py), which needs none."""
 
 from __future__ import annotations
 
 from relai_bot.channels.base import ChannelAdapter
+from relai_bot.channels.web import build_web_channels
 from relai_bot.config import Settings
 from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.conversation.render import Renderer
@@ -28,4 +30,5 @@ def build_channels(
         from relai_bot.channels.sms.channel import SmsChannel
 
         channels.append(SmsChannel(settings, dispatcher, renderer, records))
+    channels += build_web_channels(dispatcher, renderer, settings, records)
     return channels

@@ -21,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from relai_bot.services import timefmt
 from relai_bot.services.text import fold
+from relai_bot.turns import texts_channel
 
 KEYWORD_GROUPS = ("menu", "help", "back", "cancel", "stop", "start", "appointments")
 _BLANKS = re.compile(r"\n{3,}")
@@ -97,6 +98,7 @@ class Renderer:
 
     def render(self, name: str, *, language: str | None, channel: str, context: dict[str, Any]) -> str:
         lang = self._language(language)
+        channel = texts_channel(channel)  # the simulator shows the texts of the channel it imitates
         file = self._template_file(name, lang, channel)
         if file is None:
             raise TemplateNotFound(name)

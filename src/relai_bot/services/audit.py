@@ -43,6 +43,8 @@ FEED_REVOKED = "agenda_feed.revoked"
 APPOINTMENT_STATUS_CHANGED = "appointment.status_changed"
 APPOINTMENT_NOTE_CHANGED = "appointment.note_changed"
 APPOINTMENT_MOVED = "appointment.moved"
+# The simulator: a staff member erased their test resident to start again
+SIMULATOR_RESET = "simulator.reset"
 
 
 def record(

@@ -168,8 +168,9 @@ def audience(
 ) -> Audience:
     """Who a broadcast reaches now, on which channel, and who is left out and why (the one rule).
 
-    The residents of `districts` whose answers match the filters on age bracket, situation and goal
-    (a filter keeps those who gave one of its values; a resident who did not answer is not kept), then:
+    The real residents (not the simulator's test residents) of `districts` whose answers match the filters
+    on age bracket, situation and goal (a filter keeps those who gave one of its values; a resident who did
+    not answer is not kept), then:
     said no to opportunities, stopped, unreachable, no reachable Telegram or SMS address, or the weekly
     cap reached (broadcasts_in_week).
     The channel is the first reachable address in outbox.CHANNEL_PREFERENCE (Telegram, then SMS).
@@ -177,7 +178,7 @@ def audience(
     chosen = resolve_districts(session, list(districts))
     names = {d.id: d.name for d in chosen}
     # Only the columns the rule reads (a district may hold thousands of residents: no ORM objects)
-    query = sa_select(*AUDIENCE_COLUMNS).where(col(Resident.district_id).in_(list(names)))
+    query = sa_select(*AUDIENCE_COLUMNS).where(col(Resident.district_id).in_(list(names)), residents.real_residents())
     if age_brackets:
         query = query.where(col(Resident.age_bracket).in_(list(age_brackets)))
     if situations:

@@ -22,9 +22,11 @@ from sqlmodel import Session, col, select
 from relai_bot.store.db import insert_new
 from relai_bot.store.models import ChannelAddress, OutboxMessage
 from relai_bot.store.models.delivery import PRIORITIES
+from relai_bot.turns import SIMULATED_CHANNELS
 
-# Channels the outbox delivers to, in order of preference (Telegram is free and has buttons)
-CHANNEL_PREFERENCE = ("telegram", "sms")
+# Channels the outbox delivers to, in order of preference (Telegram is free and has buttons); the
+# simulator's channels last (only test residents have addresses there)
+CHANNEL_PREFERENCE = ("telegram", "sms", *SIMULATED_CHANNELS)
 FINAL_STATUSES = frozenset({"sent", "delivered", "failed", "skipped"})
 _INSERT_CHUNK = 500
 

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 from relai_bot.entry_points import REMINDER
 from relai_bot.services import outbox
 from relai_bot.services.errors import AppointmentNotActive, NotFound
-from relai_bot.store.models import Appointment, OutboxMessage, Slot, id_of
+from relai_bot.services.residents import real_residents
+from relai_bot.store.models import Appointment, OutboxMessage, Resident, Slot, id_of
 from relai_bot.time_settings import ReminderOffset
 
 # A reminder is of no use once the appointment is this close (the resident could not get there)
@@ -39,7 +40,10 @@ def schedule_reminders(session: Session, now: datetime, tz: ZoneInfo, offsets: l
         return 0
     horizon = max(timedelta(days=o.days + 1) if o.before is None else o.before for o in offsets)
     appointments = session.exec(
-        select(Appointment).where(
+        select(Appointment)
+        .join(Resident, col(Resident.id) == Appointment.resident_id)
+        .where(
+            real_residents(),  # a test resident of the simulator gets no reminder
             Appointment.status == "booked",
             Appointment.starts_at > now + USEFUL_UNTIL_BEFORE,
             Appointment.starts_at <= now + horizon + timedelta(days=1),

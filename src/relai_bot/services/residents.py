@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import delete, func, update
+from sqlalchemy import ColumnElement, delete, false, func, update
 from sqlmodel import Session, col, select
 
 from relai_bot.services.booking import release_future_places
@@ -24,11 +24,23 @@ from relai_bot.store.models import (
     Resident,
     id_of,
 )
+from relai_bot.turns import SIMULATED_CHANNELS
 
 
 def address_tag(channel: str, address: str) -> str:
     """A short, non-reversible tag for logs: never log a phone number or chat id."""
     return hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:10]
+
+
+def real_residents() -> ColumnElement[bool]:
+    """The residents who count: the simulator's test residents are left out of broadcasts, reminders,
+    statistics and the staff's lists (the one rule; every such query adds this WHERE clause)."""
+    return col(Resident.test) == false()
+
+
+def is_test_address(channel: str) -> bool:
+    """An address of the back-office's simulator: whoever consents there is a test resident."""
+    return channel in SIMULATED_CHANNELS
 
 
 def find_by_address(session: Session, channel: str, address: str) -> Resident | None:
@@ -41,11 +53,13 @@ def find_by_address(session: Session, channel: str, address: str) -> Resident | 
 
 
 def create_resident(session: Session, channel: str, address: str, now: datetime, *, language: str = "fr") -> Resident:
-    """Called when a person gives consent: before that, nothing about them is stored."""
+    """Called when a person gives consent: before that, nothing about them is stored. On a simulated
+    channel the resident is a test resident."""
     existing = find_by_address(session, channel, address)
     if existing is not None:
         return existing
-    resident = Resident(language=language, consent_at=now, last_seen_at=now, created_at=now)
+    test = is_test_address(channel)
+    resident = Resident(language=language, consent_at=now, last_seen_at=now, created_at=now, test=test)
     session.add(resident)
     session.flush()
     session.add(ChannelAddress(resident_id=id_of(resident), channel=channel, address=address, created_at=now))
@@ -184,6 +198,7 @@ def export_resident(session: Session, resident_id: int, tz_name: str) -> dict[st
 
 
 def count_residents(session: Session) -> int:
+    """Every resident, test residents included (is the database empty of people?)."""
     return session.exec(select(func.count()).select_from(Resident)).one()
 
 

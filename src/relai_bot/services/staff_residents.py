@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlalchemy import ColumnElement, and_, false, func, or_
 from sqlmodel import Session, col, select
 
 from relai_bot.services import audit, residents
@@ -67,14 +67,15 @@ class ResidentDetail:
 
 
 def resident_scope(session: Session, account: Account) -> ColumnElement[bool]:
-    """A WHERE clause on `Resident` keeping the residents this account may see (`Account.may_reach_resident`)."""
+    """A WHERE clause on `Resident` keeping the residents this account may see (`Account.may_reach_resident`);
+    the simulator's test residents are never listed (they are reached from the simulator only)."""
     if account.is_admin:
-        return true()
+        return residents.real_residents()
     ids = [id_of(d) for d in visible_districts(session, account)]
     clauses: list[ColumnElement[bool]] = [col(Resident.district_id).in_(ids)] if ids else []
     if account.may_reach_resident(None):
         clauses.append(col(Resident.district_id).is_(None))
-    return or_(*clauses) if clauses else false()
+    return and_(residents.real_residents(), or_(*clauses)) if clauses else false()
 
 
 def list_residents(
@@ -98,7 +99,7 @@ def list_residents(
 def get_resident(session: Session, account: Account, resident_id: int) -> Resident:
     """The resident, if this account may see them; NotFound otherwise (whether they exist or not)."""
     resident = session.get(Resident, resident_id)
-    if resident is None or not account.may_reach_resident(resident.district_id):
+    if resident is None or resident.test or not account.may_reach_resident(resident.district_id):
         raise NotFound(f"resident {resident_id}")
     return resident
 

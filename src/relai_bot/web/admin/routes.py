@@ -14,6 +14,7 @@ from relai_bot.web.admin.pages import (
     home,
     password,
     residents,
+    simulator,
     telegram,
 )
 
@@ -87,6 +88,15 @@ ROUTES: tuple[AdminRoute, ...] = (
     ),
     AdminRoute("/dashboard.csv", dashboard.csv_export, STAFF),
     AdminRoute("/dashboard/chart.svg", dashboard.chart, STAFF),
+    AdminRoute(
+        "/simulator",
+        simulator.simulator_page,
+        EVERYONE,
+        nav="Simulateur",
+        summary="Parler au relai comme un habitant de test, pour essayer un parcours avant les habitants.",
+    ),
+    AdminRoute("/simulator/say", simulator.say, EVERYONE, ("POST",)),
+    AdminRoute("/simulator/reset", simulator.reset, EVERYONE, ("POST",)),
     AdminRoute(
         "/audit",
         audit.audit_log,

@@ -36,6 +36,7 @@ ACTION_NAMES = {
     audit.TELEGRAM_LINKED: "Telegram lié",
     audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
     audit.TELEGRAM_UNLINKED: "Telegram délié",
+    audit.SIMULATOR_RESET: "simulateur recommencé",
 }
 
 
