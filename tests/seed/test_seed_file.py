@@ -8,7 +8,7 @@ from datetime import datetime, time
 import pytest
 import yaml
 
-from relai_bot.seed.schema import SeedFile
+from relai_bot.seed.schema import OpeningSeed, SeedFile
 from tests.paths import PACKAGE
 
 SEED_PATH = PACKAGE / "seed" / "demo.yaml"
@@ -116,10 +116,22 @@ def test_openings_are_within_working_hours(seed: SeedFile) -> None:
             assert (end - start) % opening.slot_minutes == 0, (adviser.code, opening)
 
 
-def test_one_group_information_meeting(seed: SeedFile) -> None:
+def test_one_weekly_group_information_meeting_and_one_one_off_session(seed: SeedFile) -> None:
     groups = [o for a in seed.advisers for o in a.openings if o.capacity > 1]
-    assert len(groups) == 1
-    assert groups[0].slot_minutes == 120
+    assert [o.weekday is None for o in groups].count(False) == 1
+    once = [o for o in groups if o.weekday is None]
+    assert len(once) == 1 and once[0].on_date is not None
+    assert all(o.slot_minutes == 120 for o in groups)
+
+
+@pytest.mark.parametrize("when", [{}, {"weekday": "mon", "date": "2026-12-17"}])
+def test_an_opening_is_weekly_or_once(when: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="a weekday"):
+        OpeningSeed.model_validate({"start": "09:00", "end": "10:00", "venue": "x", "slot_minutes": 30} | when)
+    opening = OpeningSeed.model_validate(
+        {"date": "2026-12-17", "start": "09:00", "end": "10:00", "venue": "x", "slot_minutes": 30}
+    )
+    assert opening.on_date is not None and opening.weekday is None
 
 
 def test_remote_venue_is_used(seed: SeedFile) -> None:

@@ -319,3 +319,33 @@ async def test_by_sms_the_follow_up_is_one_message_within_budget_and_its_numbers
 def _resident_of(runtime: Runtime, number: str) -> int:
     with runtime.db.transaction() as session:
         return session.exec(select(ChannelAddress.resident_id).where(ChannelAddress.address == number)).one()
+
+
+async def test_every_status_fits_its_column_on_both_databases(any_runtime: Runtime) -> None:
+    """ "service_cancelled" is the longest status: PostgreSQL refuses what does not fit its column."""
+    driver = Driver(any_runtime)
+    clock: FrozenClock = any_runtime.clock  # type: ignore[assignment]
+    first, second = await onboard(driver, "6700"), await onboard(driver, "6701")
+    _slot, cancelled = full_slot(any_runtime, first)
+    _set(any_runtime, cancelled, "service_cancelled")
+    with any_runtime.db.transaction() as session:
+        other = session.exec(
+            select(Slot)
+            .where(Slot.booked == 0, Slot.starts_at > clock.now() + timedelta(days=1))
+            .order_by(col(Slot.starts_at))
+        ).first()
+        assert other is not None
+        appointment = booking.book_slot(
+            session,
+            resident_id=second.turn.resident_id,
+            slot_id=other.id,
+            scheme_id=None,  # type: ignore[arg-type]
+            channel="telegram",
+            now=clock.now(),
+        )
+        appointment_id = appointment.id
+    clock.set(_appointment(any_runtime, appointment_id).ends_at + timedelta(minutes=5))  # type: ignore[arg-type]
+    for value in ("no_show", "excused", "attended"):
+        _set(any_runtime, appointment_id, value)  # type: ignore[arg-type]
+    assert _appointment(any_runtime, cancelled).status == "service_cancelled"
+    assert _appointment(any_runtime, appointment_id).status == "attended"  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlmodel import func, select
 
@@ -177,3 +177,21 @@ def test_link_adviser_command_then_the_digest_has_an_address(sqlite_url: str) ->
         rows = session.exec(select(AdviserAddress)).all()
         assert [(r.channel, r.address) for r in rows] == [("telegram", "434343")]
     db.dispose()
+
+
+def test_the_digest_leaves_out_the_simulators_test_residents(runtime: Runtime) -> None:
+    from relai_bot.services.digest import adviser_day
+
+    clock: FrozenClock = runtime.clock  # type: ignore[assignment]
+    clock.set(local(2026, 12, 1, 7, 0))
+    with runtime.db.transaction() as session:
+        ids = add_residents(session, 2, clock.now())
+        tester = session.get(Resident, ids[1])
+        assert tester is not None
+        tester.test = True  # booked through /admin/simulator
+        session.add(tester)
+    appointments = book_today(runtime, ids)
+    with runtime.db.transaction() as session:
+        adviser_id = session.get(Slot, appointments[0].slot_id).adviser_id  # type: ignore[union-attr]
+        lines = adviser_day(session, adviser_id, date(2026, 12, 1), runtime.settings.tz)
+    assert [line.resident_id for line in lines] == [ids[0]]

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from relai_bot.delivery.adviser_messages import notify_adviser
 from relai_bot.services import digest, quiet_hours, reminders, retention, waitlist
-from relai_bot.services.agenda import extend_slots
+from relai_bot.services.agenda import SLOT_WEEKS_AHEAD, extend_slots
 from relai_bot.store.models import Conversation, ProcessedMessage, id_of
 from relai_bot.wiring import Runtime
 
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 DEDUP_WINDOW = timedelta(hours=48)
 # A person who never answered the consent question is forgotten after this
 ABANDONED_ONBOARDING = timedelta(days=2)
-SLOT_WEEKS_AHEAD = 6
 
 
 def reminders_tick(runtime: Runtime) -> int:

@@ -21,7 +21,7 @@ from pydantic import model_validator
 from sqlmodel import Session, col, select
 
 from relai_bot.seed.schema import Goal, Situation, _Strict
-from relai_bot.services import outbox, quiet_hours
+from relai_bot.services import agenda, outbox, quiet_hours
 from relai_bot.store.models import (
     Adviser,
     AdviserScheme,
@@ -93,7 +93,7 @@ def load_demo_activity(session: Session, *, now: datetime, tz: ZoneInfo) -> Acti
             continue
         chance = 0.7 if offset == 0 else 0.3
         for opening in (o for o in openings if o.weekday == day.weekday()):
-            for start in _starts(opening, day, tz):
+            for start, _end in agenda.cut(opening, day, tz):
                 if rng.random() > chance:
                     continue
                 seats = min(opening.capacity, rng.randint(3, 6)) if opening.capacity > 1 else 1
@@ -176,17 +176,6 @@ def _adviser_schemes(session: Session) -> dict[int, list[Scheme]]:
     for adviser_id, scheme in rows:
         found.setdefault(adviser_id, []).append(scheme)
     return found
-
-
-def _starts(opening: Opening, day: date, tz: ZoneInfo) -> list[datetime]:
-    start = datetime.combine(day, opening.start, tzinfo=tz)
-    end = datetime.combine(day, opening.end, tzinfo=tz)
-    step = timedelta(minutes=opening.slot_minutes)
-    starts = []
-    while start + step <= end:
-        starts.append(start)
-        start += step
-    return starts
 
 
 def _slot(session: Session, opening: Opening, start: datetime) -> Slot:

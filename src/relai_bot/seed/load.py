@@ -131,7 +131,8 @@ def load_seed(session: Session, seed: SeedFile, *, now: datetime, tz: ZoneInfo) 
                 Opening(
                     adviser_id=id_of(adviser),
                     venue_id=id_of(venues[o.venue]),
-                    weekday=WEEKDAYS.index(o.weekday),
+                    weekday=WEEKDAYS.index(o.weekday) if o.weekday is not None else None,
+                    on_date=o.on_date,
                     start=o.start,
                     end=o.end,
                     slot_minutes=o.slot_minutes,

@@ -6,7 +6,7 @@ The vocabulary below (situations, goals, weekdays) is the one the eligibility ra
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, time
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -95,9 +95,10 @@ class SchemeSeed(_Strict):
 
 
 class OpeningSeed(_Strict):
-    """A weekly opening of an adviser at a venue, cut into slots."""
+    """An opening of an adviser at a venue, cut into slots: every week on `weekday`, or once on `date`."""
 
-    weekday: Weekday
+    weekday: Weekday | None = None
+    on_date: date | None = Field(default=None, alias="date")
     start: time
     end: time
     venue: str
@@ -108,6 +109,8 @@ class OpeningSeed(_Strict):
     def _order(self) -> OpeningSeed:
         if self.start >= self.end:
             raise ValueError("an opening must end after it starts")
+        if (self.weekday is None) == (self.on_date is None):
+            raise ValueError("an opening has a weekday (every week) or a date (once), not both")
         return self
 
 

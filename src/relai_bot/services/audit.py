@@ -34,6 +34,12 @@ TELEGRAM_UNLINKED = "telegram.unlinked"
 DATA_EXPORTED = "resident.exported"
 DATA_ERASED = "resident.erased"
 CALLBACK_HANDLED = "callback.handled"
+# Advisers' opening hours and absences (services/openings.py, services/absences.py)
+OPENING_CREATED = "opening.created"
+OPENING_UPDATED = "opening.updated"
+OPENING_DELETED = "opening.deleted"
+ABSENCE_CREATED = "absence.created"
+ABSENCE_DELETED = "absence.deleted"
 # The agenda: a CSV export (the period in `detail`), an adviser's private calendar feed (target: the adviser)
 AGENDA_EXPORTED = "agenda.exported"
 FEED_CREATED = "agenda_feed.created"

@@ -43,6 +43,7 @@ def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None) 
         .join(Adviser, col(Adviser.id) == Slot.adviser_id)
         .where(
             Slot.booked < Slot.capacity,
+            col(Slot.closed_at).is_(None),
             Slot.starts_at >= now + BOOKING_LEAD,
             Slot.starts_at <= now + horizon,
             Adviser.active == True,  # noqa: E712
@@ -122,6 +123,8 @@ def _take_place(session: Session, slot_id: int, now: datetime) -> Slot:
         raise NotFound(f"slot {slot_id}")
     if slot.starts_at < now + BOOKING_LEAD:
         raise SlotInPast()
+    if slot.closed_at is not None:  # no opening covers it any more, or the adviser is away then
+        raise SlotFull()
     return slot
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from relai_bot.services.residents import real_residents
 from relai_bot.store.models import Adviser, AdviserAddress, Appointment, Resident, Scheme, Slot, Venue, id_of
 
 
@@ -36,6 +37,7 @@ def adviser_day(session: Session, adviser_id: int, day: date, tz: ZoneInfo) -> l
         .join(Venue, col(Venue.id) == Slot.venue_id)
         .where(
             Slot.adviser_id == adviser_id,
+            real_residents(),  # a simulator's test booking is no one coming
             Appointment.status == "booked",
             Appointment.starts_at >= start,
             Appointment.starts_at < start + timedelta(days=1),

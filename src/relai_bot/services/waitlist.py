@@ -96,7 +96,12 @@ def _open_slots(session: Session, now: datetime) -> list[Slot]:
     return list(
         session.exec(
             select(Slot)
-            .where(Slot.booked < Slot.capacity, Slot.starts_at > now + OFFER_LEAD, or_(*conditions))
+            .where(
+                Slot.booked < Slot.capacity,
+                col(Slot.closed_at).is_(None),
+                Slot.starts_at > now + OFFER_LEAD,
+                or_(*conditions),
+            )
             .order_by(col(Slot.starts_at))
         )
     )

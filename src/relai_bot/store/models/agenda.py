@@ -43,7 +43,11 @@ class Opening(SQLModel, table=True):
 
 
 class Slot(SQLModel, table=True):
-    """An adviser's free time at a venue; `booked` never exceeds `capacity` (the database checks it)."""
+    """An adviser's free time at a venue; `booked` never exceeds `capacity` (the database checks it).
+
+    A slot no opening covers any more (or in an absence) is deleted when nothing refers to it; one that
+    holds appointments (booked, or cancelled ones kept as history) is closed instead: `closed_at` set, its
+    free places no longer offered (services/agenda.py)."""
 
     __tablename__ = "slot"
     __table_args__ = (
@@ -59,6 +63,7 @@ class Slot(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     capacity: int = 1
     booked: int = 0
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Appointment(SQLModel, table=True):
@@ -73,7 +78,7 @@ class Appointment(SQLModel, table=True):
     resident_id: int = Field(foreign_key="resident.id")
     slot_id: int = Field(foreign_key="slot.id", index=True)
     scheme_id: int | None = Field(default=None, foreign_key="scheme.id")
-    status: str = Field(default="booked", max_length=16)
+    status: str = Field(default="booked", max_length=20)  # "service_cancelled" is 17 characters
     # Copied from the slot so that overlap checks and agendas need no join
     starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

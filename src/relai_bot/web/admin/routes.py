@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relai_bot.web.admin.guard import ADMINS, EVERYONE, FEED_OWNERS, STAFF, AdminRoute
 from relai_bot.web.admin.pages import (
+    absences,
     accounts,
     agenda,
     audit,
@@ -12,6 +13,7 @@ from relai_bot.web.admin.pages import (
     callbacks,
     dashboard,
     home,
+    openings,
     password,
     residents,
     simulator,
@@ -88,6 +90,26 @@ ROUTES: tuple[AdminRoute, ...] = (
     ),
     AdminRoute("/dashboard.csv", dashboard.csv_export, STAFF),
     AdminRoute("/dashboard/chart.svg", dashboard.chart, STAFF),
+    AdminRoute(
+        "/openings",
+        openings.opening_list,
+        EVERYONE,
+        nav="Horaires",
+        summary="Les horaires des conseillers dans chaque lieu : chaque semaine ou une seule fois, créneaux et places.",
+    ),
+    AdminRoute("/openings/new", openings.new_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute("/openings/{opening_id:int}/edit", openings.edit_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute("/openings/{opening_id:int}/delete", openings.delete_opening, EVERYONE, ("GET", "POST")),
+    AdminRoute(
+        "/absences",
+        absences.absence_list,
+        EVERYONE,
+        nav="Absences",
+        summary="Noter l'absence d'un conseiller : ses rendez-vous sont déplacés ou annulés, chaque habitant prévenu.",
+    ),
+    AdminRoute("/absences/new", absences.new_absence, EVERYONE, ("GET", "POST")),
+    AdminRoute("/absences/{absence_id:int}/delete", absences.delete_absence, EVERYONE, ("POST",)),
+    AdminRoute("/slots/{slot_id:int}", openings.slot_page, EVERYONE),
     AdminRoute(
         "/simulator",
         simulator.simulator_page,

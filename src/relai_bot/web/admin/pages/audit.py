@@ -36,6 +36,11 @@ ACTION_NAMES = {
     audit.TELEGRAM_LINKED: "Telegram lié",
     audit.TELEGRAM_LINK_FAILED: "code Telegram refusé",
     audit.TELEGRAM_UNLINKED: "Telegram délié",
+    audit.OPENING_CREATED: "horaire créé",
+    audit.OPENING_UPDATED: "horaire modifié",
+    audit.OPENING_DELETED: "horaire supprimé",
+    audit.ABSENCE_CREATED: "absence enregistrée",
+    audit.ABSENCE_DELETED: "absence supprimée",
     audit.SIMULATOR_RESET: "simulateur recommencé",
 }
 
