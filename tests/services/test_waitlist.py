@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from relai_bot.clock import FrozenClock
 from relai_bot.delivery.ticks import waitlist_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import booking
-from relai_bot.store.models import Adviser, Appointment, Scheme, Slot, WaitlistEntry
+from relai_bot.store.models import Adviser, Appointment, Scheme, Slot, Venue, WaitlistEntry
 from relai_bot.testing.driver import ConsoleChat, Driver
 from relai_bot.turns import Turn
 from relai_bot.wiring import Runtime
@@ -27,10 +27,14 @@ async def telegram() -> AsyncIterator[tuple]:
 
 
 def full_slot(runtime: Runtime, holder: ConsoleChat) -> tuple[int, int]:
-    """Thursday's first one-place slot at the town hall, booked by `holder`: (slot id, appointment id)."""
+    """Thursday's first one-place slot at a verified venue, booked by `holder`: (slot id, appointment id).
+    (The town hall's are not offered: its address is not verified.)"""
     with runtime.db.transaction() as session:
         slot = session.exec(
-            select(Slot).where(Slot.starts_at >= local(2026, 12, 3, 9, 0), Slot.capacity == 1).order_by(Slot.starts_at)
+            select(Slot)
+            .join(Venue, col(Venue.id) == Slot.venue_id)
+            .where(Slot.starts_at >= local(2026, 12, 3, 9, 0), Slot.capacity == 1, Venue.verified == True)  # noqa: E712
+            .order_by(Slot.starts_at)
         ).first()
         assert slot is not None
         appointment = booking.book_slot(
@@ -121,8 +125,8 @@ async def test_a_scheme_waitlist_gets_the_schemes_next_free_place(runtime: Runti
     with runtime.db.transaction() as session:
         slot = session.get(Slot, slot_id)
         adviser = session.get(Adviser, slot.adviser_id)  # type: ignore[union-attr]
-        assert adviser is not None and adviser.code == "payet"
-        pec = session.exec(select(Scheme).where(Scheme.code == "pec")).one()
+        assert adviser is not None and adviser.code == "techer"  # at the Moulin Joli social centre
+        pec = session.exec(select(Scheme).where(Scheme.code == "citeslab")).one()
         # every other place is taken: only the one about to be freed will do
         for other in session.exec(select(Slot).where(Slot.id != slot_id)):
             other.booked = other.capacity
@@ -149,3 +153,18 @@ async def test_no_offer_is_made_at_night(runtime: Runtime, driver: Driver) -> No
     with runtime.db.transaction() as session:
         entry = session.exec(select(WaitlistEntry)).one()
         assert entry.offer_expires_at == local(2026, 12, 2, 8, 0) + timedelta(minutes=120)
+
+
+async def test_a_place_at_a_venue_not_verified_is_never_offered(runtime: Runtime, driver: Driver) -> None:
+    holder, waiting = await onboard(driver, "5000"), await onboard(driver, "5001")
+    slot_id, appointment_id = full_slot(runtime, holder)
+    join(runtime, waiting, slot_id=slot_id)
+    with runtime.db.transaction() as session:
+        slot = session.get(Slot, slot_id)
+        venue = session.get(Venue, slot.venue_id)  # type: ignore[union-attr]
+        assert venue is not None
+        venue.verified = False  # the commune is no longer sure of it
+    cancel(runtime, holder, appointment_id)
+    assert waitlist_tick(runtime)["offered"] == 0
+    with runtime.db.transaction() as session:
+        assert session.exec(select(WaitlistEntry)).one().status == "waiting"

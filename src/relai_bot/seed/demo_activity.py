@@ -20,8 +20,9 @@ import yaml
 from pydantic import model_validator
 from sqlmodel import Session, col, select
 
-from relai_bot.seed.schema import Goal, Situation, _Strict
+from relai_bot.seed.schema import _Strict
 from relai_bot.services import agenda, outbox, quiet_hours
+from relai_bot.services.vocabulary import Goal, Situation
 from relai_bot.store.models import (
     Adviser,
     AdviserScheme,
@@ -33,6 +34,7 @@ from relai_bot.store.models import (
     Scheme,
     SchemeEvent,
     Slot,
+    Venue,
     id_of,
 )
 
@@ -84,7 +86,9 @@ def load_demo_activity(session: Session, *, now: datetime, tz: ZoneInfo) -> Acti
     rng = random.Random(today.toordinal())
     people = _residents(session, read_demo_residents(), now, rng)
     schemes_of = _adviser_schemes(session)
-    openings = [o for o in session.exec(select(Opening)) if o.weekday is not None]
+    # Appointments only where residents could book them: weekly openings at venues the commune verified
+    verified = set(session.exec(select(Venue.id).where(Venue.verified == True)))  # noqa: E712
+    openings = [o for o in session.exec(select(Opening)) if o.weekday is not None and o.venue_id in verified]
     busy: set[tuple[int, date]] = set()
     appointments = reminders = 0
     for offset in range(-PAST_DAYS, NEXT_DAYS + 1):

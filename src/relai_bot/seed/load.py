@@ -86,6 +86,9 @@ def load_seed(session: Session, seed: SeedFile, *, now: datetime, tz: ZoneInfo) 
                 "lat": v.lat,
                 "lon": v.lon,
                 "verified": v.verified,
+                "opening_hours": v.opening_hours,
+                "accessibility": v.accessibility,
+                "checked_on": v.checked_on,
             },
         )
         for v in seed.venues
@@ -112,6 +115,10 @@ def load_seed(session: Session, seed: SeedFile, *, now: datetime, tz: ZoneInfo) 
                 "operator": s.operator,
                 "source_url": s.source_url,
                 "verified": s.verified,
+                "sources": [{"label": source.label, "url": source.url} for source in s.sources],
+                "amount": s.amount,
+                "checked_on": s.checked_on,
+                "review_by": s.review_by,
             },
         )
         schemes[s.code] = scheme

@@ -1,33 +1,22 @@
 """Shape of the seed file (src/relai_bot/seed/demo.yaml), checked before anything is written.
 
-The vocabulary below (situations, goals, weekdays) is the one the eligibility ranking and the flows use.
+The vocabulary (situations, goals: services/vocabulary.py, and the weekdays below) is the one the eligibility
+ranking, the flows and the back-office use.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date, time
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Situation = Literal[
-    "jeune_sans_emploi_ni_formation",
-    "demandeur_emploi",
-    "demandeur_emploi_longue_duree",
-    "beneficiaire_rsa",
-    "rqth",
-    "sans_diplome",
-    "porteur_de_projet",
-    "salarie",
-    "residant_qpv",
-]
-Goal = Literal["emploi", "formation", "creation", "orientation", "mobilite"]
+from relai_bot.services.catalog import is_https_link
+from relai_bot.services.vocabulary import CODE, Goal, Situation
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat"]
 # Monday first, as date.weekday() counts
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
-
-_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class _Strict(BaseModel):
@@ -35,7 +24,7 @@ class _Strict(BaseModel):
 
 
 def _check_code(value: str) -> str:
-    if not _CODE.match(value):
+    if not CODE.match(value):
         raise ValueError(f"code {value!r}: lower-case letters, digits and dashes, 40 characters at most")
     return value
 
@@ -63,8 +52,25 @@ class VenueSeed(_Strict):
     lat: float | None = None
     lon: float | None = None
     verified: bool = False
+    opening_hours: str | None = Field(default=None, max_length=200)
+    accessibility: str | None = Field(default=None, max_length=300)
+    checked_on: date | None = None
 
     _code = field_validator("code")(_check_code)
+
+
+class SourceSeed(_Strict):
+    """Where a scheme's rules come from: the legal text or the official page (https only)."""
+
+    label: str = Field(min_length=1, max_length=160)
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not is_https_link(value):
+            raise ValueError(f"source {value!r}: an https link is needed")
+        return value
 
 
 class SchemeSeed(_Strict):
@@ -84,6 +90,11 @@ class SchemeSeed(_Strict):
     venues: list[str] = Field(default_factory=list)
     source_url: str | None = None
     verified: bool = False
+    sources: list[SourceSeed] = Field(default_factory=list)
+    # Shown to residents only until review_by (services.schemes.amount_shown)
+    amount: str | None = Field(default=None, max_length=300)
+    checked_on: date | None = None
+    review_by: date | None = None
 
     _code = field_validator("code")(_check_code)
 
@@ -91,6 +102,10 @@ class SchemeSeed(_Strict):
     def _ages(self) -> SchemeSeed:
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
             raise ValueError(f"scheme {self.code}: min_age above max_age")
+        if self.amount and self.review_by is None:
+            raise ValueError(f"scheme {self.code}: an amount needs a review_by date")
+        if self.checked_on and self.review_by and self.review_by < self.checked_on:
+            raise ValueError(f"scheme {self.code}: review_by before checked_on")
         return self
 
 

@@ -40,6 +40,13 @@ OPENING_UPDATED = "opening.updated"
 OPENING_DELETED = "opening.deleted"
 ABSENCE_CREATED = "absence.created"
 ABSENCE_DELETED = "absence.deleted"
+# The commune's catalog (detail: the names of the fields set or changed)
+SCHEME_CREATED = "scheme.created"
+SCHEME_UPDATED = "scheme.updated"
+DISTRICT_CREATED = "district.created"
+DISTRICT_UPDATED = "district.updated"
+VENUE_CREATED = "venue.created"
+VENUE_UPDATED = "venue.updated"
 # The agenda: a CSV export (the period in `detail`), an adviser's private calendar feed (target: the adviser)
 AGENDA_EXPORTED = "agenda.exported"
 FEED_CREATED = "agenda_feed.created"

@@ -1,5 +1,8 @@
 """Booking: free slots, atomic booking, cancelling and moving appointments.
 
+Only what the commune verified is offered: a slot at a venue not verified, or for a scheme not verified, is
+never a booking choice (`bookable_venue_ids`, and the scheme's check in the free-slots query).
+
 A slot's capacity is never exceeded: a place is taken by one conditional UPDATE
 (`booked = booked + 1 WHERE booked < capacity`), atomic on SQLite and on PostgreSQL alike,
 and the database checks `booked <= capacity` as a last line of defence. A resident's own
@@ -13,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, update
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from relai_bot.services.errors import AlreadyBooked, AppointmentNotActive, NotFound, SlotFull, SlotInPast
 from relai_bot.store.models import Adviser, AdviserScheme, Appointment, Resident, Scheme, Slot, Venue, id_of
@@ -36,6 +39,16 @@ class VenueChoice:
     free_slots: int
 
 
+def bookable_venue_ids() -> SelectOfScalar[int | None]:
+    """The venues a resident may be offered a slot at: those the commune verified."""
+    return select(col(Venue.id)).where(Venue.verified == True)  # noqa: E712
+
+
+def bookable_scheme_ids() -> SelectOfScalar[int | None]:
+    """The schemes a resident may book an appointment about: those the commune verified."""
+    return select(col(Scheme.id)).where(Scheme.verified == True)  # noqa: E712
+
+
 def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None) -> Select[Slot, Venue, Adviser]:
     statement = (
         select(Slot, Venue, Adviser)
@@ -47,13 +60,14 @@ def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None) 
             Slot.starts_at >= now + BOOKING_LEAD,
             Slot.starts_at <= now + horizon,
             Adviser.active == True,  # noqa: E712
+            col(Slot.venue_id).in_(bookable_venue_ids()),
         )
     )
     if scheme_id is not None:
         statement = statement.join(
             AdviserScheme,
             and_(col(AdviserScheme.adviser_id) == Slot.adviser_id, col(AdviserScheme.scheme_id) == scheme_id),
-        )
+        ).where(col(AdviserScheme.scheme_id).in_(bookable_scheme_ids()))
     return statement
 
 

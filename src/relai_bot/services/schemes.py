@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from rapidfuzz import fuzz
 from sqlmodel import Session, select
@@ -158,6 +159,14 @@ def search_schemes(session: Session, query: str, stopwords: Sequence[str] = (), 
             results.append(RankedScheme(scheme=scheme, score=score, reasons=("keyword",)))
     results.sort(key=lambda r: (-r.score, r.scheme.name))
     return results[:limit]
+
+
+def amount_shown(scheme: Scheme, today: date) -> str | None:
+    """The amount a resident may be shown: only while it is within its "check again by" date (today
+    included), never when that date is missing. The one rule: templates get the amount from here only."""
+    if not scheme.amount or scheme.review_by is None or today > scheme.review_by:
+        return None
+    return scheme.amount
 
 
 def get_scheme(session: Session, code: str) -> Scheme:

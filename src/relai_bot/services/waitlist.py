@@ -91,7 +91,10 @@ def _open_slots(session: Session, now: datetime) -> list[Slot]:
     scheme_ids = {c for _, c in waiting if c is not None}
     conditions = [col(Slot.id).in_(slot_ids)] if slot_ids else []
     if scheme_ids:
-        advisers = select(AdviserScheme.adviser_id).where(col(AdviserScheme.scheme_id).in_(scheme_ids))
+        advisers = select(AdviserScheme.adviser_id).where(
+            col(AdviserScheme.scheme_id).in_(scheme_ids),
+            col(AdviserScheme.scheme_id).in_(booking.bookable_scheme_ids()),
+        )
         conditions.append(col(Slot.adviser_id).in_(advisers))
     return list(
         session.exec(
@@ -100,6 +103,7 @@ def _open_slots(session: Session, now: datetime) -> list[Slot]:
                 Slot.booked < Slot.capacity,
                 col(Slot.closed_at).is_(None),
                 Slot.starts_at > now + OFFER_LEAD,
+                col(Slot.venue_id).in_(booking.bookable_venue_ids()),  # never a place the commune did not verify
                 or_(*conditions),
             )
             .order_by(col(Slot.starts_at))
@@ -119,7 +123,10 @@ def make_offers(session: Session, now: datetime, *, minutes: int) -> list[Offer]
         free = locked.capacity - locked.booked - outstanding
         if free <= 0:
             continue
-        schemes = select(AdviserScheme.scheme_id).where(AdviserScheme.adviser_id == locked.adviser_id)
+        schemes = select(AdviserScheme.scheme_id).where(
+            AdviserScheme.adviser_id == locked.adviser_id,
+            col(AdviserScheme.scheme_id).in_(booking.bookable_scheme_ids()),
+        )
         candidates = session.exec(
             select(WaitlistEntry)
             .where(

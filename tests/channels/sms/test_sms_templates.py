@@ -118,6 +118,8 @@ def sample_context() -> dict[str, Any]:
         "slots": [slot, slot, slot],
         "scheme": scheme(scheme_seed),
         "scheme_venues": [v.name for v in seed.venues if v.code in scheme_seed.venues][:4] or [venue.name],
+        # a scheme's amount while it is checked (schemes.amount_shown): the longest of the seed's
+        "amount": max((s.amount or "" for s in seed.schemes), key=len),
         "results": results,
         "schemes": results,
         "where": "la prise de rendez-vous",

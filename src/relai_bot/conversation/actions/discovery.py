@@ -89,9 +89,9 @@ def forget_questionnaire(ctx: Context) -> str | None:
     return None
 
 
-@action("scheme_detail", provides=("scheme", "scheme_venues"), reads=("scheme_code",))
+@action("scheme_detail", provides=("scheme", "scheme_venues", "amount"), reads=("scheme_code",))
 def scheme_detail(ctx: Context) -> str | None:
-    """The scheme in data.scheme_code, and the places where it is offered."""
+    """The scheme in data.scheme_code, the places where it is offered, and its amount while it is checked."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
         select(Venue).join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
@@ -100,6 +100,7 @@ def scheme_detail(ctx: Context) -> str | None:
         scheme_events.record(ctx.session, ctx.resident, scheme_events.OPENED, [scheme.id], ctx.channel, ctx.now)
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]
+    ctx.vars["amount"] = schemes.amount_shown(scheme, ctx.now.astimezone(ctx.settings.tz).date())
     return None
 
 

@@ -41,6 +41,12 @@ ACTION_NAMES = {
     audit.OPENING_DELETED: "horaire supprimé",
     audit.ABSENCE_CREATED: "absence enregistrée",
     audit.ABSENCE_DELETED: "absence supprimée",
+    audit.SCHEME_CREATED: "dispositif créé",
+    audit.SCHEME_UPDATED: "dispositif modifié",
+    audit.DISTRICT_CREATED: "quartier créé",
+    audit.DISTRICT_UPDATED: "quartier modifié",
+    audit.VENUE_CREATED: "lieu créé",
+    audit.VENUE_UPDATED: "lieu modifié",
     audit.SIMULATOR_RESET: "simulateur recommencé",
 }
 
