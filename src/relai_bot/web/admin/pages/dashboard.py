@@ -12,9 +12,11 @@ from starlette.responses import Response
 
 from relai_bot.services import dashboard
 from relai_bot.services.accounts import Account, visible_districts
+from relai_bot.services.catalog_review import due_for_review
 from relai_bot.store.models import id_of
 from relai_bot.web.admin import dashboard_tables
 from relai_bot.web.admin.guard import Page
+from relai_bot.web.admin.pages.catalog import REASON_NAMES
 
 PATH = "/admin/dashboard"
 # Eight weeks by default: this week and the seven before
@@ -43,6 +45,7 @@ def page(page: Page) -> Response:
     filters = _filters(page)
     with page.runtime.db.transaction() as session:
         districts = visible_districts(session, page.account)
+        due = due_for_review(session, page.now.astimezone(page.runtime.settings.tz).date())
         tables = []
         if not filters.errors:
             scope, period = _scope(session, page.account, filters), _period(page, filters)
@@ -56,6 +59,8 @@ def page(page: Page) -> Response:
         districts=districts,
         tables=tables,
         every_district=page.account.is_admin,
+        due=due,
+        reason_names=REASON_NAMES,
     )
 
 
