@@ -1,7 +1,8 @@
 """Retention: what is older than the retention period is deleted every night, and counted.
 
 Message-log entries, past appointments, finished outbox rows and broadcasts, closed waitlist entries,
-and residents inactive that long (erased as a resident's own erasure does: places they held go back).
+scheme events (the dashboard's funnel), and residents inactive that long (erased as a resident's own erasure
+does: places they held go back).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from sqlalchemy import Delete, delete, exists
 from sqlmodel import Session, col, select
 
 from relai_bot.services import residents
-from relai_bot.store.models import Appointment, Broadcast, MessageLog, OutboxMessage, Resident, WaitlistEntry
+from relai_bot.store.models import (
+    Appointment,
+    Broadcast,
+    MessageLog,
+    OutboxMessage,
+    Resident,
+    SchemeEvent,
+    WaitlistEntry,
+)
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -67,4 +76,5 @@ def purge_expired(session: Session, now: datetime, months: int) -> dict[str, int
             col(WaitlistEntry.status).in_(("accepted", "expired", "cancelled")),
         ),
     )
+    run("scheme_events", delete(SchemeEvent).where(col(SchemeEvent.created_at) < cutoff))
     return counts

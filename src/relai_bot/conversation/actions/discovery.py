@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.services import schemes
+from relai_bot.services import scheme_events, schemes
 from relai_bot.services.schemes import RankedScheme
 from relai_bot.store.models import Scheme, Venue
 from relai_bot.store.models.catalog import SchemeVenue
@@ -29,6 +29,12 @@ def _items(ranked: list[RankedScheme]) -> list[dict[str, Any]]:
     return [scheme_item(r.scheme, r.reasons) for r in ranked]
 
 
+def _shown(ctx: Context, ranked: list[RankedScheme]) -> None:
+    """The dashboard's funnel counts the schemes of the list the resident gets (one insert)."""
+    ids = [r.scheme.id for r in ranked if r.scheme.id is not None]
+    scheme_events.record(ctx.session, ctx.resident, scheme_events.SHOWN, ids, ctx.channel, ctx.now)
+
+
 @action("rank_schemes", outcomes=("none",), provides=("results", "profile"))
 def rank_schemes(ctx: Context) -> str | None:
     """The questionnaire's answers (and what the resident told before) give a ranked list. The goal is kept
@@ -45,6 +51,7 @@ def rank_schemes(ctx: Context) -> str | None:
         goal=ctx.data.get("goal"),
     )
     ranked = schemes.rank_schemes(ctx.session, profile, limit=5)
+    _shown(ctx, ranked)
     ctx.vars["results"] = _items(ranked)
     ctx.vars["profile"] = profile
     return None if ranked else "none"
@@ -55,6 +62,7 @@ def search_schemes(ctx: Context) -> str | None:
     """Schemes matching the words the resident typed (data.query)."""
     query = str(ctx.data.get("query") or "")
     ranked = schemes.search_schemes(ctx.session, query, ctx.renderer.stopwords.get(ctx.language, ()), limit=5)
+    _shown(ctx, ranked)
     ctx.vars["results"] = _items(ranked)
     return None if ranked else "none"
 
@@ -88,6 +96,8 @@ def scheme_detail(ctx: Context) -> str | None:
     venues = ctx.session.exec(
         select(Venue).join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
     ).all()
+    if scheme.id is not None:
+        scheme_events.record(ctx.session, ctx.resident, scheme_events.OPENED, [scheme.id], ctx.channel, ctx.now)
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]
     ctx.vars["amount"] = schemes.amount_shown(scheme, ctx.now.astimezone(ctx.settings.tz).date())

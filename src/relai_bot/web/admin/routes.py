@@ -12,6 +12,7 @@ from relai_bot.web.admin.pages import (
     broadcasts,
     callbacks,
     catalog,
+    dashboard,
     home,
     openings,
     password,
@@ -90,6 +91,15 @@ ROUTES: tuple[AdminRoute, ...] = (
         summary="Imprimer l'affiche d'un quartier : un code QR pour Telegram et le mot à envoyer par SMS.",
     ),
     AdminRoute("/posters/{district_code}", posters.poster_page, STAFF),
+    AdminRoute(
+        "/dashboard",
+        dashboard.page,
+        STAFF,
+        nav="Tableau de bord",
+        summary="Voir ce que le relai apporte : habitants, rendez-vous, absences, diffusions, dispositifs.",
+    ),
+    AdminRoute("/dashboard.csv", dashboard.csv_export, STAFF),
+    AdminRoute("/dashboard/chart.svg", dashboard.chart, STAFF),
     AdminRoute(
         "/openings",
         openings.opening_list,
