@@ -11,12 +11,14 @@ from sqlmodel import select
 from relai_bot.services import accounts
 from relai_bot.store.models import District, Scheme, Venue
 from relai_bot.wiring import Runtime
-from tests.browser.harness import axe_violations, sign_in
+from tests.browser.harness import axe_violations, screenshot_path, sign_in
 
 ADMIN = "admin@mairie-lapossession.re"
 AGENT = "agent@mairie-lapossession.re"
 PASSWORD = "un mot de passe assez long"
 SHOTS = Path("/tmp/relai_catalog_screenshots")
+# The ones the README shows (docs/screenshots/catalog_<name>.png); the others go to SHOTS to look at
+README_SHOTS = {"schemes", "scheme_edit", "venue_edit"}
 
 
 def make_accounts(runtime: Runtime) -> None:
@@ -48,7 +50,8 @@ async def check(page: Any, name: str) -> None:
     violations = await axe_violations(page)
     assert violations == [], f"{page.url}: " + "; ".join(str(v) for v in violations)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    target = screenshot_path(f"catalog_{name}") if name in README_SHOTS else SHOTS / f"{name}.png"
+    await page.screenshot(path=str(target), full_page=True)
 
 
 async def test_every_catalog_page_is_accessible(runtime: Runtime, site: str, page: Any) -> None:
