@@ -37,10 +37,10 @@ def slot_starts(session: Session, runtime: Runtime, adviser: int, day: date) -> 
 
 
 def saturday_draft(session: Session) -> OpeningDraft:
-    """A valid draft: Mme Payet, Saturday mornings at the town hall (she has no Saturday opening)."""
+    """A valid draft: Mme Payet, Saturday mornings at the Ravine à Malheur annex (she has no Saturday opening)."""
     return OpeningDraft(
         adviser_id=adviser_id(session, "payet"),
-        venue_id=venue_id(session, "hotel-de-ville"),
+        venue_id=venue_id(session, "annexe-ravine-a-malheur"),
         weekday=5,
         on_date=None,
         start=time(9, 0),
