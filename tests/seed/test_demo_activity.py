@@ -24,7 +24,7 @@ def test_the_demo_activity_fills_the_agenda_around_today(runtime: Runtime) -> No
         assert statuses["attended"] and statuses["no_show"] and statuses["excused"]
         past_unset = [a for a in appointments if a.status == "booked" and a.ends_at <= now]
         assert past_unset, "some past appointments wait for their status (the agenda's banner)"
-        assert all(now - a.ends_at <= UNSET_WITHIN * 2 for a in past_unset)
+        assert all(now - a.ends_at <= UNSET_WITHIN for a in past_unset)
         assert any(a.starts_at > now and a.status == "booked" for a in appointments)
         assert all(a.booked_at < now and a.booked_at <= a.starts_at for a in appointments)
         # No slot holds more than its places, and a resident has one appointment a day at most

@@ -41,8 +41,9 @@ from relai_bot.store.models import (
 RESIDENTS_FILE = Path(__file__).with_name("demo_residents.yaml")
 # Days of appointments before and after today
 PAST_DAYS, NEXT_DAYS = 21, 7
-# Past appointments this recent may still be without a status (the others were filled in)
-UNSET_WITHIN = timedelta(days=3)
+# Past appointments this recent may still be without a status (the others were filled in): a week, so that
+# every adviser's last working day before today has some to fill in
+UNSET_WITHIN = timedelta(days=7)
 
 
 class DemoResident(_Strict):
@@ -90,6 +91,9 @@ def load_demo_activity(session: Session, *, now: datetime, tz: ZoneInfo) -> Acti
     verified = set(session.exec(select(Venue.id).where(Venue.verified == True)))  # noqa: E712
     openings = [o for o in session.exec(select(Opening)) if o.weekday is not None and o.venue_id in verified]
     busy: set[tuple[int, date]] = set()
+    # Each resident's first appointment: the later ones were booked before it (a series booked at once), so
+    # that a later one is not taken for a booking made after missing an earlier one
+    first_start: dict[int, datetime] = {}
     appointments = reminders = 0
     for offset in range(-PAST_DAYS, NEXT_DAYS + 1):
         day = today + timedelta(days=offset)
@@ -104,7 +108,8 @@ def load_demo_activity(session: Session, *, now: datetime, tz: ZoneInfo) -> Acti
                 slot = _slot(session, opening, start)
                 for resident, address in _pick(people, day, busy, seats, rng):
                     scheme = _scheme_for(resident, schemes_of.get(opening.adviser_id, []))
-                    appointment = _appointment(session, slot, resident, address, scheme, now, rng)
+                    earlier = first_start.setdefault(id_of(resident), slot.starts_at)
+                    appointment = _appointment(session, slot, resident, address, scheme, now, rng, earlier)
                     appointments += 1
                     if appointment.ends_at <= now and rng.random() < 0.7:
                         reminders += _delivered_reminder(session, appointment, address, tz)
@@ -224,11 +229,13 @@ def _appointment(
     scheme: Scheme | None,
     now: datetime,
     rng: random.Random,
+    first_start: datetime,
 ) -> Appointment:
     booked_at = min(slot.starts_at - timedelta(days=rng.randint(2, 10)), now - timedelta(hours=1))
+    booked_at = min(booked_at, first_start - timedelta(hours=rng.randint(2, 48)))
     booked_at = max(booked_at, resident.consent_at)
     status, changed = "booked", None
-    if slot.ends_at <= now and now - slot.ends_at > UNSET_WITHIN * rng.random() * 2:
+    if slot.ends_at <= now and (now - slot.ends_at > UNSET_WITHIN or rng.random() < 0.4):
         status = rng.choices(("attended", "no_show", "excused"), weights=(65, 22, 13))[0]
         changed = slot.ends_at + timedelta(hours=1)
     elif slot.starts_at > now and rng.random() < 0.08:
