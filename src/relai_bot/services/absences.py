@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from relai_bot.services import agenda, appointment_status, audit, booking
-from relai_bot.services.errors import AlreadyBooked, DomainError, NotFound, SlotFull, SlotInPast
+from relai_bot.services.errors import AlreadyBooked, FieldErrors, NotFound, SlotFull, SlotInPast
 from relai_bot.services.openings import parse_date, parse_time
 from relai_bot.store.models import Absence, Adviser, Appointment, Slot, Venue, id_of
 
@@ -26,16 +26,8 @@ REASON_MAX = 200
 NOON = time(12, 0)
 
 
-class AbsenceInvalid(DomainError):
-    """An absence cannot be saved: `errors` maps each field at fault to what to do (French, for staff)."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = dict(errors)
-
-    @property
-    def field(self) -> str:
-        return next(iter(self.errors))
+class AbsenceInvalid(FieldErrors):
+    """An absence cannot be saved (errors by field)."""
 
 
 @dataclass(frozen=True)

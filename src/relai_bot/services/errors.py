@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class DomainError(Exception):
     """Base of the errors a flow may branch on (by class name)."""
@@ -37,3 +39,16 @@ class BroadcastClosed(DomainError):
 
 class OutOfScope(DomainError):
     """A staff member acted on a district not assigned to them (or an adviser tried to broadcast)."""
+
+
+class FieldErrors(DomainError):
+    """A form cannot be saved: `errors` maps each field at fault to what to do (French, for staff)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = dict(errors)
+
+    @property
+    def field(self) -> str:
+        """The first field at fault."""
+        return next(iter(self.errors))

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from relai_bot.services import agenda, audit
-from relai_bot.services.errors import DomainError, NotFound
+from relai_bot.services.errors import FieldErrors, NotFound
 from relai_bot.store.models import Adviser, Opening, Venue
 
 SLOT_MINUTES = range(5, 481)
@@ -29,17 +29,8 @@ WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "d
 _DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
-class OpeningInvalid(DomainError):
-    """An opening cannot be saved: `errors` maps each field at fault to what to do (French, for staff)."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = dict(errors)
-
-    @property
-    def field(self) -> str:
-        """The first field at fault."""
-        return next(iter(self.errors))
+class OpeningInvalid(FieldErrors):
+    """An opening cannot be saved (errors by field)."""
 
 
 @dataclass(frozen=True)
