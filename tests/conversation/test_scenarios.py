@@ -80,15 +80,23 @@ async def test_search_forgives_accents_and_typos(driver: Driver) -> None:
     assert "permis" in chat.labels[0].lower()
 
 
-async def test_the_ranking_says_why(driver: Driver) -> None:
-    """(By SMS the list is shorter: no reasons.)"""
+async def test_the_ranking_says_why_and_pages_show_the_next_ones(driver: Driver) -> None:
     chat = await driver.onboarded()
     await chat.tap("Trouver une aide")
     await chat.tap("Répondre à 3 questions")
     await chat.tap("18 à 25 ans")
-    await chat.tap("Jeune, ni emploi ni études")
+    await chat.tap("Je cherche un emploi")
     await chat.tap("Trouver un emploi")
-    assert "Pourquoi : " in chat.text
+    assert "Pour les personnes qui cherchent un emploi, de 16 à 25 ans." in chat.text  # the CEJ, first
+    first = chat.labels[:5]
+    assert first[0] == "CEJ - Contrat d'engagement jeune"
+    await chat.tap("Voir d'autres aides")
+    assert "Voici d'autres aides" in chat.text
+    second = [label for label in chat.labels if label not in ("Voir d'autres aides", "Chercher par un mot")][:5]
+    assert second and not set(second) & set(first)
+    await chat.tap(second[0])
+    await chat.tap("Revenir à la liste")
+    assert chat.labels[: len(second)] == second  # back to the page the resident was reading
 
 
 async def test_the_goal_answered_is_kept_for_broadcasts_by_goal(driver: Driver) -> None:

@@ -59,11 +59,16 @@ class VenueSeed(_Strict):
     _code = field_validator("code")(_check_code)
 
 
+RuleName = Literal["age", "disability", "situations", "criteria", "priority", "districts"]
+
+
 class SourceSeed(_Strict):
-    """Where a scheme's rules come from: the legal text or the official page (https only)."""
+    """Where a scheme's rules come from: the legal text or the official page (https only), and which of the
+    scheme's rules it gives (services.eligibility.RULE_NAMES)."""
 
     label: str = Field(min_length=1, max_length=160)
     url: str
+    rules: list[RuleName] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
@@ -71,6 +76,38 @@ class SourceSeed(_Strict):
         if not is_https_link(value):
             raise ValueError(f"source {value!r}: an https link is needed")
         return value
+
+
+class DisabilitySeed(_Strict):
+    """With a recognised disability (RQTH) the upper age becomes `max_age`; null: no upper age."""
+
+    max_age: int | None
+
+
+class AgeRangeSeed(_Strict):
+    min_age: int | None = None
+    max_age: int | None = None
+
+    def stored(self) -> dict[str, int]:
+        return self.model_dump(exclude_none=True)
+
+
+class CriterionSeed(_Strict):
+    """A way into a scheme's audience other than a situation; all its keys must hold (services.eligibility)."""
+
+    min_age: int | None = None
+    max_age: int | None = None
+    disabled: bool = False
+    business_in_qpv: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> CriterionSeed:
+        if self.min_age is None and self.max_age is None and not self.disabled and not self.business_in_qpv:
+            raise ValueError("a criterion needs an age, disabled or business_in_qpv")
+        return self
+
+    def stored(self) -> dict[str, int | bool]:
+        return self.model_dump(exclude_defaults=True)
 
 
 class SchemeSeed(_Strict):
@@ -81,7 +118,16 @@ class SchemeSeed(_Strict):
     details: str
     min_age: int | None = None
     max_age: int | None = None
+    disability: DisabilitySeed | None = None
+    # Ages where the age rule has exceptions the questionnaire cannot check (a young parent for the RSA)
+    age_exceptions: list[AgeRangeSeed] = Field(default_factory=list)
+    # The audience: any one of these situations, or one of the criteria, suffices; both empty: everyone
     situations: list[Situation] = Field(default_factory=list)
+    # Only for people without work (the situations' source says so): someone employed is out
+    without_work: bool = False
+    criteria: list[CriterionSeed] = Field(default_factory=list)
+    priority: list[Situation] = Field(default_factory=list)
+    # What it is for, first what it is mostly for (the ranking prefers a scheme whose first goal is the person's)
     goals: list[Goal] = Field(min_length=1)
     districts: Literal["all"] | list[str] = "all"
     available_locally: bool = True
@@ -106,7 +152,24 @@ class SchemeSeed(_Strict):
             raise ValueError(f"scheme {self.code}: an amount needs a review_by date")
         if self.checked_on and self.review_by and self.review_by < self.checked_on:
             raise ValueError(f"scheme {self.code}: review_by before checked_on")
+        if self.verified and (unsourced := [r for r in self.rules() if not any(r in s.rules for s in self.sources)]):
+            raise ValueError(f"scheme {self.code}: verified, but no source gives its rules {', '.join(unsourced)}")
         return self
+
+    def rules(self) -> list[RuleName]:
+        """The rules this scheme has, by name (each needs a source once the scheme is verified)."""
+        present: list[RuleName] = []
+        if self.min_age is not None or self.max_age is not None or self.age_exceptions:
+            present.append("age")
+        if self.disability is not None:
+            present.append("disability")
+        audience = (("situations", self.situations or self.without_work), ("criteria", self.criteria))
+        for name, value in (*audience, ("priority", self.priority)):
+            if value:
+                present.append(name)  # type: ignore[arg-type]
+        if self.districts != "all":
+            present.append("districts")
+        return present
 
 
 class OpeningSeed(_Strict):

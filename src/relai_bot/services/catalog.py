@@ -150,8 +150,8 @@ class Source:
 @dataclass(frozen=True)
 class SchemeInput:
     """A scheme as a form (or a command) gives it. Numbers and dates may come as text ("" = none).
-    `districts` None: every district. Eligibility rules are today's columns (ages, situations, goals,
-    districts)."""
+    `districts` None: every district. The form edits the ages, situations, goals and districts; the other
+    eligibility rules (services.eligibility: disability, criteria, priority) come from the seed file."""
 
     code: str
     name: str
@@ -507,6 +507,7 @@ def update_scheme(
     check = _Checker()
     values = _scheme_fields(session, data, _today(now, tz), check)
     _raise_if(check)
+    values["sources"] = _keep_rules(scheme.sources, values["sources"])
     changed = _apply(scheme, values)
     if check.venue_ids is not None and _set_scheme_venues(session, scheme_id, check.venue_ids):
         changed.append("venues")
@@ -515,6 +516,13 @@ def update_scheme(
         session.flush()
         audit.record(session, actor_id, audit.SCHEME_UPDATED, f"scheme:{scheme.code}", {"changed": changed}, at=now)
     return scheme
+
+
+def _keep_rules(stored: Sequence[dict[str, Any]], sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A source kept by its link keeps the rules it gives (the seed file names them; the form does not edit
+    them), so editing a label or adding a source does not lose where the eligibility rules come from."""
+    rules = {s.get("url"): s["rules"] for s in stored if isinstance(s, dict) and s.get("rules")}
+    return [source | ({"rules": rules[source["url"]]} if source["url"] in rules else {}) for source in sources]
 
 
 def scheme_venue_codes(session: Session, scheme_id: int) -> list[str]:

@@ -9,44 +9,24 @@ from datetime import date
 from rapidfuzz import fuzz
 from sqlmodel import Session, select
 
+from relai_bot.services import eligibility
+from relai_bot.services.eligibility import AGE_BRACKETS, Fit, Profile, bracket_for_age
 from relai_bot.services.errors import NotFound
 from relai_bot.services.text import fold, words
 from relai_bot.store.models import District, Resident, Scheme
 
-# Age brackets offered to residents (code -> inclusive range; None = no upper bound)
-AGE_BRACKETS: dict[str, tuple[int, int | None]] = {
-    "16-17": (16, 17),
-    "18-25": (18, 25),
-    "26-29": (26, 29),
-    "30-49": (30, 49),
-    "50+": (50, None),
-}
-
-
-def bracket_for_age(age: int) -> str | None:
-    for code, (low, high) in AGE_BRACKETS.items():
-        if age >= low and (high is None or age <= high):
-            return code
-    return None
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What a resident told us, all optional."""
-
-    age_bracket: str | None = None
-    situation: str | None = None
-    goal: str | None = None
-    district_code: str | None = None
-    qpv: bool = False
+__all__ = ["AGE_BRACKETS", "Profile", "RankedScheme", "bracket_for_age", "profile_of", "rank_schemes"]
 
 
 @dataclass(frozen=True)
 class RankedScheme:
     scheme: Scheme
-    score: float
-    # Reason codes, rendered by templates: age, goal, situation, qpv, district, open, keyword
+    # Why it fits, in order (rendered by templates/messages/<lang>/discovery/_why.j2):
+    # priority:<situation>, situation:<situation>, criterion:<age|disabled|business_in_qpv>, open, maybe, then
+    # age:<from>-<to> (made for an age group: theirs), goal,
+    # district; or keyword for a search
     reasons: tuple[str, ...]
+    key: tuple[float, ...] = ()
 
 
 def profile_of(session: Session, resident: Resident | None, **answers: str | None) -> Profile:
@@ -57,66 +37,75 @@ def profile_of(session: Session, resident: Resident | None, **answers: str | Non
         situation=answers.get("situation") or (resident.situation if resident else None),
         goal=answers.get("goal"),
         district_code=district.code if district else None,
-        qpv=bool(district and district.qpv),
+        qpv=district.qpv if district else None,
     )
 
 
-def _age_fits(scheme: Scheme, bracket: str | None) -> bool | None:
-    """True/False when we can tell, None when the bracket is unknown."""
-    if bracket is None or bracket not in AGE_BRACKETS:
-        return None
-    low, high = AGE_BRACKETS[bracket]
-    scheme_low = scheme.min_age if scheme.min_age is not None else 0
-    scheme_high = scheme.max_age if scheme.max_age is not None else 200
-    return low <= scheme_high and (high if high is not None else 200) >= scheme_low
+def shown_to_residents(scheme: Scheme) -> bool:
+    """Only what the commune verified, and offered here, reaches a resident (search, ranking, booking)."""
+    return scheme.verified and scheme.available_locally
 
 
-def score_scheme(scheme: Scheme, profile: Profile) -> RankedScheme | None:
-    """None when the scheme is out of reach (not offered here, wrong age, other districts)."""
-    if not scheme.available_locally:
+# Ranking, the rationale. A list a person can trust answers what they asked for first, then puts what
+# certainly fits them before what might, and among equals what was made for people like them before what is
+# open to all. So, in this order (services.eligibility decides what fits):
+#  1. Out of reach, never listed: not verified, not offered here, and any rule that rules the person out
+#     (age, district, an audience they are certainly not in).
+#  2. Their goal: a scheme for what they look for comes before one for another goal (no goal: all equal).
+#  3. How surely it fits: a situation the rules make a priority (a quota, a higher aid), then an audience
+#     their answer puts them in, then a scheme open to everyone, then one where an adviser must tell (their
+#     answer did not say, their age bracket straddles a limit, the district is unknown).
+#  4. On a tie, how specifically: made for their age group; the scheme names the very situation they chose
+#     (not one we infer from it); what they look for is its first goal (what it is mostly for); a narrower
+#     audience; made for their district.
+#  5. Still equal: the catalog's order (the order the commune wrote them in), never the name.
+def _rank(scheme: Scheme, profile: Profile) -> RankedScheme | None:
+    if not shown_to_residents(scheme):
         return None
-    if scheme.districts is not None and (profile.district_code not in scheme.districts):
+    fit = eligibility.assess(scheme, profile)
+    if not fit.reachable:
         return None
-    age = _age_fits(scheme, profile.age_bracket)
-    if age is False:
-        return None
-    score = 0.0
-    reasons: list[str] = []
-    if profile.goal:
-        if profile.goal in scheme.goals:
-            score += 3
-            reasons.append("goal")
-        else:
-            score -= 2
-    if scheme.situations:
-        if profile.situation and profile.situation in scheme.situations:
-            score += 2.5
-            reasons.append("situation")
-        elif profile.qpv and "residant_qpv" in scheme.situations:
-            score += 1.5
-            reasons.append("qpv")
-        elif profile.situation:
-            score -= 1.5
+    goal_tier = 1 if profile.goal and profile.goal not in scheme.goals else 0
+    certain = min(fit.age, fit.district, Fit.YES if fit.audience is None else fit.audience)
+    level = 1 if certain is Fit.MAYBE else 4 if fit.priority else 3 if fit.audience is Fit.YES else 2
+    age_group = fit.age is Fit.YES and eligibility.upper_age(scheme, profile) is not None
+    if level == 1:
+        first = "maybe"
+    elif fit.priority:
+        first = f"priority:{fit.priority}"
+    elif fit.because is not None and fit.because.startswith("criterion:"):
+        criterion = scheme.criteria[int(fit.because.split(":")[1])]
+        first = "criterion:" + next((k for k in ("business_in_qpv", "disabled") if criterion.get(k)), "age")
+    elif fit.because is not None:
+        first = f"situation:{fit.because}"
     else:
-        score += 0.5
-        reasons.append("open")
-    if age and (scheme.min_age or 0) >= 16 and scheme.max_age is not None:
-        score += 1  # a scheme made for this age group
-        reasons.append("age")
-    if scheme.districts is not None:
-        score += 0.5
+        first = "open"
+    reasons = [first]
+    if age_group and level > 1:
+        reasons.append(f"age:{scheme.min_age or ''}-{eligibility.upper_age(scheme, profile)}")
+    if profile.goal and not goal_tier:
+        reasons.append("goal")
+    if scheme.districts is not None and fit.district is Fit.YES:
         reasons.append("district")
-    if not scheme.verified:
-        score -= 0.5  # on a tie, what the commune confirmed comes first
-    return RankedScheme(scheme=scheme, score=score, reasons=tuple(reasons))
+    direct = fit.because is not None and fit.because == profile.situation
+    key = (
+        goal_tier,
+        -level,
+        0 if age_group else 1,
+        0 if direct else 1,
+        0 if profile.goal and scheme.goals[:1] == [profile.goal] else 1,
+        eligibility.audience_size(scheme) or 99,
+        0 if scheme.districts is not None else 1,
+        scheme.id or 0,
+    )
+    return RankedScheme(scheme=scheme, reasons=tuple(reasons), key=key)
 
 
-def rank_schemes(session: Session, profile: Profile, limit: int = 5) -> list[RankedScheme]:
-    """Schemes that fit the profile, best first, each with the reasons it fits."""
-    ranked = [r for s in session.exec(select(Scheme)) if (r := score_scheme(s, profile)) is not None]
-    ranked = [r for r in ranked if r.score > 0]
-    ranked.sort(key=lambda r: (-r.score, r.scheme.name))
-    return ranked[:limit]
+def rank_schemes(session: Session, profile: Profile, limit: int = 5, offset: int = 0) -> list[RankedScheme]:
+    """Schemes that may fit the profile, best first (see the rationale above), `limit` from `offset`."""
+    ranked = [r for s in session.exec(select(Scheme)) if (r := _rank(s, profile)) is not None]
+    ranked.sort(key=lambda r: r.key)
+    return ranked[offset : offset + limit]
 
 
 def _vocabulary(scheme: Scheme) -> tuple[set[str], set[str]]:
@@ -150,14 +139,20 @@ def search_schemes(session: Session, query: str, stopwords: Sequence[str] = (), 
     if not tokens:
         return []
     results: list[RankedScheme] = []
-    for scheme in session.exec(select(Scheme).where(Scheme.available_locally == True)):  # noqa: E712
+    for scheme in session.exec(select(Scheme)):
+        if not shown_to_residents(scheme):
+            continue
         strong, weak = _vocabulary(scheme)
-        score = 0.0
+        score = named = 0.0
         for token in tokens:
-            score += max(2 * _token_match(token, strong), _token_match(token, weak))
+            in_name = _token_match(token, weak)
+            score += max(2 * _token_match(token, strong), in_name)
+            named += in_name
         if score > 0:
-            results.append(RankedScheme(scheme=scheme, score=score, reasons=("keyword",)))
-    results.sort(key=lambda r: (-r.score, r.scheme.name))
+            # on a tie, the scheme whose own name or summary says the words, then the catalog's order
+            key = (-score, -named, scheme.id or 0)
+            results.append(RankedScheme(scheme=scheme, reasons=("keyword",), key=key))
+    results.sort(key=lambda r: r.key)
     return results[:limit]
 
 

@@ -12,6 +12,8 @@ from relai_bot.services.schemes import RankedScheme
 from relai_bot.store.models import Scheme, Venue
 from relai_bot.store.models.catalog import SchemeVenue
 
+PAGE = 5
+
 
 def scheme_item(scheme: Scheme, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
     label = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
@@ -22,11 +24,17 @@ def scheme_item(scheme: Scheme, reasons: tuple[str, ...] = ()) -> dict[str, Any]
         "label": label if len(label) <= 60 else (scheme.acronym or scheme.name[:57] + "..."),
         "summary": scheme.summary,
         "reasons": list(reasons),
+        "why": "",
     }
 
 
-def _items(ranked: list[RankedScheme]) -> list[dict[str, Any]]:
-    return [scheme_item(r.scheme, r.reasons) for r in ranked]
+def _items(ctx: Context, ranked: list[RankedScheme]) -> list[dict[str, Any]]:
+    """The list's items, each with `why`: a few words on why it fits (templates/.../discovery/_why.j2)."""
+    items = [scheme_item(r.scheme, r.reasons) for r in ranked]
+    for item, r in zip(items, ranked, strict=True):
+        if r.reasons != ("keyword",):
+            item["why"] = ctx.render("discovery/_why", reasons=list(r.reasons), scheme=r.scheme).strip()
+    return items
 
 
 def _shown(ctx: Context, ranked: list[RankedScheme]) -> None:
@@ -35,10 +43,16 @@ def _shown(ctx: Context, ranked: list[RankedScheme]) -> None:
     scheme_events.record(ctx.session, ctx.resident, scheme_events.SHOWN, ids, ctx.channel, ctx.now)
 
 
-@action("rank_schemes", outcomes=("none",), provides=("results", "profile"))
+def _page(ctx: Context) -> int:
+    value = str(ctx.data.get("page") or "0")
+    return int(value) if value.isdigit() else 0
+
+
+@action("rank_schemes", outcomes=("none",), provides=("results", "profile", "more_pages", "page"))
 def rank_schemes(ctx: Context) -> str | None:
-    """The questionnaire's answers (and what the resident told before) give a ranked list. The goal is kept
-    on the resident's profile (staff may write to residents by goal); a questionnaire skipped keeps none."""
+    """The questionnaire's answers (and what the resident told before) give a ranked list, a page of it
+    (data.page, from 0; `more_pages` holds the next page's number when there is one). The goal is kept on the
+    resident's profile (staff may write to residents by goal); a questionnaire skipped keeps none."""
     goal = ctx.data.get("goal")
     if ctx.resident is not None and goal:
         ctx.resident.goal = str(goal)
@@ -50,11 +64,17 @@ def rank_schemes(ctx: Context) -> str | None:
         situation=ctx.data.get("situation"),
         goal=ctx.data.get("goal"),
     )
-    ranked = schemes.rank_schemes(ctx.session, profile, limit=5)
-    _shown(ctx, ranked)
-    ctx.vars["results"] = _items(ranked)
+    page = _page(ctx)
+    ranked = schemes.rank_schemes(ctx.session, profile, limit=PAGE + 1, offset=page * PAGE)
+    if not ranked and page:
+        page, ranked = 0, schemes.rank_schemes(ctx.session, profile, limit=PAGE + 1)
+    shown = ranked[:PAGE]
+    _shown(ctx, shown)
+    ctx.vars["results"] = _items(ctx, shown)
     ctx.vars["profile"] = profile
-    return None if ranked else "none"
+    ctx.vars["page"] = page
+    ctx.vars["more_pages"] = [page + 1] if len(ranked) > PAGE else []
+    return None if shown else "none"
 
 
 @action("search_schemes", outcomes=("none",), provides=("results",))
@@ -63,13 +83,14 @@ def search_schemes(ctx: Context) -> str | None:
     query = str(ctx.data.get("query") or "")
     ranked = schemes.search_schemes(ctx.session, query, ctx.renderer.stopwords.get(ctx.language, ()), limit=5)
     _shown(ctx, ranked)
-    ctx.vars["results"] = _items(ranked)
+    ctx.vars["results"] = _items(ctx, ranked)
     return None if ranked else "none"
 
 
 @action("profile_known", outcomes=("both", "age"), writes=("age_bracket", "situation"))
 def profile_known(ctx: Context) -> str | None:
-    """Skip questions the resident already answered at onboarding."""
+    """Skip questions the resident already answered at onboarding. New answers: the list starts again."""
+    ctx.drop("page")
     resident = ctx.resident
     if resident is not None and resident.age_bracket and not ctx.data.get("age_bracket"):
         ctx.data["age_bracket"] = resident.age_bracket
@@ -85,7 +106,7 @@ def profile_known(ctx: Context) -> str | None:
 @action("forget_questionnaire")
 def forget_questionnaire(ctx: Context) -> str | None:
     """Forget the questionnaire's answers, the search and the scheme chosen, for a fresh start."""
-    ctx.drop("age_bracket", "situation", "goal", "query", "scheme_code")
+    ctx.drop("age_bracket", "situation", "goal", "query", "scheme_code", "page")
     return None
 
 

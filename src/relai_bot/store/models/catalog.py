@@ -43,7 +43,19 @@ class Scheme(SQLModel, table=True):
     details: str
     min_age: int | None = None
     max_age: int | None = None
+    # With a recognised disability (RQTH) the upper age becomes disabled_max_age, or goes (disabled_any_age)
+    disabled_max_age: int | None = None
+    disabled_any_age: bool = False
+    # Ages outside min_age..max_age where the rules make exceptions the questionnaire cannot check (a young
+    # parent, a young worker): [{"min_age": 18, "max_age": 24}]; there a person may fit (MAYBE), not NO
+    age_exceptions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The audience (services.eligibility): any one of these situations, or of the other conditions, suffices
     situations: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The rules are for people without work: someone employed is out, whatever else they are
+    without_work: bool = False
+    criteria: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Situations the rules make a priority (a quota, a higher aid rate)
+    priority: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     goals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # None: every district; otherwise the district codes where the scheme applies
     districts: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -52,7 +64,8 @@ class Scheme(SQLModel, table=True):
     operator: str = Field(max_length=200)
     source_url: str | None = Field(default=None, max_length=400)
     verified: bool = False
-    # Where each rule comes from: [{"label": "Code du travail, art. L5131-6", "url": "https://..."}]
+    # Where each rule comes from: [{"label": "Code du travail, art. L5131-6", "url": "https://...",
+    # "rules": ["age", "situations"]}] (the rules it backs: services.eligibility.RULE_NAMES)
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # A money figure ("jusqu'à 528 € par mois"): shown to residents only until `review_by`
     amount: str | None = Field(default=None, max_length=300)
