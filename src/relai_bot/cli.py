@@ -216,6 +216,51 @@ def seed(
     runtime.close()
 
 
+@app.command()
+def schemes(
+    age: Annotated[int | None, typer.Option(help="The person's age.")] = None,
+    situation: Annotated[str | None, typer.Option(help="A situation code, e.g. demandeur_emploi.")] = None,
+    goal: Annotated[str | None, typer.Option(help="A goal code: emploi, formation, creation, orientation…")] = None,
+    district: Annotated[str | None, typer.Option(help="A district code, e.g. saint-laurent.")] = None,
+    rqth: Annotated[bool, typer.Option("--rqth", help="A recognised disability (RQTH).")] = False,
+    page: Annotated[int, typer.Option(help="Which page of five (1 = the first a resident gets).")] = 1,
+) -> None:
+    """The schemes a resident with these answers gets, as they read them (the questionnaire's results)."""
+    from sqlmodel import select
+
+    from relai_bot.conversation.actions.discovery import PAGE, result_items
+    from relai_bot.services import schemes as scheme_service
+    from relai_bot.services.vocabulary import GOALS, SITUATIONS
+    from relai_bot.store.models import District
+
+    if situation is not None and situation not in SITUATIONS:
+        _fail(f"unknown situation {situation!r}: one of {', '.join(SITUATIONS)}")
+    if goal is not None and goal not in GOALS:
+        _fail(f"unknown goal {goal!r}: one of {', '.join(GOALS)}")
+    runtime = _runtime(_settings())
+    _prepare_database(runtime)
+    with runtime.db.transaction() as session:
+        found = session.exec(select(District).where(District.code == district)).first() if district else None
+        if district and found is None:
+            _fail(f"unknown district {district!r}")
+        profile = scheme_service.Profile(
+            age_bracket=scheme_service.bracket_for_age(age) if age is not None else None,
+            situation=situation,
+            goal=goal,
+            district_code=district,
+            qpv=found.qpv if found else None,
+            disabled=rqth,
+        )
+        ranked = scheme_service.rank_schemes(session, profile, limit=PAGE, offset=(max(page, 1) - 1) * PAGE)
+
+        def render(name: str, **context: object) -> str:
+            return runtime.renderer.render(name, language=None, channel="console", context=context)
+
+        items = result_items(ranked, render)
+        typer.echo(render("discovery/results", results=items, page=page - 1) if items else "(nothing)")
+    runtime.close()
+
+
 @broadcast_app.callback(invoke_without_command=True)
 def broadcast(
     ctx: typer.Context,

@@ -51,7 +51,7 @@ def test_business_creation_goal(session: Session) -> None:
     assert {"acre", "adie", "initiative-reunion", "cape-couveuse"} <= set(top[:4])
     assert "citeslab" not in top  # QPV districts only
     acre = next(r for r in rank_schemes(session, profile, limit=5) if r.scheme.code == "acre")
-    assert acre.reasons[0] == "maybe"  # only if the business is in a priority neighbourhood: an adviser tells
+    assert acre.reasons[0] == "criterion:business_in_qpv"  # where the business will be, not where they live
 
 
 def test_out_of_reach_schemes_are_never_offered(session: Session) -> None:

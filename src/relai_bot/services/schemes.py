@@ -70,7 +70,9 @@ def _rank(scheme: Scheme, profile: Profile) -> RankedScheme | None:
     level = 1 if certain is Fit.MAYBE else 4 if fit.priority else 3 if fit.audience is Fit.YES else 2
     age_group = fit.age is Fit.YES and eligibility.upper_age(scheme, profile) is not None
     if level == 1:
-        first = "maybe"
+        # the business's place can qualify (ACRE): say so, the questionnaire does not ask where it will be
+        qpv_business = any(c.get("business_in_qpv") for c in scheme.criteria or ())
+        first = "criterion:business_in_qpv" if qpv_business and fit.audience is Fit.MAYBE else "maybe"
     elif fit.priority:
         first = f"priority:{fit.priority}"
     elif fit.because is not None and fit.because.startswith("criterion:"):

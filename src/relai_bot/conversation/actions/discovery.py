@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import col, select
@@ -28,13 +29,18 @@ def scheme_item(scheme: Scheme, reasons: tuple[str, ...] = ()) -> dict[str, Any]
     }
 
 
-def _items(ctx: Context, ranked: list[RankedScheme]) -> list[dict[str, Any]]:
-    """The list's items, each with `why`: a few words on why it fits (templates/.../discovery/_why.j2)."""
+def result_items(ranked: list[RankedScheme], render: Callable[..., str]) -> list[dict[str, Any]]:
+    """The list's items, each with `why`: a few words on why it fits, rendered by `render(name, **context)`
+    from templates/<lang>/discovery/_why.j2 (a search's results have none)."""
     items = [scheme_item(r.scheme, r.reasons) for r in ranked]
     for item, r in zip(items, ranked, strict=True):
         if r.reasons != ("keyword",):
-            item["why"] = ctx.render("discovery/_why", reasons=list(r.reasons), scheme=r.scheme).strip()
+            item["why"] = render("discovery/_why", reasons=list(r.reasons), scheme=r.scheme).strip()
     return items
+
+
+def _items(ctx: Context, ranked: list[RankedScheme]) -> list[dict[str, Any]]:
+    return result_items(ranked, ctx.render)
 
 
 def _shown(ctx: Context, ranked: list[RankedScheme]) -> None:
