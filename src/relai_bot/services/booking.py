@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from relai_bot.services import schemes
 from relai_bot.services.errors import AlreadyBooked, AppointmentNotActive, NotFound, SlotFull, SlotInPast
 from relai_bot.store.models import Adviser, AdviserScheme, Appointment, Resident, Scheme, Slot, Venue, id_of
 
@@ -45,8 +46,8 @@ def bookable_venue_ids() -> SelectOfScalar[int | None]:
 
 
 def bookable_scheme_ids() -> SelectOfScalar[int | None]:
-    """The schemes a resident may book an appointment about: those the commune verified."""
-    return select(col(Scheme.id)).where(Scheme.verified == True)  # noqa: E712
+    """The schemes a resident may book an appointment about: those a resident may be shown."""
+    return select(col(Scheme.id)).where(schemes.shown_to_residents())
 
 
 def _free_slots_query(now: datetime, horizon: timedelta, scheme_id: int | None) -> Select[Slot, Venue, Adviser]:

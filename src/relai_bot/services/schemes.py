@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from rapidfuzz import fuzz
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, and_
+from sqlmodel import Session, col, select
 
 from relai_bot.services import eligibility
 from relai_bot.services.eligibility import AGE_BRACKETS, Fit, Profile, bracket_for_age
@@ -41,16 +42,17 @@ def profile_of(session: Session, resident: Resident | None, **answers: str | Non
     )
 
 
-def shown_to_residents(scheme: Scheme) -> bool:
-    """Only what the commune verified, and offered here, reaches a resident (search, ranking, booking)."""
-    return scheme.verified and scheme.available_locally
+def shown_to_residents() -> ColumnElement[bool]:
+    """The one rule: only what the commune verified, and offered here, reaches a resident (the ranking, the
+    search, the schemes one may book about: services.booking)."""
+    return and_(col(Scheme.verified).is_(True), col(Scheme.available_locally).is_(True))
 
 
 # Ranking, the rationale. A list a person can trust answers what they asked for first, then puts what
 # certainly fits them before what might, and among equals what was made for people like them before what is
 # open to all. So, in this order (services.eligibility decides what fits):
-#  1. Out of reach, never listed: not verified, not offered here, and any rule that rules the person out
-#     (age, district, an audience they are certainly not in).
+#  1. Out of reach, never listed: not verified, not offered here (shown_to_residents), and any rule that
+#     rules the person out (age, district, an audience they are certainly not in).
 #  2. Their goal: a scheme for what they look for comes before one for another goal (no goal: all equal).
 #  3. How surely it fits: a situation the rules make a priority (a quota, a higher aid), then an audience
 #     their answer puts them in, then a scheme open to everyone, then one where an adviser must tell (their
@@ -60,8 +62,6 @@ def shown_to_residents(scheme: Scheme) -> bool:
 #     audience; made for their district.
 #  5. Still equal: the catalog's order (the order the commune wrote them in), never the name.
 def _rank(scheme: Scheme, profile: Profile) -> RankedScheme | None:
-    if not shown_to_residents(scheme):
-        return None
     fit = eligibility.assess(scheme, profile)
     if not fit.reachable:
         return None
@@ -105,7 +105,8 @@ def _rank(scheme: Scheme, profile: Profile) -> RankedScheme | None:
 
 def rank_schemes(session: Session, profile: Profile, limit: int = 5, offset: int = 0) -> list[RankedScheme]:
     """Schemes that may fit the profile, best first (see the rationale above), `limit` from `offset`."""
-    ranked = [r for s in session.exec(select(Scheme)) if (r := _rank(s, profile)) is not None]
+    listed = session.exec(select(Scheme).where(shown_to_residents()))
+    ranked = [r for s in listed if (r := _rank(s, profile)) is not None]
     ranked.sort(key=lambda r: r.key)
     return ranked[offset : offset + limit]
 
@@ -141,9 +142,7 @@ def search_schemes(session: Session, query: str, stopwords: Sequence[str] = (), 
     if not tokens:
         return []
     results: list[RankedScheme] = []
-    for scheme in session.exec(select(Scheme)):
-        if not shown_to_residents(scheme):
-            continue
+    for scheme in session.exec(select(Scheme).where(shown_to_residents())):
         strong, weak = _vocabulary(scheme)
         score = named = 0.0
         for token in tokens:

@@ -63,8 +63,8 @@ def booking_schemes(ctx: Context) -> str | None:
         return "chosen"
     profile = schemes.profile_of(ctx.session, ctx.resident)
     ranked = schemes.rank_schemes(ctx.session, profile, limit=6)
-    # Only what the commune verified can be booked (booking.free_slots leaves the others out too)
-    bookable = [r.scheme for r in ranked if r.scheme.verified and r.scheme.code != GENERAL_SCHEME]
+    # The ranking lists only what may be booked (schemes.shown_to_residents)
+    bookable = [r.scheme for r in ranked if r.scheme.code != GENERAL_SCHEME]
     ctx.vars["schemes"] = [scheme_item(s) for s in bookable][:5]
     ctx.vars["general_scheme"] = GENERAL_SCHEME
     return None
