@@ -1,13 +1,13 @@
-""" "retour" goes back one question, everywhere (issue 11, part 7; the rule is in conversation/state.py).
+"""Going back ("retour") shows the question before, everywhere (issue 11, part 7; the rules: conversation/state.py).
 
 The walk below goes through every flow with the real engine, the demo data and a new resident per path:
 breadth-first over the options each question offers (one item of each list), the free text a question
-takes and the messages the service sends on its own (reminder, notices, a freed place). At each question
-reached for the first time it says "retour" and checks that the question shown is the one the resident saw
-before it on that path (the same text and choices, its list computed again), or the menu where the way
-back starts afresh (the menu itself, an irreversible action just done), and that nothing the resident owns
-changed. Then a few journeys written by hand: the slot list that showed itself again, across flows, after a
-booking and a cancellation, after a reminder.
+takes and the messages the service sends on its own (reminder, notices, a freed place). After every answer
+it says "retour" and checks that the question shown is the one the resident saw before on that path (the
+same text and choices, its list computed again), or the menu where the way back starts afresh (the menu
+itself, an irreversible action just done), and that nothing the resident owns changed. Then journeys
+written by hand: the slot list that showed itself again, across flows, after a booking, a cancellation and
+a reminder, and rows of the earlier format.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from relai_bot.conversation.context import ACTIONS
-from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
+from relai_bot.conversation.flows import ActionCall, FlowSet, Target
 from relai_bot.entry_points import (
-    FIRST_CONTACT,
     HOME,
     NOTICE_MOVED,
     NOTICE_NO_SHOW,
@@ -35,7 +34,6 @@ from relai_bot.services import appointment_status, booking, waitlist
 from relai_bot.store.models import (
     Appointment,
     CallbackRequest,
-    ChannelAddress,
     Conversation,
     OutboxMessage,
     Resident,
@@ -64,7 +62,7 @@ WORLD_ONLY = {
     ("waitlist", "join"),  # from no_slot
 }
 DAY = timedelta(days=1)
-REUNION = ZoneInfo("Indian/Reunion")  # consent refused, data erased: the conversation itself is not kept
+REUNION = ZoneInfo("Indian/Reunion")
 
 
 # -- a resident walking a path ---------------------------------------------------------------------------
@@ -112,11 +110,6 @@ class Walk:
             if row is not None:
                 session.expunge(row)
             return row
-
-    def step(self) -> StepSpec:
-        row = self.conversation()
-        assert row is not None
-        return self.flows.step(Target(row.flow, row.step))
 
     async def send(self, text: str) -> Turn:
         return self._record(await self.chat.send(text), None)
@@ -177,17 +170,13 @@ class Walk:
             way.append(shown)
         if len(way) >= 2 and way[-1] is self.shown[-1]:
             return way[-2]
-        start = HOME if self.resident_id() is not None else FIRST_CONTACT
-        return astuple(self.flows.entry(start)) if start is HOME else ("onboarding", "welcome")
+        if self.resident_id() is None:
+            return ("onboarding", "welcome")  # a first contact (its first step moves on to the consent question)
+        return astuple(self.flows.entry(HOME))
 
     def resident_id(self) -> int | None:
-        with self.runtime.db.transaction() as session:
-            address = session.exec(
-                select(ChannelAddress).where(
-                    ChannelAddress.channel == self.chat.channel, ChannelAddress.address == self.chat.address
-                )
-            ).one_or_none()
-            return address.resident_id if address is not None else None
+        row = self.conversation()
+        return row.resident_id if row is not None else None
 
     def stopped(self) -> bool:
         rid = self.resident_id()
