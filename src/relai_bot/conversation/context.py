@@ -114,6 +114,9 @@ class ActionSpec:
     provides: tuple[str, ...]  # keys it sets in ctx.vars (for templates and `for_each`)
     reads: tuple[str, ...]  # ctx.data keys it cannot do without
     writes: tuple[str, ...]  # ctx.data keys it may set
+    # What it does is not taken back by going back (a booking, a cancellation): "retour" after it leads
+    # to the menu, not to the question whose answer did it (conversation/state.py)
+    irreversible: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,12 @@ def action(
     provides: tuple[str, ...] = (),
     reads: tuple[str, ...] = (),
     writes: tuple[str, ...] = (),
+    irreversible: bool = False,
 ) -> Callable[[_ActionT], _ActionT]:
     """Register a Python action under the name flow files use, with what it declares.
 
-    Its arguments are those of the function after `ctx`, with their annotated types.
+    Its arguments are those of the function after `ctx`, with their annotated types. `irreversible`: what
+    it does must not be undone nor redone by "retour" (a booking, a cancellation, a consent).
     """
 
     declared: dict[str, object] = {"outcomes": outcomes, "provides": provides, "reads": reads, "writes": writes}
@@ -148,7 +153,8 @@ def action(
     def register(function: _ActionT) -> _ActionT:
         if name in ACTIONS:
             raise ValueError(f"action {name!r} registered twice")
-        ACTIONS[name] = ActionSpec(name, function, _arguments(name, function), outcomes, provides, reads, writes)
+        arguments = _arguments(name, function)
+        ACTIONS[name] = ActionSpec(name, function, arguments, outcomes, provides, reads, writes, irreversible)
         return function
 
     return register

@@ -6,6 +6,7 @@ the `Reply` objects it returns. The dispatcher calls `handle` inside a database 
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,6 @@ from relai_bot.turns import Inbound, Reply, Turn
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 30
-MAX_STACK = 20
 MAX_INPUT_CHARS = 1000
 # Where keywords lead by themselves (templates/messages/<lang>/keywords.yaml)
 KEYWORD_ENTRIES: dict[str, EntryPoint] = {"appointments": MY_APPOINTMENTS}
@@ -178,12 +178,7 @@ class Engine:
             self._go(ctx, replies, self._home(ctx))
             return
         if keyword == "back":
-            if conversation.stack:
-                flow_id, step_id = conversation.stack.pop()
-                conversation.stack = list(conversation.stack)
-                self._go(ctx, replies, Target(flow_id, step_id), push=False)
-            else:
-                self._go(ctx, replies, self._home(ctx))
+            self._back(ctx, replies)
             return
         step = self.flows.step(Target(conversation.flow, conversation.step))
         if keyword == "help":
@@ -282,14 +277,11 @@ class Engine:
             return False
         return options.by_text(ctx.conversation.options, text, self.renderer.answers) is not None
 
-    def _go(
-        self, ctx: Context, replies: list[Reply], target: Target, *, push: bool = True, quiet: bool = False
-    ) -> None:
+    def _go(self, ctx: Context, replies: list[Reply], target: Target, *, quiet: bool = False) -> None:
         """Enter `target` and follow automatic steps until one waits for the resident."""
-        conversation = ctx.conversation
-        leaving = Target(conversation.flow, conversation.step) if conversation.flow else None
         for _ in range(MAX_HOPS):
             step = self.flows.step(target)
+            entered = copy.deepcopy(ctx.data)  # the answers as they were before this step (its way back, see state)
             redirected = self._run(ctx, replies, step, step.do, target)
             if redirected is not None:
                 target = redirected
@@ -298,11 +290,31 @@ class Engine:
                 for name in step.say:
                     self._say(ctx, replies, name)
             if step.waits:
-                self._settle(ctx, replies, target, step, leaving if push else None, quiet)
+                self._settle(ctx, replies, target, step, entered, quiet)
                 return
             assert step.goto is not None
             target = self.flows.resolve(target.flow, step.goto)
         raise RuntimeError(f"flow loop near {target}")
+
+    def _back(self, ctx: Context, replies: list[Reply]) -> None:
+        """Go back ("retour") to the question shown before the current one, entered again with the answers
+        it had then: its action runs again, so a list is fresh. The rules of the way back: state.py."""
+        conversation = ctx.conversation
+        here = Target(conversation.flow, conversation.step)
+        for _ in range(state.MAX_VISITS):
+            previous = state.step_back(conversation, self._exists)
+            if previous is None:
+                break
+            said, effects = len(replies), len(ctx.effects)
+            self._go(ctx, replies, Target(previous.flow, previous.step))
+            if Target(conversation.flow, conversation.step) != here:
+                return
+            # That question now moves on to the very step being left (the world changed): one more back
+            del replies[said:], ctx.effects[effects:]
+        self._go(ctx, replies, self._home(ctx))
+
+    def _exists(self, flow: str, step: str) -> bool:
+        return flow in self.flows.flows and step in self.flows.flows[flow].steps
 
     def _settle(
         self,
@@ -310,14 +322,11 @@ class Engine:
         replies: list[Reply],
         target: Target,
         step: StepSpec,
-        leaving: Target | None,
+        entered: dict[str, Any],
         quiet: bool,
     ) -> None:
         conversation = ctx.conversation
-        if target == self.flows.entry(HOME):
-            conversation.stack = []
-        elif leaving is not None and leaving != target and leaving.flow in self.flows.flows:
-            conversation.stack = [*conversation.stack, [leaving.flow, leaving.step]][-MAX_STACK:]
+        state.record_visit(conversation, target.flow, target.step, entered, first=target == self.flows.entry(HOME))
         conversation.flow, conversation.step = target.flow, target.step
         conversation.turn += 1
         conversation.options = options.build_options(ctx, step)
@@ -347,6 +356,8 @@ class Engine:
             return self._home(ctx)
         if before is not None:
             _check_declared(spec, ctx, outcome, *before)
+        if spec.irreversible:
+            state.forget_visits(ctx.conversation)  # "retour" must neither undo nor redo it
         if outcome is not None and outcome in step.outcomes:
             return self.flows.resolve(here.flow, step.outcomes[outcome])
         return None
@@ -383,7 +394,7 @@ class Engine:
 
         Used for reminders and offers with buttons: the options carry ids of the conversation's new turn,
         so a press (or an answer by number) is an ordinary answer to that step. The step the resident was
-        at goes on the stack ("retour" leads back to it).
+        at stays on the way back ("retour" leads back to it, see state.record_visit).
         """
         now = self.clock.now()
         inbound = Inbound(channel=channel, address=address, kind="text")

@@ -28,7 +28,7 @@ def offer_phone_share(ctx: Context) -> str | None:
     return None
 
 
-@action("request_callback")
+@action("request_callback", irreversible=True)
 def request_callback(ctx: Context, preferred_time: str) -> str | None:
     """Ask for a call back at the preferred time; staff see the request."""
     resident = ctx.require_resident()
@@ -54,7 +54,7 @@ def export_data(ctx: Context) -> str | None:
     return None
 
 
-@action("erase_me")
+@action("erase_me", irreversible=True)
 def erase_me(ctx: Context) -> str | None:
     """Forget the resident entirely; their future places go back to others."""
     resident = ctx.require_resident()
@@ -64,7 +64,7 @@ def erase_me(ctx: Context) -> str | None:
     return None
 
 
-@action("stop_messages")
+@action("stop_messages", irreversible=True)
 def stop_messages(ctx: Context) -> str | None:
     """No more messages to the resident until they say start again."""
     resident = ctx.require_resident()

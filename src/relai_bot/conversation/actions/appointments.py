@@ -149,7 +149,7 @@ def _ics(ctx: Context, view: AppointmentView) -> Attachment:
     return Attachment(filename="rendez-vous.ics", media_type="text/calendar", content=content)
 
 
-@action("book", provides=("appointment",), reads=("slot_id",))
+@action("book", provides=("appointment",), reads=("slot_id",), irreversible=True)
 def book(ctx: Context) -> str | None:
     """Book the chosen slot; the confirmation carries a calendar file."""
     resident = ctx.require_resident()
@@ -194,7 +194,7 @@ def appointment_detail(ctx: Context) -> str | None:
     return None
 
 
-@action("cancel_appointment", provides=("appointment",), reads=("appointment_id",))
+@action("cancel_appointment", provides=("appointment",), reads=("appointment_id",), irreversible=True)
 def cancel_appointment(ctx: Context) -> str | None:
     """Cancel the appointment in data.appointment_id; its place goes back to others."""
     resident = ctx.require_resident()
@@ -209,7 +209,7 @@ def cancel_appointment(ctx: Context) -> str | None:
     return None
 
 
-@action("move_appointment", provides=("appointment",), reads=("appointment_id", "slot_id"))
+@action("move_appointment", provides=("appointment",), reads=("appointment_id", "slot_id"), irreversible=True)
 def move_appointment(ctx: Context) -> str | None:
     """Move the appointment in data.appointment_id to the slot in data.slot_id."""
     resident = ctx.require_resident()

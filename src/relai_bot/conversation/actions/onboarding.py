@@ -9,7 +9,7 @@ from relai_bot.services import district_links, residents
 from relai_bot.store.models import District
 
 
-@action("give_consent", writes=("district_code",))
+@action("give_consent", writes=("district_code",), irreversible=True)
 def give_consent(ctx: Context) -> str | None:
     """The person said yes: from now on, and only now, we store who they are."""
     resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
@@ -33,7 +33,7 @@ def note_district_word(ctx: Context) -> str | None:
     return None
 
 
-@action("refuse_consent")
+@action("refuse_consent", irreversible=True)
 def refuse_consent(ctx: Context) -> str | None:
     """The person said no: nothing is kept, not even where they were in the conversation."""
     ctx.forget = True

@@ -11,7 +11,7 @@ from relai_bot.services.errors import NotFound
 from relai_bot.store.models import id_of
 
 
-@action("confirm_appointment", provides=("appointment",), reads=("appointment_id",))
+@action("confirm_appointment", provides=("appointment",), reads=("appointment_id",), irreversible=True)
 def confirm_appointment(ctx: Context) -> str | None:
     """The resident confirms, from a reminder, that they will come."""
     resident = ctx.require_resident()
@@ -26,7 +26,7 @@ def confirm_appointment(ctx: Context) -> str | None:
 
 
 # -- the waitlist ------------------------------------------------------------------------------------
-@action("join_waitlist", provides=("offer_minutes",))
+@action("join_waitlist", provides=("offer_minutes",), irreversible=True)
 def join_waitlist(ctx: Context) -> str | None:
     """Wait for a place in data.slot_id, or in the next slots of data.scheme_code."""
     resident = ctx.require_resident()
@@ -65,7 +65,7 @@ def waitlist_offer(ctx: Context) -> str | None:
     return None
 
 
-@action("accept_offer", provides=("appointment",), reads=("waitlist_entry_id",))
+@action("accept_offer", provides=("appointment",), reads=("waitlist_entry_id",), irreversible=True)
 def accept_offer(ctx: Context) -> str | None:
     """The resident takes the place offered from the waitlist: it is booked for them."""
     resident = ctx.require_resident()
@@ -81,7 +81,7 @@ def accept_offer(ctx: Context) -> str | None:
     return None
 
 
-@action("decline_offer", reads=("waitlist_entry_id",))
+@action("decline_offer", reads=("waitlist_entry_id",), irreversible=True)
 def decline_offer(ctx: Context) -> str | None:
     """The resident turns down the place offered; it goes to the next one waiting."""
     waitlist.decline(

@@ -24,7 +24,7 @@ class Conversation(SQLModel, table=True):
     flow: str = Field(max_length=40)
     step: str = Field(max_length=60)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    stack: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    stack: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     options: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     turn: int = 0
     last_inbound_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
