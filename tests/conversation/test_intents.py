@@ -16,7 +16,7 @@ from sqlmodel import select
 from relai_bot.conversation.engine import INTENT_ENTRIES
 from relai_bot.conversation.intents import IntentMatcher
 from relai_bot.conversation.render import Renderer
-from relai_bot.services.text import fold
+from relai_bot.services.text import fold, replace_words
 from relai_bot.store.models import Conversation, Resident
 from relai_bot.testing.driver import Driver
 
@@ -394,3 +394,30 @@ async def test_ages_from_16_still_give_their_bracket(driver: Driver, typed: str,
     await chat.send(typed)
     assert conversation_data(driver).get("age_bracket") == bracket
 
+
+# -- search words: Creole and SMS spellings before a scheme search ----------------------------------------
+
+
+def test_search_spellings_become_french_words(renderer: Renderer) -> None:
+    assert replace_words(fold("Aide pou mon zanfan"), renderer.search_words) == "aide pour mon enfant"
+    assert replace_words(fold("mi rode travay"), renderer.search_words) == "je chercher travail"
+    assert replace_words("zanfan", {"zanfan": ""}) == ""  # an entry of "" drops the word
+
+
+@pytest.mark.parametrize(
+    ("typed", "scheme"),
+    [
+        ("aide pou mon zanfan", "RSA et contrat d'engagement"),  # its support covers childcare steps
+        ("garde d'enfant", "RSA et contrat d'engagement"),
+        ("permi", "Aide au permis de conduire B"),
+        ("jveu fé le permi", "Aide au permis de conduire B"),
+        ("lékol", "École de la deuxième chance"),
+        ("mi rode travay", "Accompagnement France Travail"),
+        ("formasion", "Contrat d'apprentissage"),
+    ],
+)
+async def test_a_creole_or_sms_search_finds_a_sensible_scheme(driver: Driver, typed: str, scheme: str) -> None:
+    chat = await driver.onboarded()
+    await chat.send(typed)
+    assert "Voici ce que j'ai trouvé" in chat.text
+    assert any(scheme in label for label in chat.labels), chat.labels
