@@ -328,6 +328,9 @@ class Engine:
             self._help(ctx, replies, step)
             return
         entry = INTENT_ENTRIES[intent]
+        if entry == FIND_SCHEME and step.input is not None and step.input.parse == SEARCH_PARSER:
+            self._take_input(ctx, replies, step, text)  # this step's own search ("formation" at the menu)
+            return
         if entry == FIND_SCHEME:
             try:
                 ctx.data["query"] = PARSERS[SEARCH_PARSER].function(ctx, text)
