@@ -40,6 +40,12 @@ NOTICE_MOVED = EntryPoint("appointment_notice", "moved", data=("appointment_id",
 NOTICE_NO_SHOW = EntryPoint("appointment_notice", "no_show", data=("appointment_id",))
 # "/rendezvous", "mes rendez-vous" (keywords.yaml, group `appointments`) lead here from anywhere
 MY_APPOINTMENTS = EntryPoint("my_appointments")
+# Where a sentence's intent leads (conversation/intents.py, engine.INTENT_ENTRIES)
+BOOKING = EntryPoint("booking")
+CALLBACK = EntryPoint("callback")
+FIND_SCHEME = EntryPoint("find_scheme")
+SEARCH_SCHEMES = EntryPoint("find_scheme", "search_results", data=("query",))
+CONFIRM_STOP = EntryPoint("account", "confirm_stop")
 
 ALL: Mapping[str, EntryPoint] = MappingProxyType(
     {
@@ -51,5 +57,10 @@ ALL: Mapping[str, EntryPoint] = MappingProxyType(
         "NOTICE_SERVICE_CANCELLED": NOTICE_SERVICE_CANCELLED,
         "NOTICE_MOVED": NOTICE_MOVED,
         "NOTICE_NO_SHOW": NOTICE_NO_SHOW,
+        "BOOKING": BOOKING,
+        "CALLBACK": CALLBACK,
+        "FIND_SCHEME": FIND_SCHEME,
+        "SEARCH_SCHEMES": SEARCH_SCHEMES,
+        "CONFIRM_STOP": CONFIRM_STOP,
     }
 )

@@ -95,6 +95,11 @@ ABSENT_ENTRY_POINTS = [
     "conversations/: entry point NOTICE_SERVICE_CANCELLED: the flow 'appointment_notice' is missing",
     "conversations/: entry point NOTICE_MOVED: the flow 'appointment_notice' is missing",
     "conversations/: entry point NOTICE_NO_SHOW: the flow 'appointment_notice' is missing",
+    "conversations/: entry point BOOKING: the flow 'booking' is missing",
+    "conversations/: entry point CALLBACK: the flow 'callback' is missing",
+    "conversations/: entry point FIND_SCHEME: the flow 'find_scheme' is missing",
+    "conversations/: entry point SEARCH_SCHEMES: the flow 'find_scheme' is missing",
+    "conversations/: entry point CONFIRM_STOP: the flow 'account' is missing",
 ]
 
 

@@ -22,7 +22,17 @@ from relai_bot.conversation.flow_checks import Checks
 from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
 from relai_bot.conversation.render import Renderer
 from relai_bot.entry_points import ALL as ENTRY_POINTS
-from relai_bot.entry_points import FIRST_CONTACT, HOME, MY_APPOINTMENTS, EntryPoint
+from relai_bot.entry_points import (
+    BOOKING,
+    CALLBACK,
+    CONFIRM_STOP,
+    FIND_SCHEME,
+    FIRST_CONTACT,
+    HOME,
+    MY_APPOINTMENTS,
+    SEARCH_SCHEMES,
+    EntryPoint,
+)
 from relai_bot.services import dedup, message_log, residents
 from relai_bot.services import errors as domain_errors
 from relai_bot.services.text import fold
@@ -38,6 +48,18 @@ KEYWORD_ENTRIES: dict[str, EntryPoint] = {"appointments": MY_APPOINTMENTS}
 # Keywords that are the answer instead where a step offers an option of that name ("annuler" a rendez-vous)
 ANSWERABLE = ("cancel", "back", "appointments")
 COMMAND_PREFIX = "/"
+# Where an intent found in a sentence leads (conversation/intents.py); "help" answers with the step's
+# help, "find" searches with the words typed (FIND_SCHEME when they are too few), "stop" only asks
+INTENT_ENTRIES: dict[str, EntryPoint] = {
+    "book": BOOKING,
+    "appointments": MY_APPOINTMENTS,
+    "cancel_appointment": MY_APPOINTMENTS,
+    "callback": CALLBACK,
+    "stop": CONFIRM_STOP,
+    "find": FIND_SCHEME,
+}
+HELP_INTENT = "help"
+SEARCH_PARSER = "search"  # a step whose input searches comes after intents; any other input before
 
 
 def domain_error_names() -> frozenset[str]:
@@ -59,6 +81,9 @@ class Engine:
         # Tests set strict: an action or a parser that does something it did not declare raises
         self.strict = strict
         flow_checks.validate(flows, self.checks(renderer))
+        unrouted = renderer.intents.intents - set(INTENT_ENTRIES) - {HELP_INTENT}
+        if unrouted:
+            raise ValueError(f"keywords.yaml: intents {sorted(unrouted)} lead nowhere (engine.INTENT_ENTRIES)")
 
     @staticmethod
     def checks(renderer: Renderer, entry_points: Mapping[str, EntryPoint] = ENTRY_POINTS) -> Checks:
@@ -128,6 +153,7 @@ class Engine:
         keyword = next((k for k in ("stop", "menu", "appointments", "cancel", "back", "help") if k in matched), None)
         if keyword in ANSWERABLE and self._answers_here(ctx, text):
             keyword = None  # the word is also an answer here ("annuler" a rendez-vous, "mes rendez-vous")
+        intent = self._intent(ctx, text) if keyword is None and not matched else None
         if inbound.kind == "start":
             ctx.data["start_payload"] = str(inbound.payload.get("payload") or "")[:64]
         if resident is not None and resident.stopped_at is not None:
@@ -164,6 +190,12 @@ class Engine:
         paused = conversation.last_inbound_at is not None and (
             ctx.now - conversation.last_inbound_at > self.settings.resume_after
         )
+        if paused and intent in INTENT_ENTRIES:
+            # "je veux un rdv" after a week away: the wish, not the step left a week ago
+            self._follow_intent(
+                ctx, replies, self.flows.step(Target(conversation.flow, conversation.step)), intent, text
+            )
+            return
         if paused and conversation.flow not in (HOME.flow, FIRST_CONTACT.flow):
             title = ctx.label(self.flows.flows[conversation.flow].title)
             self._say(ctx, replies, "common/welcome_back", where=title)
@@ -182,12 +214,11 @@ class Engine:
             return
         step = self.flows.step(Target(conversation.flow, conversation.step))
         if keyword == "help":
-            self._say(ctx, replies, step.help or "common/help")
-            self._reprompt(ctx, replies)
+            self._help(ctx, replies, step)
             return
-        self._answer(ctx, replies, step, text)
+        self._answer(ctx, replies, step, text, intent)
 
-    def _answer(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
+    def _answer(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str, intent: str | None = None) -> None:
         inbound = ctx.inbound
         if inbound.kind == "choice":
             option = options.by_id(ctx.conversation, inbound.choice or "")
@@ -203,13 +234,19 @@ class Engine:
             self._say(ctx, replies, "common/empty" if not text else "common/not_understood")
             self._reprompt(ctx, replies)
         else:
-            self._typed(ctx, replies, step, text)
+            self._typed(ctx, replies, step, text, intent)
 
-    def _typed(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
-        """A typed answer: one of the options (number, word, label), else the step's free input."""
+    def _typed(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str, intent: str | None = None) -> None:
+        """A typed answer: one of the options (number, word, label), else the step's own free input
+        (a phone number, an age: an intent only where it does not parse), else an intent ("je veux un
+        rdv"), else the step's search ("permis" at the menu)."""
         option = options.by_text(ctx.conversation.options, text, self.renderer.answers)
         if option is not None:
             self._choose(ctx, replies, step, option)
+        elif step.input is not None and step.input.parse != SEARCH_PARSER:
+            self._take_input(ctx, replies, step, text, intent)
+        elif intent is not None:
+            self._follow_intent(ctx, replies, step, intent, text)
         elif step.input is not None:
             self._take_input(ctx, replies, step, text)
         else:
@@ -231,7 +268,9 @@ class Engine:
             if answer.reprompt:
                 self._reprompt(ctx, replies)
 
-    def _take_input(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str) -> None:
+    def _take_input(
+        self, ctx: Context, replies: list[Reply], step: StepSpec, text: str, intent: str | None = None
+    ) -> None:
         spec = step.input
         assert spec is not None
         parser = PARSERS[spec.parse]
@@ -242,6 +281,9 @@ class Engine:
                 raise RuntimeError(
                     f"parser {parser.name!r} answered with the undeclared template {error.template!r}"
                 ) from error
+            if intent is not None:  # not an answer to this step, but a wish ("je veux un rdv" for a phone)
+                self._follow_intent(ctx, replies, step, intent, text)
+                return
             self._say(ctx, replies, error.template or spec.error)
             self._reprompt(ctx, replies)
             return
@@ -262,6 +304,35 @@ class Engine:
         if next_target is None and choice.goto:
             next_target = self.flows.resolve(here.flow, choice.goto)
         self._go(ctx, replies, next_target or here)
+
+    def _intent(self, ctx: Context, text: str) -> str | None:
+        """The intent of a typed sentence; none before consent (the consent question reads its own
+        answers: conversation/actions/parsers.py parse_consent), nor for a command."""
+        if ctx.inbound.kind != "text" or ctx.resident is None or text.startswith(COMMAND_PREFIX):
+            return None
+        return self.renderer.intents.match(text)
+
+    def _help(self, ctx: Context, replies: list[Reply], step: StepSpec) -> None:
+        self._say(ctx, replies, step.help or "common/help")
+        self._reprompt(ctx, replies)
+
+    def _follow_intent(self, ctx: Context, replies: list[Reply], step: StepSpec, intent: str, text: str) -> None:
+        """Go where the intent leads (INTENT_ENTRIES): the step's help, a search with the words typed, or
+        an entry point."""
+        if intent == HELP_INTENT:
+            self._help(ctx, replies, step)
+            return
+        entry = INTENT_ENTRIES[intent]
+        if entry == FIND_SCHEME and step.input is not None and step.input.parse == SEARCH_PARSER:
+            self._take_input(ctx, replies, step, text)  # this step's own search ("formation" at the menu)
+            return
+        if entry == FIND_SCHEME:
+            try:
+                ctx.data["query"] = PARSERS[SEARCH_PARSER].function(ctx, text)
+                entry = SEARCH_SCHEMES
+            except ParseError:
+                pass  # too few words to search: the finder asks how to look
+        self._go(ctx, replies, self._entry(ctx, entry))
 
     # -- moving between steps ---------------------------------------------------------------------
     def _home(self, ctx: Context) -> Target:

@@ -19,6 +19,7 @@ import yaml
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
+from relai_bot.conversation.intents import IntentMatcher
 from relai_bot.services import timefmt
 from relai_bot.services.text import fold
 from relai_bot.turns import texts_channel
@@ -53,6 +54,12 @@ class Renderer:
             for key, synonyms in (keywords[lang].get("answers") or {}).items():
                 self.answers[key] = self.answers.get(key, frozenset()) | {fold(w) for w in synonyms}
         self.stopwords = {lang: tuple(keywords[lang].get("search_stopwords", [])) for lang in self.languages}
+        # Sentences (conversation/intents.py) and search spellings, from every language, like the keywords
+        self.intents = IntentMatcher(_merged(keywords, "intents"))
+        self.consent = IntentMatcher(_merged(keywords, "consent"))
+        self.search_words = {
+            fold(k): fold(v) for lang in self.languages for k, v in keywords[lang].get("search_words", {}).items()
+        }
         self.env.filters["when"] = self._when
         self.env.filters["day"] = self._day
         self.env.filters["clock"] = self._clock
@@ -121,6 +128,15 @@ class Renderer:
     @cache  # noqa: B019
     def _inline(self, source: str) -> Template:
         return self.env.from_string(source)
+
+
+def _merged(keywords: dict[str, dict[str, Any]], section: str) -> dict[str, list[str]]:
+    """A section of keywords.yaml (name -> words), all languages together."""
+    merged: dict[str, list[str]] = {}
+    for by_language in keywords.values():
+        for name, phrases in (by_language.get(section) or {}).items():
+            merged.setdefault(name, []).extend(phrases)
+    return merged
 
 
 def tidy(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 _NON_WORD = re.compile(r"[^a-z0-9+]+")
 
@@ -21,3 +22,9 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return fold(text).split()
+
+
+def replace_words(folded: str, lexicon: Mapping[str, str]) -> str:
+    """Each word of a folded text replaced by its entry in `lexicon` (folded words: "zanfan" -> "enfant"),
+    an entry of "" dropping the word. "aide pou mon zanfan" -> "aide pour mon enfant"."""
+    return " ".join(w for w in (lexicon.get(word, word) for word in folded.split()) if w)

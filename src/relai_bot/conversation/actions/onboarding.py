@@ -1,4 +1,4 @@
-"""Onboarding: consent, opportunities, district, optional profile."""
+"""Onboarding: consent, opportunities, district, optional profile; a first wish kept for after consent."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from relai_bot.conversation.context import Context, action
 from relai_bot.services import district_links, residents
 from relai_bot.store.models import District
 
+# Wishes a first message may carry through the consent question (conversations/onboarding.yaml,
+# step `consented`, says where each leads); help and stop are answered there and then
+FIRST_WISHES = ("book", "appointments", "cancel_appointment", "callback", "find")
+
 
 @action("give_consent", writes=("district_code",), irreversible=True)
 def give_consent(ctx: Context) -> str | None:
@@ -15,6 +19,7 @@ def give_consent(ctx: Context) -> str | None:
     resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
     ctx.resident = resident
     ctx.conversation.resident_id = resident.id
+    ctx.data.pop("consent_unclear", None)
     payload = ctx.data.pop("start_payload", "")
     if payload and (district := district_links.district_of_start(ctx.session, payload)) is not None:
         ctx.data["district_code"] = district.code
@@ -31,6 +36,44 @@ def note_district_word(ctx: Context) -> str | None:
         if district is not None:
             ctx.data["start_payload"] = district_links.start_payload(district.code)
     return None
+
+
+def note_wish(ctx: Context, text: str) -> None:
+    """Keep the code of a wish (an intent of FIRST_WISHES) found in `text`: never the words."""
+    intent = ctx.renderer.intents.match(text)
+    if intent in FIRST_WISHES:
+        ctx.data["start_intent"] = intent
+
+
+@action("note_intent", writes=("start_intent",))
+def note_intent(ctx: Context) -> str | None:
+    """A first message with a wish ("je veux un rdv", "mi rode travay"): its intent's code is kept for
+    after consent (pending_intent). What the person wrote is not."""
+    if ctx.inbound.kind == "text":
+        note_wish(ctx, ctx.inbound.text or "")
+    return None
+
+
+@action("typed_consent", reads=("consent",), outcomes=("refused",), writes=("district_code",), irreversible=True)
+def typed_consent(ctx: Context) -> str | None:
+    """Consent said in a sentence (data.consent is "oui" or "non", from parse_consent)."""
+    if ctx.data.pop("consent", None) == "oui":
+        return give_consent(ctx)
+    refuse_consent(ctx)
+    return "refused"
+
+
+@action("pending_intent", outcomes=FIRST_WISHES)
+def pending_intent(ctx: Context) -> str | None:
+    """Just after consent: the wish of the first message, if any, leads on (a preset district is kept on
+    the way: the steps that would save it are skipped)."""
+    intent = ctx.data.pop("start_intent", None)
+    if intent not in FIRST_WISHES:
+        return None
+    code = ctx.data.pop("district_code", None)
+    if code:
+        residents.set_district(ctx.session, ctx.require_resident(), code)
+    return str(intent)
 
 
 @action("refuse_consent", irreversible=True)
