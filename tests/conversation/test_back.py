@@ -51,6 +51,7 @@ TYPED = {
     "district": ("Pichette",),
     "phone": ("0692 12 34 56",),
     "text": ("bonjour",),
+    "consent": ("oui je veux bien", "pas d accord", "bof"),
 }
 # Questions only reached when the world is so (no free slot anywhere, an appointment gone meanwhile…)
 WORLD_ONLY = {
@@ -132,6 +133,9 @@ class Walk:
         else:
             assert step.input is not None
             call, goto = step.input.do, step.input.goto
+            if call is None and goto is not None:  # a step that acts on the answer and moves on (consent typed)
+                passed = self.flows.step(self.flows.resolve(row.flow, goto))
+                call = None if passed.waits else passed.do
             turn = await self.chat.send(move.typed)
         if turn.flow is None and goto is not None:  # nothing kept (consent refused, data erased): see where
             target = self.flows.resolve(row.flow, goto)
