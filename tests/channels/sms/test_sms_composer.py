@@ -117,7 +117,7 @@ def test_labels_are_shortened_only_when_the_list_cannot_fit(composer: SmsCompose
         "Chercher par un mot",
         "Revenir au menu",
     ]
-    (sms,) = parts(composer, "Voici les aides qui vous vont le mieux :", options(*long))
+    (sms,) = parts(composer, "Voici les aides pour vous :", options(*long))
     assert measure(sms).segments == 2 and "..." in sms
     lines = [line for line in sms.splitlines() if line[:1].isdigit()]
     assert len(lines) == 7 and all(len(line.split(". ", 1)[1]) >= MIN_LABEL or "..." not in line for line in lines)

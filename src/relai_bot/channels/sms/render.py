@@ -10,8 +10,9 @@ How a reply becomes SMS (`SmsComposer.reply_parts`), each SMS within RELAI_SMS_M
   paragraph, or its last line when it asks or leads to the list) if it fits beside them; the text before is split at
   paragraphs, lines or sentences (encoding.split_for_sms). An option list is never cut;
 * options that end the same way ("…, Médiathèque Heva") are listed under that ending, written once;
-* a list too long for one SMS even so has its longest labels shortened at a word ("..."), down to
-  MIN_LABEL characters; only past that is it cut, and then between two options, never inside one.
+* a list that leaves no room for a short question beside it (QUESTION_ROOM) has its longest labels
+  shortened at a word ("..."), down to MIN_LABEL characters, the same way each time the same options come
+  back; only a list too long even so is cut, and then between two options, never inside one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ MENU_LABEL = "common.menu"  # an option to go back to the menu makes "0 = menu" 
 GSM7, UCS2 = "GSM-7", "UCS-2"
 # A label is never shortened below this many characters to make a list fit
 MIN_LABEL = 24
+# The room an option list leaves in its SMS for the question that asks for it ("C'est pour quelle aide ?")
+QUESTION_ROOM = 30
+_QUESTION = "x" * QUESTION_ROOM
 _ELLIPSIS = "..."
 _ENDING = ", "  # what separates a label from an ending it may share with its neighbours
 
@@ -96,25 +100,23 @@ class SmsComposer:
 
     # -- one reply ----------------------------------------------------------------------------------
     def options_block(self, reply: Reply, *, language: str | None, one_way: bool, flow: str | None) -> str:
-        """The options of a reply as the SMS lists them (labels shortened only if the list cannot fit)."""
+        """The options of a reply as the SMS lists them. A list that leaves no room for a short question
+        beside it in one SMS has its longest labels shortened, as little as gives that room: the same
+        options always read the same (an answer typed from an earlier SMS still matches)."""
         if not reply.options:
             return ""
         block = self._render_options(reply.options, language=language, one_way=one_way, flow=flow)
-        if self.fits(self.prepare(block)):
+        if self._leaves_room(block):
             return block
-        shortened = self._shortened(reply, language=language, one_way=one_way, flow=flow, beside="")
-        return block if shortened is None else shortened
-
-    def _shortened(
-        self, reply: Reply, *, language: str | None, one_way: bool, flow: str | None, beside: str
-    ) -> str | None:
-        """The options with their longest labels shortened as little as fits in one SMS after `beside`."""
         longest = max(len(o.label) for o in reply.options)
         for limit in range(longest - 1, MIN_LABEL - 1, -1):
-            block = self._render_options(reply.options, language=language, one_way=one_way, flow=flow, limit=limit)
-            if self.fits(_join(beside, self.prepare(block))):
-                return block
-        return None
+            shortened = self._render_options(reply.options, language=language, one_way=one_way, flow=flow, limit=limit)
+            if self._leaves_room(shortened):
+                return shortened
+        return block
+
+    def _leaves_room(self, block: str) -> bool:
+        return self.fits(_join(_QUESTION, self.prepare(block)))
 
     def _render_options(
         self,
@@ -151,27 +153,17 @@ class SmsComposer:
     def reply_parts(self, reply: Reply, *, language: str | None, one_way: bool, flow: str | None) -> list[str]:
         """The SMS that carry one reply, ready to send: its options whole in the last (see the module)."""
         text = self.prepare(reply.text.strip())
-        if not reply.options:
-            return self.split(text) if text else []
-        block = self.prepare(self._render_options(reply.options, language=language, one_way=one_way, flow=flow))
+        block = self.prepare(self.options_block(reply, language=language, one_way=one_way, flow=flow))
         whole = _join(text, block)
-        if self.fits(whole):
-            return [whole]
-        if self.fits(block):
-            for head, question in _questions(text):
-                last = _join(question, block)
-                if head and self.fits(last):
-                    return self._before(head, last)
-                if not head:  # the text is the question: with its options, even if a label must be shorter
-                    kept = self._shortened(reply, language=language, one_way=one_way, flow=flow, beside=question)
-                    if kept is not None:
-                        return [_join(question, self.prepare(kept))]
-        else:  # the list alone is too long: its labels shortened, as little as lets it fit
-            for head, question in _questions(text):
-                kept = self._shortened(reply, language=language, one_way=one_way, flow=flow, beside=question)
-                if kept is not None:
-                    return self._before(head, _join(question, self.prepare(kept)))
-        return self._before(text, *self.split(block))
+        if not block or self.fits(whole):
+            return self.split(whole) if whole else []
+        if not self.fits(block):  # too long even shortened: cut between two options, never inside one
+            return self._before(text, *self.split(block))
+        for head, question in _questions(text):
+            last = _join(question, block)
+            if head and self.fits(last):
+                return self._before(head, last)
+        return self._before(text, block)
 
     def _before(self, head: str, *last: str) -> list[str]:
         """`head` split as it must be, then the SMS `last`; the last part of head joins the first of them
@@ -232,15 +224,13 @@ def _join(text: str, block: str) -> str:
 
 def _questions(text: str) -> list[tuple[str, str]]:
     """Ways to cut off the question that asks for the options, best first, as (what comes before, the
-    question): a text of one line is the question; else its last paragraph, its last line if it asks
-    something or leads to the list ("Voici les rendez-vous libres :"), or nothing."""
-    if "\n" not in text:
-        return [("", text), (text, "")] if text else [("", "")]
+    question): the text's last paragraph, its last line if it asks something or leads to the list
+    ("Voici les rendez-vous libres :"), or nothing."""
     cuts = []
     before, blank, paragraph = text.rpartition("\n\n")
     if blank:
         cuts.append((before.rstrip(), paragraph.strip()))
-    before, _, line = text.rpartition("\n")
-    if line.rstrip().endswith(("?", ":")):
+    before, newline, line = text.rpartition("\n")
+    if newline and line.rstrip().endswith(("?", ":")):
         cuts.append((before.rstrip(), line.strip()))
     return [*cuts, (text, "")]

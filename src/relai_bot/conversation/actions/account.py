@@ -45,8 +45,9 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
 
 @action("export_data", provides=("exported",))
 def export_data(ctx: Context) -> str | None:
-    """A copy of everything kept about the resident, as a JSON file (none by SMS, which cannot carry a file:
-    account/exported.sms says how to get it)."""
+    """A copy of everything kept about the resident, as a JSON file (not by SMS, which cannot carry one).
+
+    By SMS the text (account/exported.sms) says how to get it: staff export it from the back-office."""
     resident = ctx.require_resident()
     data = residents.export_resident(ctx.session, id_of(resident), ctx.settings.timezone)
     if texts_channel(ctx.channel) != linking.SMS:
