@@ -1,4 +1,4 @@
-"""Watch `relai-bot serve` run a resident's whole journey by SMS, STOP included.
+"""Watch `relai-bot serve` run a resident's booking by SMS, STOP included, and what each SMS costs.
 
     .venv/bin/python -m tools.sms_journey
 
@@ -6,7 +6,11 @@ Runs the project's fake Twilio REST server (tests/fakes/twilio_api.py) in this p
 `relai-bot serve` pointed at it (RELAI_TWILIO_* and RELAI_PUBLIC_URL, a temporary SQLite database). Then it
 texts like a resident: signed inbound webhooks, exactly as Twilio would send them, answered by numbers —
 consent, district, book, "Mes rendez-vous", cancel, then STOP and one more message (which must get no
-answer). Prints each exchange, the segments of every SMS, and what the fake server refused.
+answer). Prints each exchange with the segments of every SMS, then the segments of every SMS of the
+journey, their maximum and their mean, and what the fake server refused.
+
+Exits with 1 if an SMS takes more than MAX_SEGMENTS segments, if the mean reaches MAX_MEAN, or if the
+fake server refused a request.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 
 import httpx
 from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
@@ -28,6 +35,43 @@ from relai_bot.channels.sms.encoding import measure
 REPO = Path(__file__).resolve().parents[1]
 RESIDENT = "+262692123456"
 SERVICE = "+262939001122"
+# What the resident texts, in order: consent, offers yes, Saint-Laurent, the profile later, "Prendre
+# rendez-vous", "Je ne sais pas", the first slot, yes, "Mes rendez-vous", the first, cancel it, yes.
+BOOKING = ("Bonjour", "1", "1", "2", "2", "2", "1", "1", "oui", "1", "1", "annuler", "oui")
+# Every SMS of a booking fits in this many segments of GSM-7, and their mean stays below MAX_MEAN
+MAX_SEGMENTS = 2
+MAX_MEAN = 1.5
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The segments of each SMS of a journey, in order."""
+
+    segments: tuple[int, ...]
+
+    @classmethod
+    def of(cls, bodies: Sequence[str]) -> Figures:
+        return cls(tuple(measure(body).segments for body in bodies))
+
+    @property
+    def max(self) -> int:
+        return max(self.segments, default=0)
+
+    @property
+    def mean(self) -> float:
+        return mean(self.segments) if self.segments else 0.0
+
+    @property
+    def short_enough(self) -> bool:
+        return self.max <= MAX_SEGMENTS and self.mean < MAX_MEAN
+
+    def __str__(self) -> str:
+        counts = " ".join(str(s) for s in self.segments)
+        verdict = "ok" if self.short_enough else f"TOO LONG (at most {MAX_SEGMENTS}, mean under {MAX_MEAN})"
+        return (
+            f"{len(self.segments)} SMS, segments per SMS: {counts}\n"
+            f"max {self.max}, mean {self.mean:.2f}, {sum(self.segments)} segments in all: {verdict}"
+        )
 
 
 def free_port() -> int:
@@ -84,19 +128,21 @@ async def main() -> int:
                         print(f"\n> {body}")
                         for message in twilio.messages[before:]:
                             m = measure(message.body)
-                            print(f"  [{m.encoding}, {m.segments} segment(s)]")
+                            print(f"  [{m.encoding}, {m.segments} segment(s), {m.characters} characters]")
                             print("  " + message.body.replace("\n", "\n  "))
                         if not expect_answer:
                             print("  (no answer: the number is stopped)" if len(twilio.messages) == before else "  !!")
 
                     forged = await http.post(url, data=inbound_sms_params(RESIDENT, SERVICE, "bonjour"))
                     print(f"forged webhook (no signature): HTTP {forged.status_code}")
-                    for body in ("Bonjour", "1", "1", "2", "2", "2", "1", "1", "oui", "1", "1", "annuler", "oui"):
+                    for body in BOOKING:
                         await text(body)
                     await text("STOP")
                     await text("bonjour", expect_answer=False)
-                    print(f"\nrequests the fake Twilio refused: {len(twilio.violations)}")
-                    return 1 if twilio.violations else 0
+                    figures = Figures.of([m.body for m in twilio.messages if m.to == RESIDENT])
+                    print(f"\n{figures}")
+                    print(f"requests the fake Twilio refused: {len(twilio.violations)}")
+                    return 0 if figures.short_enough and not twilio.violations else 1
             finally:
                 serve.terminate()
                 serve.wait(10)

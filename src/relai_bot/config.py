@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     # One-way alphanumeric sender (e.g. "MAIRIE") for reminders and broadcasts; it cannot receive replies
     twilio_one_way_from: str | None = None
     twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    # Longest SMS sent in one go (segments); a longer text is split into several SMS
-    sms_max_segments: int = Field(default=3, ge=1, le=10)
+    # Longest SMS sent in one go (segments); a longer text is split into several SMS, never inside its
+    # option list (channels/sms/render.py). 2: what the resident receives stays short and cheap
+    sms_max_segments: int = Field(default=2, ge=1, le=10)
     # Replace what GSM-7 lacks (’ œ ê ç « » …) before sending: 160 characters a segment instead of 70
     sms_transliterate: bool = True
     # Added to SMS the service sends on its own initiative, e.g. "STOP au 36xxx"

@@ -23,13 +23,12 @@ from relai_bot.seed.load import read_seed
 from relai_bot.wiring import load_content
 
 LANGUAGE = "fr"
-# Segments a template's own text may take by SMS. The options list and "Répondez 1 ou 2" come on top
-# (channel/sms_options), and the whole SMS must fit RELAI_SMS_MAX_SEGMENTS (3 by default), so 2 by default.
+# Segments a template's own text may take by SMS: at most RELAI_SMS_MAX_SEGMENTS (2 by default), beyond
+# which the channel splits it. What the resident receives, the options included, is measured turn by turn
+# in test_sms_turns.py (every step of every flow): that is the budget that counts.
 DEFAULT_BUDGET = 2
 BUDGETS = {
-    # the consent notice: what is kept, who sees it, how long, which rights (the law wants it all)
-    "onboarding/privacy": 3,
-    # a scheme read back with where to talk about it: no options follow the longest part
+    # a scheme with its amount: sent as two SMS, the options with the second
     "discovery/detail": 3,
     # the options of a one-way SMS plus three other ways to answer
     "channel/sms_options_oneway": 3,

@@ -7,7 +7,7 @@ import json
 from relai_bot.conversation.context import Context, action
 from relai_bot.services import callbacks, linking, residents
 from relai_bot.store.models import id_of
-from relai_bot.turns import Attachment
+from relai_bot.turns import Attachment, texts_channel
 
 
 @action("callback_phone", outcomes=("known",), writes=("callback_phone",))
@@ -45,11 +45,14 @@ def request_callback(ctx: Context, preferred_time: str) -> str | None:
 
 @action("export_data", provides=("exported",))
 def export_data(ctx: Context) -> str | None:
-    """A copy of everything kept about the resident, as a JSON file."""
+    """A copy of everything kept about the resident, as a JSON file (not by SMS, which cannot carry one).
+
+    By SMS the text (account/exported.sms) says how to get it: staff export it from the back-office."""
     resident = ctx.require_resident()
     data = residents.export_resident(ctx.session, id_of(resident), ctx.settings.timezone)
-    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
-    ctx.attachments.append(Attachment("mes-donnees.json", "application/json", content))
+    if texts_channel(ctx.channel) != linking.SMS:
+        content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        ctx.attachments.append(Attachment("mes-donnees.json", "application/json", content))
     ctx.vars["exported"] = data
     return None
 

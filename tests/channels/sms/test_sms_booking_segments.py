@@ -1,0 +1,63 @@
+"""A booking by SMS through the real stack, measured SMS by SMS as the resident receives them.
+
+The journey of tools/sms_journey.py (consent, district, book, "Mes rendez-vous", cancel, STOP) runs here
+through the SMS harness: signed webhooks into the app under uvicorn, the real twilio client, the fake
+Twilio server. Every SMS sent takes at most 2 segments of GSM-7, and their mean stays under 1.5.
+Run with -s to see the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from tools.sms_journey import BOOKING, MAX_MEAN, MAX_SEGMENTS, Figures
+
+from relai_bot.clock import FrozenClock
+from tests.journeys import whole_journey
+from tests.sms_harness import SmsStack, sms_stack
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
+]
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
+    async with sms_stack(sqlite_url, clock) as running:
+        yield running
+        running.assert_clean()
+
+
+async def test_a_booking_by_sms_stays_within_two_segments_a_message(stack: SmsStack) -> None:
+    phone = stack.resident()
+    said = []
+    for body in BOOKING:
+        assert await phone.send(body), f"no answer to {body!r}"
+        said.append(phone.text)
+    booked = BOOKING.index("oui")  # the first "oui" books, the last one cancels
+    assert "C'est réservé" in said[booked] and "C'est annulé" in said[-1], said
+    await phone.send("STOP")
+    figures = Figures.of([m.body for m in phone.received])
+    print(f"\nbooking by SMS: {figures}")
+    assert all(m.encoding == "GSM-7" for m in phone.received)
+    assert figures.max <= MAX_SEGMENTS and figures.mean < MAX_MEAN, figures
+    assert len(figures.segments) >= len(BOOKING)  # each message answered
+
+
+async def test_the_whole_journey_by_sms_stays_within_two_segments_a_message(stack: SmsStack) -> None:
+    """Consent, a scheme found by the questions, booked, seen and cancelled (tests/journeys.py)."""
+    phone = stack.resident()
+    await whole_journey(phone)
+    figures = Figures.of([m.body for m in phone.received])
+    print(f"\nwhole journey by SMS: {figures}")
+    assert figures.max <= MAX_SEGMENTS and figures.mean < MAX_MEAN, figures
+
+
+def test_the_figures_say_too_long_when_they_are() -> None:
+    assert Figures.of(["a" * 160, "a" * 161, "a"]).short_enough  # 1, 2, 1: mean 1.33
+    assert not Figures.of(["a" * 160, "a" * 161]).short_enough  # mean 1.5 is not under 1.5
+    assert not Figures.of(["a" * 307, "a", "a", "a"]).short_enough  # one SMS of 3 segments
+    assert Figures.of(["a" * 307]).max == 3
+    assert "TOO LONG" in str(Figures.of(["a" * 307])) and "max 3" in str(Figures.of(["a" * 307]))
