@@ -116,9 +116,10 @@ def forget_questionnaire(ctx: Context) -> str | None:
     return None
 
 
-@action("scheme_detail", provides=("scheme", "scheme_venues", "amount"), reads=("scheme_code",))
+@action("scheme_detail", provides=("scheme", "scheme_venues", "amount", "amount_to_ask"), reads=("scheme_code",))
 def scheme_detail(ctx: Context) -> str | None:
-    """The scheme in data.scheme_code, the places where it is offered, and its amount while it is checked."""
+    """The scheme in data.scheme_code, the places where it is offered, and its amount while it is checked
+    (past its date, `amount_to_ask`: the resident is told to ask an adviser)."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
         select(Venue).join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
@@ -128,6 +129,7 @@ def scheme_detail(ctx: Context) -> str | None:
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]
     ctx.vars["amount"] = schemes.amount_shown(scheme, ctx.now.astimezone(ctx.settings.tz).date())
+    ctx.vars["amount_to_ask"] = bool(scheme.amount) and ctx.vars["amount"] is None
     return None
 
 

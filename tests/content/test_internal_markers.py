@@ -1,0 +1,50 @@
+"""Nothing meant for staff reaches a resident: no "à confirmer", no "TODO", no "None", no "{{" left over,
+in any template rendered for any scheme or venue of the seed, in any label, in any text field of the seed."""
+
+from __future__ import annotations
+
+import pytest
+
+from relai_bot.services.plain_words import internal_markers
+from tests.content.resident_texts import Text, labels, rendered_templates, seed_fields
+
+# What a test of this kind must catch (so that it cannot pass by never looking)
+CAUGHT = [
+    "Montant à revérifier.",
+    "Adresse : A CONFIRMER",
+    "Lieu : Ouest - site à confirmer",
+    "Les associations restent à identifier.",
+    "Opérateur (à identifier)",
+    "Horaires non vérifiés",
+    "rue Waldeck Rochet (adresse supposée)",
+    "Téléphone fictif",
+    "TODO: relire",
+    "Lieu : None",
+    "Adresse : null",
+    "Bonjour {{ name }}",
+    "Adresse : ?",
+    "Ouvert (?) le lundi",
+]
+FINE = ["Êtes-vous d'accord ?", "Vous touchez le RSA ? Un conseiller vous aide.", "Vérifiez votre numéro."]
+
+
+@pytest.mark.parametrize("text", CAUGHT)
+def test_the_markers_catch_internal_notes(text: str) -> None:
+    assert internal_markers(text), text
+
+
+@pytest.mark.parametrize("text", FINE)
+def test_the_markers_leave_plain_texts_alone(text: str) -> None:
+    assert internal_markers(text) == []
+
+
+def _failures(texts: list[Text]) -> list[str]:
+    return [f"{t.where}: {markers}\n{t.text}" for t in texts if (markers := internal_markers(t.text))]
+
+
+def test_no_resident_text_carries_an_internal_note() -> None:
+    templates, label_texts, fields = list(rendered_templates()), list(labels()), list(seed_fields())
+    print(f"checked {len(templates)} rendered templates, {len(label_texts)} labels, {len(fields)} seed text fields")
+    assert len(templates) > 3000 and len(label_texts) > 80 and len(fields) > 150
+    failures = _failures(templates + label_texts + fields)
+    assert not failures, f"{len(failures)} texts carry an internal note:\n\n" + "\n\n".join(failures[:20])
