@@ -88,8 +88,8 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
     by_summary = sorted(seed.schemes, key=lambda s: len(s.summary), reverse=True)
     if scheme_code:
         by_summary = [scheme_seed, *(s for s in by_summary if s.code != scheme_code)]
-    # the seed's own verified flag for a chosen scheme; the worst case shows an unverified one
-    scheme = scheme_sample(scheme_seed) if scheme_code else {**scheme_sample(scheme_seed), "verified": False}
+    # the seed's own verified flag for a chosen scheme; the worst case is verified (it shows where to go)
+    scheme = scheme_sample(scheme_seed) if scheme_code else {**scheme_sample(scheme_seed), "verified": True}
 
     appointment = {
         "id": 1,

@@ -46,7 +46,7 @@ def subjects() -> list[tuple[str, str | None, str | None]]:
 
 
 def rendered_templates() -> Iterator[Text]:
-    names = template_names()
+    names = sorted({name.removesuffix(".telegram") for name in template_names()})  # variants come from `variants`
     for subject, scheme_code, venue_code in subjects():
         context = sample_context(scheme_code, venue_code)
         for name in names:

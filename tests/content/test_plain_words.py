@@ -9,6 +9,7 @@ import pytest
 
 from relai_bot.services import plain_words
 from tests.content.resident_texts import Text, labels, rendered_templates, scheme_texts
+from tests.paths import REPO
 
 # Written to advisers, not residents (they know the schemes' acronyms): checked for internal notes only
 STAFF_TEXTS = ("digest/day", "reminder/adviser_unreached")
@@ -84,3 +85,11 @@ def test_every_resident_text_is_in_plain_words() -> None:
     assert len(texts) > 3000
     unique = sorted({f"{t.where.split(' [')[0]}: {f}" for t, f in failing})
     assert not unique, f"{len(unique)} plain-words findings:\n" + "\n".join(unique)
+
+
+def test_the_written_rules_list_every_banned_word_and_common_acronym() -> None:
+    rules = (REPO / "docs" / "plain-words.md").read_text(encoding="utf-8")
+    missing = [
+        w for w in [*plain_words.BANNED, *plain_words.SHOUTED_BANNED, *plain_words.COMMON_ACRONYMS] if w not in rules
+    ]
+    assert not missing, f"docs/plain-words.md does not list {missing}"
