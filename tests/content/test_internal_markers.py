@@ -3,10 +3,13 @@ in any template rendered for any scheme or venue of the seed, in any label, in a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from relai_bot.services.plain_words import internal_markers
-from tests.content.resident_texts import Text, labels, rendered_templates, seed_fields
+from tests.content.resident_texts import Text, labels, rendered_templates, renderer, seed_fields
+from tests.template_samples import LANGUAGE
 
 # What a test of this kind must catch (so that it cannot pass by never looking)
 CAUGHT = [
@@ -48,3 +51,12 @@ def test_no_resident_text_carries_an_internal_note() -> None:
     assert len(templates) > 3000 and len(label_texts) > 80 and len(fields) > 150
     failures = _failures(templates + label_texts + fields)
     assert not failures, f"{len(failures)} texts carry an internal note:\n\n" + "\n\n".join(failures[:20])
+
+
+def test_every_partial_is_rendered_through_a_template_that_includes_it() -> None:
+    """Partials (_*.j2) are left out of the names rendered: each must be included by a template that is not."""
+    root = Path(renderer().root) / LANGUAGE
+    templates = [p for p in root.rglob("*.j2") if not p.name.startswith("_")]
+    for partial in root.rglob("_*.j2"):
+        name = partial.relative_to(root).as_posix()
+        assert any(name in p.read_text(encoding="utf-8") for p in templates), f"{name} is included nowhere"

@@ -54,8 +54,8 @@ COMMON_ACRONYMS = ("SMS", "CV", "RSA")
 # Banned words and what to write instead (matched on whole words, accents and case ignored; START only as
 # written, in capitals: the word a resident would be told to type).
 BANNED: dict[str, str] = {
-    "jours ouvrés": "jours, sans compter le samedi et le dimanche",
-    "ouvrés": "du lundi au vendredi",
+    "jours ouvrés": "jours, sauf samedi et dimanche",
+    "jours ouvrables": "jours, sauf dimanche",
     "éligible": "vous y avez droit",
     "éligibilité": "qui y a droit",
     "prescripteur": "le conseiller qui vous oriente",
