@@ -10,6 +10,7 @@ scheme or the venue where the flows put it (conversation/actions/*.py: `scheme_i
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from relai_bot.wiring import load_content
 LANGUAGE = "fr"
 
 
+@cache
 def _renderer() -> Renderer:
     return load_content(load_settings())[1]
 
@@ -49,11 +51,16 @@ def _longest(items: list[Any], key: Any) -> Any:
     return max(items, key=lambda item: len(key(item)))
 
 
+# A result's reasons, the longest kind (services.schemes.RankedScheme): a priority, then the age group
+SAMPLE_REASONS = ("priority:demandeur_emploi_longue_duree", "age:16-25")
+
+
 def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A scheme as templates get it: actions.discovery.scheme_item's keys, and the model's fields the detail
-    reads (`scheme_detail` passes the Scheme itself)."""
+    """A scheme as templates get it: actions.discovery.scheme_item's keys (with `why` rendered from
+    discovery/_why.j2, as result_items does), and the model's fields the detail reads (`scheme_detail` passes
+    the Scheme itself)."""
     label = f"{s.acronym} - {s.name}" if s.acronym else s.name
-    return {
+    sample = {
         "code": s.code,
         "name": s.name,
         "acronym": s.acronym,
@@ -65,6 +72,9 @@ def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = ()) -> dict[str, Any
         "review_by": s.review_by,
         "reasons": list(reasons),
     }
+    context = {"reasons": list(reasons), "scheme": sample}
+    why = _renderer().render("discovery/_why", language=LANGUAGE, channel="console", context=context)
+    return {**sample, "why": why if reasons else ""}
 
 
 def sample_context(scheme_code: str | None = None, venue_code: str | None = None) -> dict[str, Any]:
@@ -102,7 +112,7 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
         "scheme": scheme,
     }
     slot = {**appointment, "ends_at": when, "group": True}
-    results = [scheme_sample(s, ("goal", "situation", "district")) for s in by_summary[:5]]
+    results = [scheme_sample(s, SAMPLE_REASONS) for s in by_summary[:5]]
     options = [
         {"number": 1, "label": "mercredi 30 décembre à 11 h 30, " + venue.name},
         {"number": 2, "label": "jeudi 31 décembre à 14 h 30, " + venue.name},
@@ -127,6 +137,8 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
         "amount": amount,
         "amount_to_ask": False,
         "results": results,
+        "page": 0,
+        "more_pages": [1],
         "schemes": results,
         "where": "la prise de rendez-vous",
         "starts_at": when,
