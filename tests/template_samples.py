@@ -123,7 +123,7 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
     else:  # a scheme's amount while it is checked (schemes.amount_shown): the longest of the seed's
         priced = _longest([s for s in seed.schemes if s.amount], lambda s: s.amount)
         amount, scheme["review_by"] = priced.amount, priced.review_by
-    scheme_venues = [v.name for v in seed.venues if v.code in scheme_seed.venues][:4]
+    scheme_venues = [v.name for v in seed.venues if v.code in scheme_seed.venues and v.verified][:4]
     return {
         "resident": SampleResident(display_name="Marie-Thérèse", opportunities=True, language=LANGUAGE),
         "district": SimpleNamespace(name=district.name, code=district.code),

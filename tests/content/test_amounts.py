@@ -99,3 +99,11 @@ async def test_the_amount_holds_until_its_date_then_an_adviser_gives_it(any_chan
     await _open_the_cej(chat)
     assert AMOUNT not in chat.text and "560" not in chat.text
     assert "montant, demandez à un conseiller." in chat.text
+
+
+async def test_the_detail_names_only_verified_places(any_channel: ChatDriver) -> None:
+    """The CEJ is offered at Heva (verified) and at the MIO's nearest site (not verified): only Heva is named."""
+    chat = await any_channel.onboarded()
+    await _open_the_cej(chat)
+    assert "Où en parler" in chat.text and "Médiathèque Heva" in chat.text
+    assert "Mission intercommunale de l'Ouest (antenne" not in chat.text
