@@ -192,7 +192,7 @@ async def test_a_stopped_resident_who_writes_is_told_how_to_come_back(driver: Dr
     chat = await driver.onboarded()
     await chat.send("STOP")
     await chat.send("bonjour")
-    assert "Pour reprendre, écrivez START" in chat.text
+    assert "Pour reprendre, écrivez REPRENDRE" in chat.text
     await chat.send("Arrêt")
     assert "Pour reprendre" in chat.text
     await chat.send("start")

@@ -112,7 +112,7 @@ async def test_a_position_elsewhere_names_the_nearest_district_and_place(driver:
     labels, where = chat.labels, position(driver, chat)
     await chat.send_kind("location", lat=-20.9305, lon=55.3405)
     assert "Le quartier le plus proche : Saint-Laurent." in chat.text
-    assert "Le lieu d'accueil le plus proche" in chat.text and " km)" in chat.text
+    assert "Le lieu d'accueil le plus proche, à " in chat.text and " km :" in chat.text
     assert chat.labels == labels and position(driver, chat) == where
 
 

@@ -9,7 +9,7 @@ templates/messages/<lang>/keywords.yaml      words that work at every step (menu
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ class Renderer:
         self.env.filters["when"] = self._when
         self.env.filters["day"] = self._day
         self.env.filters["clock"] = self._clock
+        self.env.filters["date"] = self._date
 
     def _yaml(self, language: str, name: str) -> dict[str, Any]:
         path = self.root / language / name
@@ -87,6 +88,9 @@ class Renderer:
 
     def _clock(self, moment: datetime, language: str | None = None) -> str:
         return timefmt.format_clock(moment, self.tz, self._language(language))
+
+    def _date(self, day: date, language: str | None = None) -> str:
+        return timefmt.format_long_date(day, self._language(language))
 
     # -- lookups ----------------------------------------------------------------------------------
     @cache  # noqa: B019  (one renderer per process; names are few)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -20,14 +20,25 @@ def format_clock(moment: datetime, tz: ZoneInfo, language: str = "fr") -> str:
     return format_time(at, format="short", locale=language)
 
 
+def _day_and_month(day: date) -> str:
+    """3 décembre, 1er juin (French)"""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {format_date(day, format='MMMM', locale='fr')}"
+
+
 def format_day(moment: datetime, tz: ZoneInfo, language: str = "fr") -> str:
     """mardi 3 décembre, dimanche 1er juin"""
     day = local(moment, tz).date()
     if language == "fr":
-        number = "1er" if day.day == 1 else str(day.day)
-        weekday = format_date(day, format="EEEE", locale="fr")
-        return f"{weekday} {number} {format_date(day, format='MMMM', locale='fr')}"
+        return f"{format_date(day, format='EEEE', locale='fr')} {_day_and_month(day)}"
     return format_date(day, format="EEEE d MMMM", locale=language)
+
+
+def format_long_date(day: date, language: str = "fr") -> str:
+    """A calendar date with its year, for what holds until a day: 31 décembre 2026, 1er avril 2027"""
+    if language == "fr":
+        return f"{_day_and_month(day)} {day.year}"
+    return format_date(day, format="d MMMM y", locale=language)
 
 
 def format_when(moment: datetime, tz: ZoneInfo, language: str = "fr", joiner: str = "à") -> str:

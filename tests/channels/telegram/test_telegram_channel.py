@@ -231,7 +231,7 @@ async def test_location_suggests_the_nearest_district_and_place(stack: TelegramS
     where = conversation(stack)
     await chat.send(None, location={"latitude": -20.9305, "longitude": 55.3405})
     assert "Le quartier le plus proche : Saint-Laurent." in chat.text
-    assert "Le lieu d'accueil le plus proche" in chat.text and " km)" in chat.text
+    assert "Le lieu d'accueil le plus proche, à " in chat.text and " km :" in chat.text
     assert conversation(stack) == where
 
 

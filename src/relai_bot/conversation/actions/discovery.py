@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from relai_bot.conversation.context import Context, action
-from relai_bot.services import scheme_events, schemes
+from relai_bot.services import booking, scheme_events, schemes
 from relai_bot.services.schemes import RankedScheme
 from relai_bot.store.models import Scheme, Venue
 from relai_bot.store.models.catalog import SchemeVenue
@@ -116,18 +116,22 @@ def forget_questionnaire(ctx: Context) -> str | None:
     return None
 
 
-@action("scheme_detail", provides=("scheme", "scheme_venues", "amount"), reads=("scheme_code",))
+@action("scheme_detail", provides=("scheme", "scheme_venues", "amount", "amount_to_ask"), reads=("scheme_code",))
 def scheme_detail(ctx: Context) -> str | None:
-    """The scheme in data.scheme_code, the places where it is offered, and its amount while it is checked."""
+    """The scheme in data.scheme_code, the verified places where it is offered, and its amount while it is
+    checked (past its date, `amount_to_ask`: the resident is told to ask an adviser)."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
-        select(Venue).join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id).where(SchemeVenue.scheme_id == scheme.id)
+        select(Venue)
+        .join(SchemeVenue, col(SchemeVenue.venue_id) == Venue.id)
+        .where(SchemeVenue.scheme_id == scheme.id, col(Venue.id).in_(booking.bookable_venue_ids()))
     ).all()
     if scheme.id is not None:
         scheme_events.record(ctx.session, ctx.resident, scheme_events.OPENED, [scheme.id], ctx.channel, ctx.now)
     ctx.vars["scheme"] = scheme
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]
     ctx.vars["amount"] = schemes.amount_shown(scheme, ctx.now.astimezone(ctx.settings.tz).date())
+    ctx.vars["amount_to_ask"] = bool(scheme.amount) and ctx.vars["amount"] is None
     return None
 
 
