@@ -82,7 +82,8 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
     or a venue's code: that scheme (or venue) wherever the flows show one."""
     seed = read_seed()
     when = datetime(2026, 12, 30, 7, 30, tzinfo=UTC)  # mercredi 30 décembre à 11 h 30, La Réunion
-    in_person = [v for v in seed.venues if not v.remote]
+    # the longest place a resident may be offered: in person, and verified (services.booking.bookable_venue_ids)
+    in_person = [v for v in seed.venues if not v.remote and v.verified]
     venue: VenueSeed = (
         next(v for v in seed.venues if v.code == venue_code)
         if venue_code

@@ -104,6 +104,8 @@ def test_an_admin_edits_a_scheme_and_the_audit_names_the_fields(runtime: Runtime
             {
                 "label": "Guide UNAFO",
                 "url": "https://www.unafo.org/centre-de-ressources/guide-pauvrete-engagement-jeunes",
+                # the rules this page gives, from the seed: renaming the source keeps them
+                "rules": ["age", "disability", "situations"],
             }
         ]
         assert str(scheme.review_by) == "2027-01-01" and scheme.amount == "Jusqu'à 560 € par mois environ."

@@ -37,7 +37,7 @@ from relai_bot.seed.load import read_seed
 from relai_bot.store.models import Conversation
 from relai_bot.turns import Inbound, Option, Reply
 from relai_bot.wiring import load_content
-from tests.channels.sms.test_sms_templates import sample_context
+from tests.template_samples import sample_context
 
 # The steps of a booking by SMS, from the first message on (the welcome and the privacy notice included)
 BOOKING_PATH = (
@@ -79,7 +79,7 @@ def _longest(items: list[Any], key: Any, count: int) -> list[Any]:
 
 
 def turn_context(settings: Settings) -> dict[str, Any]:
-    """The templates' context (tests/channels/sms/test_sms_templates.py) plus what options are built from,
+    """The templates' context (tests/template_samples.py) plus what options are built from,
     each list as long as the actions make it and with the longest labels of the demo data."""
     seed = read_seed()
     context = sample_context()
