@@ -34,7 +34,9 @@ def _suffix(text: Text) -> str:
 
 
 def _findings(texts: list[Text]) -> list[tuple[Text, plain_words.Finding]]:
-    return [(t, f) for t in texts for f in plain_words.check(t.text, _rules(), t.shown_before)]
+    return [
+        (t, f) for t in texts for f in plain_words.check(t.text, _rules(), t.shown_before, _template(t) + _suffix(t))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -100,3 +102,14 @@ def test_the_written_rules_list_every_banned_word_and_common_acronym() -> None:
     rules = _rules()
     missing = [w for w in [*rules.banned, *rules.shouted_banned, *rules.common_acronyms] if w not in written]
     assert not missing, f"docs/plain-words.md does not list {missing}"
+
+
+def test_after_stop_each_channel_shows_the_word_that_works_there() -> None:
+    """By SMS Twilio blocks a number that sent STOP until it sends START: that word, and only by SMS."""
+    shown = {
+        channel: renderer().render("common/stopped", language=LANGUAGE, channel=channel, context={})
+        for channel in ("sms", "telegram", "console")
+    }
+    assert "envoyez START" in shown["sms"] and "REPRENDRE" not in shown["sms"]
+    assert all("REPRENDRE" in shown[c] and "START" not in shown[c] for c in ("telegram", "console"))
+    assert _rules().shouted_allowed == {"common/stopped.sms.j2": "START"}

@@ -29,6 +29,7 @@ class Rules:
     common_acronyms: tuple[str, ...]  # known well enough to need no expansion
     banned: dict[str, str]  # word -> what to write instead (whole words, accents and case ignored)
     shouted_banned: dict[str, str]  # banned only in capitals, as the word a resident is told to type
+    shouted_allowed: dict[str, str]  # text name -> the one such word it must show (a provider's keyword)
 
 
 @cache
@@ -40,6 +41,7 @@ def load_rules(language_dir: Path) -> Rules:
         common_acronyms=tuple(data["common_acronyms"]),
         banned=dict(data["banned"]),
         shouted_banned=dict(data["shouted_banned"]),
+        shouted_allowed=dict(data.get("shouted_allowed") or {}),
     )
 
 
@@ -90,7 +92,7 @@ def _acronym_findings(text: str, shown_before: str, rules: Rules) -> list[Findin
     return findings
 
 
-def _banned_findings(text: str, rules: Rules) -> list[Finding]:
+def _banned_findings(text: str, rules: Rules, name: str) -> list[Finding]:
     findings = []
     folded_sentences = [(s, f" {fold(s)} ") for s in sentences(text)]
     for word, instead in rules.banned.items():
@@ -98,21 +100,24 @@ def _banned_findings(text: str, rules: Rules) -> list[Finding]:
             if f" {fold(word)} " in folded:
                 findings.append(Finding("banned word", sentence, f"« {word} »: write « {instead} »"))
     for word, instead in rules.shouted_banned.items():
+        if rules.shouted_allowed.get(name) == word:
+            continue
         for sentence in sentences(text):
             if re.search(rf"\b{word}\b", sentence):
                 findings.append(Finding("banned word", sentence, f"« {word} »: write « {instead} »"))
     return findings
 
 
-def check(text: str, rules: Rules, shown_before: str = "") -> list[Finding]:
+def check(text: str, rules: Rules, shown_before: str = "", name: str = "") -> list[Finding]:
     """What breaks the plain-words rules in `text`. `shown_before`: what the resident read just above it
-    (a scheme's name above its summary), which may spell out an acronym."""
+    (a scheme's name above its summary), which may spell out an acronym; `name`: the text's template name
+    with its channel ("common/stopped.sms.j2"), for the words a provider makes a text show (shouted_allowed)."""
     findings = [
         Finding("long sentence", s, f"{n} words (at most {rules.max_words})")
         for s in sentences(text)
         if (n := word_count(s)) > rules.max_words
     ]
-    return findings + _acronym_findings(text, shown_before, rules) + _banned_findings(text, rules)
+    return findings + _acronym_findings(text, shown_before, rules) + _banned_findings(text, rules, name)
 
 
 _MARKERS = re.compile(
