@@ -38,7 +38,7 @@ class Runtime:
 
 def load_content(settings: Settings) -> tuple[FlowSet, Renderer]:
     root = content_root(settings.content_dir)
-    renderer = Renderer(root / "templates", settings.tz)
+    renderer = Renderer(root / "templates", settings.tz, retention_months=settings.retention_months)
     flows = load_flows(root / "conversations")
     return flows, renderer
 

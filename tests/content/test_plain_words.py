@@ -113,3 +113,13 @@ def test_after_stop_each_channel_shows_the_word_that_works_there() -> None:
     assert "envoyez START" in shown["sms"] and "REPRENDRE" not in shown["sms"]
     assert all("REPRENDRE" in shown[c] and "START" not in shown[c] for c in ("telegram", "console"))
     assert _rules().shouted_allowed == {"common/stopped.sms.j2": "START"}
+
+
+def test_the_privacy_notice_states_the_retention_the_service_applies() -> None:
+    """One owner: RELAI_RETENTION_MONTHS is what the purge applies and what the notice says, on every channel."""
+    from relai_bot.conversation.render import Renderer
+
+    six = Renderer(REPO / "templates", renderer().tz, retention_months=6)
+    for channel in ("sms", "telegram", "console"):
+        text = six.render("onboarding/privacy", language=LANGUAGE, channel=channel, context={})
+        assert "6 mois après votre dernier message" in text and "12 mois" not in text

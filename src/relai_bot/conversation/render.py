@@ -29,7 +29,9 @@ _BLANKS = re.compile(r"\n{3,}")
 
 
 class Renderer:
-    def __init__(self, templates_dir: Path, tz: ZoneInfo, default_language: str = "fr") -> None:
+    def __init__(
+        self, templates_dir: Path, tz: ZoneInfo, default_language: str = "fr", retention_months: int = 12
+    ) -> None:
         self.root = templates_dir / "messages"
         self.tz = tz
         self.default_language = default_language
@@ -43,6 +45,8 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # What every text may state from the settings (the privacy notice says how long data is kept)
+        self.env.globals["retention_months"] = retention_months
         self.labels = {lang: self._yaml(lang, "labels.yaml") for lang in self.languages}
         keywords = {lang: self._yaml(lang, "keywords.yaml") for lang in self.languages}
         self.keywords: dict[str, frozenset[str]] = {
