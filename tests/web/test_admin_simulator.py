@@ -182,9 +182,11 @@ async def test_the_sms_view_shows_the_sms_texts_numbered_options_and_their_cost(
         ((segments, encoding, characters),) = chat.sms_costs
         assert encoding == "GSM-7" and segments >= 1 and characters == len(first)
         assert 'name="choice"' not in chat.fragments[-1].text  # no buttons by SMS: one types the number
+        await chat.send("oui")  # (at the consent question a sentence is read as a yes, a no or asked again)
         await chat.send("n'importe quoi")
         assert "Ecrivez aide pour de l'aide." in chat.text and "Touchez" not in chat.text  # the SMS version
         telegram = SimulatorChat(browser, "telegram")
         await telegram.send("bonjour")
+        await telegram.send("oui")
         await telegram.send("n'importe quoi")
         assert "Touchez un des boutons ci-dessous." in telegram.text  # the Telegram version
