@@ -8,26 +8,16 @@ Run with -s to see the figures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from tools.sms_journey import BOOKING, MAX_MEAN, MAX_SEGMENTS, Figures
 
-from relai_bot.clock import FrozenClock
 from tests.journeys import whole_journey
-from tests.sms_harness import SmsStack, sms_stack
+from tests.sms_harness import SmsStack
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
 ]
-
-
-@pytest.fixture
-async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
-    async with sms_stack(sqlite_url, clock) as running:
-        yield running
-        running.assert_clean()
 
 
 async def test_a_booking_by_sms_stays_within_two_segments_a_message(stack: SmsStack) -> None:

@@ -46,13 +46,6 @@ OTHER = "+262693654321"
 
 
 @pytest.fixture
-async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
-    async with sms_stack(sqlite_url, clock) as running:
-        yield running
-        running.assert_clean()
-
-
-@pytest.fixture
 async def any_stack(database_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
     """The same stack on SQLite and on PostgreSQL."""
     async with sms_stack(database_url, clock) as running:

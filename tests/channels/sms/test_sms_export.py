@@ -3,25 +3,15 @@ or the adviser, who export it from the back-office at the resident's request), a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from relai_bot.clock import FrozenClock
 from relai_bot.testing.driver import Driver
-from tests.sms_harness import SmsStack, sms_stack
+from tests.sms_harness import SmsStack
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
 ]
-
-
-@pytest.fixture
-async def stack(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[SmsStack]:
-    async with sms_stack(sqlite_url, clock) as running:
-        yield running
-        running.assert_clean()
 
 
 async def test_by_sms_the_export_says_how_to_get_the_file(stack: SmsStack) -> None:
