@@ -328,10 +328,12 @@ class Engine:
             return
         if entry == FIND_SCHEME:
             try:
-                ctx.data["query"] = PARSERS[SEARCH_PARSER].function(ctx, text)
-                entry = SEARCH_SCHEMES
+                query: str | None = PARSERS[SEARCH_PARSER].function(ctx, text)
             except ParseError:
-                pass  # too few words to search: the finder asks how to look
+                query = None  # too few words to search: the finder asks how to look instead
+            if query is not None:
+                ctx.data["query"] = query
+                entry = SEARCH_SCHEMES
         self._go(ctx, replies, self._entry(ctx, entry))
 
     # -- moving between steps ---------------------------------------------------------------------
