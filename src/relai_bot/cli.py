@@ -654,10 +654,18 @@ def _edge_label(renderer: Renderer) -> Callable[[str], str]:
 
 @flows_app.command("validate")
 def flows_validate() -> None:
-    """Check every flow file: steps, gotos, templates, labels, actions and their declarations, entry points."""
-    flows, _ = _checked_content()
+    """Check every flow file (steps, gotos, templates, labels, actions and their declarations, entry points)
+    and that every language has every text, label and keyword group of the default one."""
+    from relai_bot.conversation.languages import completeness
+
+    flows, renderer = _checked_content()
     steps = sum(len(f.steps) for f in flows.flows.values())
     typer.echo(f"{len(flows.flows)} flows, {steps} steps: valid")
+    reports = completeness(renderer.root, renderer.default_language, renderer.languages)
+    for report in reports:
+        typer.echo(report.line())
+    if not all(r.complete for r in reports):
+        raise typer.Exit(1)
 
 
 @flows_app.command("graph")

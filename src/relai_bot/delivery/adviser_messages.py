@@ -66,7 +66,7 @@ def notify_unreached(runtime: Runtime, session: Session, appointment_id: int, no
         adviser_id,
         key=f"unreached:{appointment_id}",
         kind="notification",
-        template="reminder/adviser_unreached",
+        template="staff/adviser_unreached",
         context={
             "resident_name": resident.display_name if resident else None,
             "resident_id": appointment.resident_id,

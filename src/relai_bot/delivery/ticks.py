@@ -72,7 +72,7 @@ def digest_tick(runtime: Runtime) -> int:
                 id_of(adviser),
                 key=f"digest:{adviser.id}:{today.isoformat()}",
                 kind="digest",
-                template="digest/day",
+                template="staff/digest",
                 context={"adviser": adviser.name, "day": now, "lines": lines},
                 now=now,
             )

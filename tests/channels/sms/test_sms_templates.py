@@ -29,7 +29,7 @@ BUDGETS = {
     "channel/sms_options_oneway": 3,
     "channel/sms_options": 3,
     # an adviser's day (staff): a long day is split, never cut
-    "digest/day": 3,
+    "staff/digest": 3,
 }
 # Not sent by SMS at all: they go into the .ics file attached on Telegram
 NOT_SMS = {"booking/ics_description", "booking/ics_location", "booking/ics_summary"}
