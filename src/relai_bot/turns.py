@@ -36,6 +36,8 @@ class Inbound:
     # kind-specific data: start -> {"payload": "..."}; location -> {"lat", "lon"};
     # contact -> {"phone": E.164 or "" (not a number), "own": True when it is the sender's own contact}
     payload: dict[str, Any] = field(default_factory=dict)
+    # The language the person's app is set to (Telegram's language_code): a hint, never a choice
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class Reply:
     # an SMS adds the opt-out mention to broadcasts only
     kind: str | None = None
     share_phone: SharePhone | None = None
+    # The language it is written in (the resident's): the channel writes its own words (options, notices)
+    # in the same language
+    language: str | None = None
 
 
 @dataclass(frozen=True)

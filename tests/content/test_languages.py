@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from jinja2.sandbox import SandboxedEnvironment
 
 from relai_bot.conversation.languages import (
     completeness,
     label_placeholders,
     resident_templates,
+    shape_environment,
     template_shape,
 )
 from tests.paths import REPO
@@ -22,7 +22,7 @@ MESSAGES = REPO / "templates" / "messages"
 DEFAULT = "fr"
 OTHERS = sorted(p.name for p in MESSAGES.iterdir() if p.is_dir() and p.name != DEFAULT)
 FRENCH = resident_templates(MESSAGES, DEFAULT)
-ENV = SandboxedEnvironment()
+ENV = shape_environment()
 
 
 @pytest.mark.parametrize("language", OTHERS)

@@ -163,7 +163,7 @@ class WebChannel:
     def _text(self, reply: Reply, flow: str | None) -> str:
         if not self.sms:
             return reply.text
-        return self.composer.prepare(self.composer.reply_text(reply, language=None, one_way=False, flow=flow))
+        return self.composer.prepare(self.composer.reply_text(reply, language=reply.language, one_way=False, flow=flow))
 
     # -- the transcript -----------------------------------------------------------------------------
     def transcript(self, lines: Sequence[Line], options: Sequence[Option], *, flow: str | None) -> list[Bubble]:
@@ -183,7 +183,7 @@ class WebChannel:
         if self.sms and options and bubbles and bubbles[-1].who == "bot":
             last = bubbles[-1]
             offer = Reply(text="", options=list(options))
-            block = self.composer.options_block(offer, language=None, one_way=False, flow=flow)
+            block = self.composer.options_block(offer, language=offer.language, one_way=False, flow=flow)
             bubbles[-1] = Bubble("bot", last.text + "\n" + self.composer.prepare(block), sms=last.sms)
         return bubbles
 

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 from sqlmodel import Session
 
 from relai_bot.config import Settings
+from relai_bot.conversation.language_choice import LANGUAGE_KEY
 from relai_bot.conversation.render import Renderer
 from relai_bot.store.models import Conversation, Resident
 from relai_bot.turns import Attachment, Effect, Inbound, SharePhone
@@ -42,7 +43,11 @@ class Context:
 
     @property
     def language(self) -> str:
-        return self.resident.language if self.resident else self.renderer.default_language
+        """The resident's language; before consent (nothing stored yet), the one chosen or detected in this
+        conversation (conversation/languages_choice.py), else the default."""
+        if self.resident is not None:
+            return self.renderer.known_language(self.resident.language)
+        return self.renderer.known_language(self.data.get(LANGUAGE_KEY))
 
     @property
     def channel(self) -> str:
@@ -65,7 +70,7 @@ class Context:
         return self.renderer.label(key, self.language, self.template_context(**extra))
 
     def template_context(self, **extra: Any) -> dict[str, Any]:
-        return {"resident": self.resident, "data": self.data, **self.vars, **extra}
+        return {"resident": self.resident, "data": self.data, "lang": self.language, **self.vars, **extra}
 
     def require_resident(self) -> Resident:
         if self.resident is None:

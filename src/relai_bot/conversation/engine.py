@@ -17,6 +17,7 @@ from relai_bot.clock import Clock
 from relai_bot.config import Settings
 from relai_bot.conversation import actions as _actions  # noqa: F401  (registers actions and parsers)
 from relai_bot.conversation import flow_checks, options, sharing, state
+from relai_bot.conversation.actions.language import choose_language
 from relai_bot.conversation.context import ACTIONS, PARSERS, ActionSpec, Context, ParseError
 from relai_bot.conversation.flow_checks import Checks
 from relai_bot.conversation.flows import ActionCall, FlowSet, StepSpec, Target
@@ -176,6 +177,11 @@ class Engine:
                 ctx.forget = True
                 self._say(ctx, replies, "common/stopped_anonymous")
             return
+        requested = self.renderer.language_words.requested(text) if inbound.kind == "text" else None
+        if requested is not None and (is_new or not self._answers_here(ctx, text)):
+            self._switch_language(ctx, replies, requested, is_new)
+            if replies:
+                return
         if is_new or inbound.kind == "start":
             conversation.stack = []
             self._go(ctx, replies, self._home(ctx))
@@ -217,6 +223,21 @@ class Engine:
             self._help(ctx, replies, step)
             return
         self._answer(ctx, replies, step, text, intent)
+
+    def _switch_language(self, ctx: Context, replies: list[Reply], language: str, is_new: bool) -> None:
+        """ "kréol", "français" at any step: the resident's language from now on, and the question asked again
+        in it (its action runs again, as on the way back, unless it may not be redone). A first message
+        of one word leaves the rest to the first contact (onboarding's note_language) or the menu."""
+        choose_language(ctx, language)
+        if is_new:
+            return
+        here = Target(ctx.conversation.flow, ctx.conversation.step)
+        step = self.flows.step(here)
+        self._say(ctx, replies, "common/language_set")
+        if step.do is None or not ACTIONS[step.do.action].irreversible:
+            self._go(ctx, replies, here)
+        else:
+            self._reprompt(ctx, replies)
 
     def _answer(self, ctx: Context, replies: list[Reply], step: StepSpec, text: str, intent: str | None = None) -> None:
         inbound = ctx.inbound
@@ -457,7 +478,7 @@ class Engine:
         return {group for group, words in self.renderer.keywords.items() if folded in words}
 
     def _say(self, ctx: Context, replies: list[Reply], template: str, **extra: Any) -> None:
-        replies.append(Reply(text=ctx.render(template, **extra)))
+        replies.append(Reply(text=ctx.render(template, **extra), language=ctx.language))
 
     # -- a message the service sends on its own initiative ------------------------------------------
     def push(

@@ -24,6 +24,8 @@ import yaml
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from relai_bot.conversation.render import DATE_FILTERS
+
 STAFF_FOLDER = "staff"
 # Not texts a resident reads in their language: Telegram sets its command menu per app language, and no
 # Telegram app runs in Creole (channels/telegram/channel.py sets the menu for languages that have the file)
@@ -67,6 +69,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def shape_environment() -> SandboxedEnvironment:
+    """An environment that parses the message templates: it knows their filters (what they do is not
+    needed to read a template's variables)."""
+    env = SandboxedEnvironment()
+    env.filters.update(dict.fromkeys(DATE_FILTERS, str))
+    return env
+
+
 def template_shape(env: SandboxedEnvironment, source: str) -> tuple[frozenset[str], frozenset[str]]:
     """What a template reads (its free variables) and which partials it includes."""
     tree = env.parse(source)
@@ -93,7 +103,7 @@ def _keyword_groups(keywords: dict[str, Any]) -> dict[str, Any]:
 
 def completeness(root: Path, default: str, languages: list[str]) -> list[LanguageReport]:
     """One report per language, the default language first (its problems are those of its own files)."""
-    env = SandboxedEnvironment()
+    env = shape_environment()
     base_templates = resident_templates(root, default)
     base_labels = _read_yaml(root / default / "labels.yaml")
     base_keywords = _keyword_groups(_read_yaml(root / default / "keywords.yaml"))

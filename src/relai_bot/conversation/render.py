@@ -9,6 +9,7 @@ templates/messages/<lang>/keywords.yaml      words that work at every step (menu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -16,15 +17,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound, pass_context
+from jinja2.runtime import Context as JinjaContext
 from jinja2.sandbox import SandboxedEnvironment
 
 from relai_bot.conversation.intents import IntentMatcher
+from relai_bot.conversation.language_choice import LanguageWords
 from relai_bot.services import timefmt
 from relai_bot.services.text import fold
 from relai_bot.turns import texts_channel
 
 KEYWORD_GROUPS = ("menu", "help", "back", "cancel", "stop", "start", "appointments")
+# The filters that write a date in the template's language ({{ appointment.starts_at | when }})
+DATE_FILTERS = ("when", "day", "clock", "date")
 _BLANKS = re.compile(r"\n{3,}")
 
 
@@ -57,6 +62,7 @@ class Renderer:
         for lang in self.languages:
             for key, synonyms in (keywords[lang].get("answers") or {}).items():
                 self.answers[key] = self.answers.get(key, frozenset()) | {fold(w) for w in synonyms}
+        self.language_words = LanguageWords.from_keywords(keywords)
         self.stopwords = {lang: tuple(keywords[lang].get("search_stopwords", [])) for lang in self.languages}
         # Sentences (conversation/intents.py) and search spellings, from every language, like the keywords
         self.intents = IntentMatcher(_merged(keywords, "intents"))
@@ -64,10 +70,11 @@ class Renderer:
         self.search_words = {
             fold(k): fold(v) for lang in self.languages for k, v in keywords[lang].get("search_words", {}).items()
         }
-        self.env.filters["when"] = self._when
-        self.env.filters["day"] = self._day
-        self.env.filters["clock"] = self._clock
-        self.env.filters["date"] = self._date
+        self.dates = {lang: timefmt.words_for(lang, self.root / lang) for lang in self.languages}
+        # Each filter writes in the language of the template being rendered (its `lang` variable)
+        functions = {"when": self._when, "day": self._day, "clock": self._clock, "date": self._date}
+        for name in DATE_FILTERS:
+            self.env.filters[name] = _in_template_language(functions[name])
 
     def _yaml(self, language: str, name: str) -> dict[str, Any]:
         path = self.root / language / name
@@ -79,22 +86,29 @@ class Renderer:
             raise ValueError(f"{path}: expected a mapping")
         return data
 
-    def _language(self, language: str | None) -> str:
-        return language if language in self.languages else self.default_language
+    def known_language(self, language: object) -> str:
+        """The language if there are texts for it, else the default one."""
+        return language if isinstance(language, str) and language in self.languages else self.default_language
+
+    _language = known_language
 
     # -- filters (language-aware through the `lang` context variable) ------------------------------
     def _when(self, moment: datetime, language: str | None = None) -> str:
         lang = self._language(language)
-        return timefmt.format_when(moment, self.tz, lang, joiner=self.label("format.at", lang))
+        joiner = self.label("format.at", lang)
+        return timefmt.format_when(moment, self.tz, lang, joiner=joiner, words=self.dates[lang])
 
     def _day(self, moment: datetime, language: str | None = None) -> str:
-        return timefmt.format_day(moment, self.tz, self._language(language))
+        lang = self._language(language)
+        return timefmt.format_day(moment, self.tz, lang, self.dates[lang])
 
     def _clock(self, moment: datetime, language: str | None = None) -> str:
-        return timefmt.format_clock(moment, self.tz, self._language(language))
+        lang = self._language(language)
+        return timefmt.format_clock(moment, self.tz, lang, self.dates[lang])
 
     def _date(self, day: date, language: str | None = None) -> str:
-        return timefmt.format_long_date(day, self._language(language))
+        lang = self._language(language)
+        return timefmt.format_long_date(day, lang, self.dates[lang])
 
     # -- lookups ----------------------------------------------------------------------------------
     @cache  # noqa: B019  (one renderer per process; names are few)
@@ -117,7 +131,7 @@ class Renderer:
         file = self._template_file(name, lang, channel)
         if file is None:
             raise TemplateNotFound(name)
-        text = self.env.get_template(file).render(lang=lang, channel=channel, **context)
+        text = self.env.get_template(file).render({**context, "lang": lang, "channel": channel})
         return tidy(text)
 
     def label(self, key: str, language: str | None, context: dict[str, Any] | None = None) -> str:
@@ -126,7 +140,7 @@ class Renderer:
         if raw is None:
             raise KeyError(f"label {key!r}")
         if "{" in str(raw):
-            return tidy(self.env.from_string(str(raw)).render(lang=lang, **(context or {})))
+            return tidy(self.env.from_string(str(raw)).render({**(context or {}), "lang": lang}))
         return str(raw)
 
     def inline(self, source: str, context: dict[str, Any]) -> str:
@@ -136,6 +150,14 @@ class Renderer:
     @cache  # noqa: B019
     def _inline(self, source: str) -> Template:
         return self.env.from_string(source)
+
+
+def _in_template_language(function: Callable[[Any, str | None], str]) -> Callable[..., str]:
+    @pass_context
+    def in_language(context: JinjaContext, value: Any) -> str:
+        return function(value, context.get("lang"))
+
+    return in_language
 
 
 def _merged(keywords: dict[str, dict[str, Any]], section: str) -> dict[str, list[str]]:

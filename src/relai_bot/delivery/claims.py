@@ -188,6 +188,7 @@ def settle_unreachable(
 def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime) -> Reply | None:
     if row.target_flow is None:
         text = row.body
+        language = None
         if row.kind == "broadcast" and row.resident_id is not None:
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
@@ -195,7 +196,7 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
             text = runtime.renderer.render(
                 broadcast_content.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
             )
-        reply = Reply(text=text, kind=row.kind)
+        reply = Reply(text=text, kind=row.kind, language=language)
         if row.resident_id is not None:
             [reply.log_id] = message_log.log_outbound(
                 session, resident_id=row.resident_id, channel=row.channel, bodies=[text], now=now
@@ -215,7 +216,14 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         return None
     last = turn.replies[-1]
     text = "\n\n".join(r.text for r in turn.replies)
-    return Reply(text=text, options=last.options, attachment=last.attachment, log_id=last.log_id, kind=row.kind)
+    return Reply(
+        text=text,
+        options=last.options,
+        attachment=last.attachment,
+        log_id=last.log_id,
+        kind=row.kind,
+        language=last.language,
+    )
 
 
 def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limit: int = 200) -> int:

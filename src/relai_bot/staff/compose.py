@@ -146,12 +146,12 @@ class _Composer:
         )
 
     def telegram(self, language: str, personal: Personal) -> ChannelPreview:
-        reply = Reply(text=self.message("telegram", language, personal), kind="broadcast")
+        reply = Reply(text=self.message("telegram", language, personal), kind="broadcast", language=language)
         texts = [m.text for m in render_reply(reply, fallback_text="") if m.text]
         return ChannelPreview("telegram", texts, sum(len(t) for t in texts))
 
     def sms_parts(self, language: str, personal: Personal) -> ChannelPreview:
-        reply = Reply(text=self.message("sms", language, personal), kind="broadcast")
+        reply = Reply(text=self.message("sms", language, personal), kind="broadcast", language=language)
         batches = self.sms.batches([reply], language=language, one_way=self.one_way, proactive=True)
         parts = [part for batch in batches for part in batch.parts]
         encoding = UCS2 if any(batch.encoding == UCS2 for batch in batches) else GSM7

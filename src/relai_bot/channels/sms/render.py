@@ -202,7 +202,7 @@ class SmsComposer:
         sent = [r for r in replies if r.text.strip() or r.options]
         batches: list[SmsBatch] = []
         for position, reply in enumerate(sent):
-            parts = self.reply_parts(reply, language=language, one_way=one_way, flow=flow)
+            parts = self.reply_parts(reply, language=reply.language or language, one_way=one_way, flow=flow)
             if mention and position == len(sent) - 1:
                 parts = [*parts[:-1], *self.split(parts[-1] + "\n" + self.prepare(mention.strip()))]
             ids = [reply.log_id] if reply.log_id is not None else []

@@ -295,8 +295,8 @@ class TelegramChannel:
         task.add_done_callback(self._in_flight.discard)
 
     # -- what handlers use ------------------------------------------------------------------------
-    def text(self, template: str, **context: Any) -> str:
-        return self.renderer.render(template, language=None, channel=CHANNEL, context=context)
+    def text(self, template: str, language: str | None = None, **context: Any) -> str:
+        return self.renderer.render(template, language=language, channel=CHANNEL, context=context)
 
     def acknowledge(self, query: CallbackQuery) -> None:
         """answerCallbackQuery at once, whatever happens next (the button stops spinning)."""
@@ -323,15 +323,16 @@ class TelegramChannel:
     def deliver_turn(self, chat_id: int, turn: Turn) -> None:
         if turn.duplicate or not turn.replies:
             return
-        offer = self.phone_offer() if any(reply.share_phone == "offer" for reply in turn.replies) else None
-        fallback = self.text("common/choose")
+        language = turn.replies[-1].language
+        offer = self.phone_offer(language) if any(reply.share_phone == "offer" for reply in turn.replies) else None
+        fallback = self.text("common/choose", language)
         self.outbound.queue(chat_id, render_replies(turn.replies, fallback_text=fallback, phone_offer=offer))
 
-    def phone_offer(self) -> Outgoing:
+    def phone_offer(self, language: str | None = None) -> Outgoing:
         """The message offering to share the phone number: a keyboard with a request_contact button."""
-        button = KeyboardButton(self.text("channel/telegram_share_phone_button"), request_contact=True)
+        button = KeyboardButton(self.text("channel/telegram_share_phone_button", language), request_contact=True)
         keyboard = ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
-        return plain_message(self.text("channel/telegram_share_phone"), keyboard)
+        return plain_message(self.text("channel/telegram_share_phone", language), keyboard)
 
     async def say(self, chat_id: int, template: str, **context: Any) -> None:
         """A message of the channel's own (not a turn of the engine)."""
@@ -351,7 +352,7 @@ class TelegramChannel:
             raise SendFailure("invalid", "not a Telegram chat id", code="address") from None
         if proactive and await asyncio.to_thread(self.records.is_stopped, CHANNEL, address):
             raise SendFailure("stopped", "the resident said stop", code="stopped")
-        messages = render_reply(reply, fallback_text=self.text("common/choose"))
+        messages = render_reply(reply, fallback_text=self.text("common/choose", reply.language))
         if not messages:
             raise SendFailure("invalid", "nothing to send", code="empty")
         return await self.outbound.send(chat_id, messages, reply_key(chat_id, reply.log_id, reply.text))

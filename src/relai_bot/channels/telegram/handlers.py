@@ -101,11 +101,13 @@ class TelegramHandlers:
         chat = update.effective_chat
         message = update.effective_message
         assert chat is not None and message is not None
+        user = update.effective_user
         return Inbound(
             channel=CHANNEL,
             address=str(chat.id),
             kind=kind,
             message_id=f"{chat.id}:{message.message_id}",
+            language_hint=user.language_code if user is not None else None,
             **fields,
         )
 

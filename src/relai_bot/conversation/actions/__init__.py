@@ -1,5 +1,14 @@
 """Python actions and input parsers that flow files name; importing this package registers them all."""
 
-from relai_bot.conversation.actions import account, appointments, discovery, notices, onboarding, parsers, reminders
+from relai_bot.conversation.actions import (
+    account,
+    appointments,
+    discovery,
+    language,
+    notices,
+    onboarding,
+    parsers,
+    reminders,
+)
 
-__all__ = ["account", "appointments", "discovery", "notices", "onboarding", "parsers", "reminders"]
+__all__ = ["account", "appointments", "discovery", "language", "notices", "onboarding", "parsers", "reminders"]

@@ -16,7 +16,8 @@ FIRST_WISHES = ("book", "appointments", "cancel_appointment", "callback", "find"
 @action("give_consent", writes=("district_code",), irreversible=True)
 def give_consent(ctx: Context) -> str | None:
     """The person said yes: from now on, and only now, we store who they are."""
-    resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now)
+    language = ctx.language  # chosen or detected before consent
+    resident = residents.create_resident(ctx.session, ctx.channel, ctx.inbound.address, ctx.now, language=language)
     ctx.resident = resident
     ctx.conversation.resident_id = resident.id
     ctx.data.pop("consent_unclear", None)
