@@ -154,6 +154,7 @@ def _first_admin_hint(runtime: Runtime) -> None:
 def chat(
     name: Annotated[str, typer.Option(help="Who you are in the terminal (a new name = a new resident).")] = "",
     save_attachments: Annotated[Path | None, typer.Option(help="Folder where .ics and other files go.")] = None,
+    first: Annotated[str, typer.Option(help='The first message ("bonjour, mi rode in travay").')] = "bonjour",
 ) -> None:
     """Talk to the bot in the terminal as a resident; answer with the option numbers."""
     from relai_bot.channels.console import render_reply
@@ -167,7 +168,9 @@ def chat(
     typer.echo("(Ctrl-D pour quitter)\n", err=True)
 
     async def talk() -> None:
-        text = "bonjour"
+        text = first
+        if not sys.stdin.isatty():
+            typer.echo(f"> {text}")
         while True:
             turn = await runtime.dispatcher.handle(Inbound(channel="console", address=address, text=text))
             for reply in turn.replies:
