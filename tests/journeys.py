@@ -66,3 +66,29 @@ async def whole_journey(chat: Chat) -> None:
     await chat.tap("Prendre rendez-vous")
     await book_the_first_slot(chat)
     await see_then_cancel_the_appointment(chat)
+
+
+async def book_in_creole(chat: Chat) -> str:
+    """The issue's journey: a first message in Creole, answered in Creole, consent, the three questions, the
+    CEJ, the first free slot booked; returns the slot's label (its date written in Creole)."""
+    await chat.send("bonjour, mi rode in travay")
+    assert "Ou lé dakor ?" in chat.text
+    assert "Fransé" in chat.labels  # the way back to French, next to the answers
+    await chat.tap("Wi, mi lé dakor")
+    # "mi rode in travay" was a wish to find a scheme: straight there after consent
+    await chat.tap("Réponn 3 kestyon")
+    await chat.tap("18 a 25 an")
+    await chat.tap("Zèn, ni travay ni lékol")
+    await chat.tap("Trouv in travay")
+    assert "Vla bann lèd lé mié pou ou" in chat.text
+    await chat.tap("CEJ")
+    await chat.tap("Pran randévou")
+    assert "prosin randévou lib" in chat.text
+    first = chat.labels[0]
+    assert "désanm" in first, first  # "zédi 3 désanm a 9 h 15, ..."
+    await chat.tap(1)
+    assert "Mi rézèrv ?" in chat.text
+    await chat.tap("Wi, mi rézèrv")
+    assert "Lé rézèrvé !" in chat.text
+    assert first.split(",")[0] in chat.text
+    return first
