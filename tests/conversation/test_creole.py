@@ -3,20 +3,26 @@ service sends on its own. The journey runs on the console, on Telegram and by SM
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
 
+from relai_bot.clock import FrozenClock
 from relai_bot.conversation.language_choice import LanguageWords, tokens
-from relai_bot.delivery.ticks import reminders_tick
+from relai_bot.delivery.ticks import reminders_tick, waitlist_tick
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.store.models import ChannelAddress, OutboxMessage, Resident
-from relai_bot.testing.driver import Chat, ChatDriver, Driver
+from relai_bot.testing.driver import Chat, ChatDriver, ConsoleChat, Driver
 from relai_bot.turns import Inbound, Turn
 from relai_bot.wiring import Runtime
+from tests.delivery_support import buttons, sent_texts, telegram_sender
 from tests.journeys import book_in_creole
-from tests.services.test_reminders import FAST
+from tests.services.test_appointment_status import _appointment, _set
+from tests.services.test_reminders import FAST, onboard
+from tests.services.test_waitlist import full_slot, join
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
@@ -186,3 +192,49 @@ def last_delivered(stack: ChatDriver, chat: Chat) -> str:
     if chat.channel == "sms":
         return str(srv.messages[-1].body)
     return str([c.text for c in srv.sent_messages(int(chat.address)) if c.ok][-1])
+
+
+# -- what the service sends on its own follows the resident's language -----------------------------------
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[tuple[Any, Any]]:
+    async with telegram_sender() as pair:
+        yield pair
+
+
+async def creole_resident(driver: Driver, address: str) -> ConsoleChat:
+    chat = await onboard(driver, address)
+    await chat.send("kréol")
+    return chat
+
+
+async def test_offers_and_notices_come_in_the_residents_language(
+    runtime: Runtime, driver: Driver, telegram: tuple[Any, Any]
+) -> None:
+    srv, sender = telegram
+    clock: FrozenClock = runtime.clock  # type: ignore[assignment]
+    holder = await creole_resident(driver, "6500")
+    waiting = await creole_resident(driver, "6501")
+    french = await onboard(driver, "6502")
+    slot_id, appointment_id = full_slot(runtime, holder)
+    join(runtime, waiting, slot_id=slot_id)
+    # the service cancels the holder's appointment: a notice to the holder, the place offered to the next
+    _set(runtime, appointment_id, "service_cancelled")
+    assert waitlist_tick(runtime)["offered"] == 1
+    worker = DeliveryWorker(runtime, {"telegram": sender}, limits=FAST, poll_seconds=0.01)
+    await worker.drain()
+    (notice,) = sent_texts(srv, 6500)
+    assert "le sèrvis la anil out randévou" in notice and "désanm" in notice
+    (offer,) = sent_texts(srv, 6501)
+    assert offer.startswith("Bon nouvèl : néna in plas lib !") and "désanm" in offer
+    assert [label for label, _ in buttons(srv, 6501)][:2] == ["Wi, mi pran", "Non mersi"]
+    # a no-show's kind word the next morning
+    _, second = full_slot(runtime, french)
+    clock.set(_appointment(runtime, second).starts_at + timedelta(hours=3))
+    _set(runtime, second, "no_show")
+    clock.advance(days=1)
+    await worker.drain()
+    (kind_word,) = sent_texts(srv, 6502)
+    assert "Nous ne vous avons pas vu" in kind_word  # French for the French resident
+    await worker.stop()
