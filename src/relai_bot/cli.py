@@ -189,6 +189,21 @@ def chat(
 
 
 @app.command()
+def texts(
+    language: Annotated[str, typer.Option(help="The language to review (a folder of templates/messages/).")] = "rcf",
+) -> None:
+    """Every resident text of a language under its French original, then the buttons: for a review by a
+    native speaker before going live (docs/creole.md)."""
+    from relai_bot.conversation.languages import side_by_side
+
+    _, renderer = _checked_content()
+    if language not in renderer.languages:
+        typer.echo(f"relai-bot: no texts in {language!r} (languages: {', '.join(renderer.languages)})", err=True)
+        raise typer.Exit(2)
+    typer.echo("\n".join(side_by_side(renderer.root, renderer.default_language, language)))
+
+
+@app.command()
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Load La Possession's demo data.")] = False,
     activity: Annotated[

@@ -116,3 +116,32 @@ def test_staff_texts_are_in_the_default_language_only(tmp_path: Path) -> None:
 
 def test_label_placeholders() -> None:
     assert label_placeholders("{{ item.name }} le {{day|day}}") == {"item", "day"}
+
+
+def test_texts_command_shows_each_creole_text_under_its_french() -> None:
+    from typer.testing import CliRunner
+
+    from relai_bot.cli import app
+
+    result = CliRunner().invoke(app, ["texts", "--language", "rcf"])
+    assert result.exit_code == 0, result.output
+    for name in FRENCH:
+        assert f"## {name.removesuffix('.j2')}\n" in result.output
+    assert "Ou lé dakor ?" in result.output and "Êtes-vous d'accord ?" in result.output
+    assert "common.yes: Oui  ->  Wi" in result.output
+    assert CliRunner().invoke(app, ["texts", "--language", "xx"]).exit_code == 2
+
+
+def test_flows_validate_reports_every_language_complete() -> None:
+    from typer.testing import CliRunner
+
+    from relai_bot.cli import app
+
+    result = CliRunner().invoke(app, ["flows", "validate"])
+    assert result.exit_code == 0, result.output
+    assert "fr: " in result.output and "rcf: " in result.output
+    assert result.output.count(": complete") == len(OTHERS) + 1
+
+
+def test_creole_is_offered() -> None:
+    assert "rcf" in OTHERS

@@ -159,3 +159,23 @@ def _has_dates(folder: Path, language: str) -> bool:
     except (UnknownLocaleError, ValueError):
         return (folder / "dates.yaml").is_file()
     return True
+
+
+def side_by_side(root: Path, default: str, language: str) -> list[str]:
+    """Every resident text of `language` under its default-language original, then the labels, for a
+    native speaker's review (`relai-bot texts --language rcf`). Template code shows as written."""
+    lines = [f"# Texts in {language}, each under its {default} original", ""]
+    for name in resident_templates(root, language):
+        original = root / default / name
+        lines += [f"## {name.removesuffix('.j2')}", ""]
+        if original.is_file():
+            lines += [f"{default}:", *_indented(original.read_text(encoding="utf-8"))]
+        lines += [f"{language}:", *_indented((root / language / name).read_text(encoding="utf-8")), ""]
+    labels, base = _read_yaml(root / language / "labels.yaml"), _read_yaml(root / default / "labels.yaml")
+    lines += ["## Buttons and options (labels.yaml)", ""]
+    lines += [f"{key}: {base.get(key, '')!s}  ->  {value!s}" for key, value in labels.items()]
+    return lines
+
+
+def _indented(text: str) -> list[str]:
+    return ["    " + line for line in text.rstrip().splitlines()]
