@@ -183,6 +183,7 @@ async def test_book_in_creole_then_the_reminder_comes_in_creole(any_channel: Cha
     await worker.drain()
     await worker.stop()
     delivered = last_delivered(any_channel, chat)
+    print(f"\n{chat.channel} reminder:\n{delivered}")
     assert delivered.startswith("Rapèl : "), delivered
     assert "désanm" in delivered and "Ou vien ?" in delivered
 

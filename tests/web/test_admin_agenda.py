@@ -135,6 +135,7 @@ def test_an_appointment_page_shows_everything_and_only_the_statuses_allowed(
     text = coming.text
     for fact in ("Marie", "Contrat d&#39;engagement jeune", "18 à 25 ans", "Je cherche un emploi", "SMS"):
         assert fact in text, fact
+    assert "<dt>Langue</dt><dd>français</dd>" in text
     assert 'href="tel:0692111111"' in text and "Hôtel de ville de La Possession" in text
     assert re.findall(r'name="status" value="([a-z_]+)"', text) == ["service_cancelled", "excused"]
     assert "Aucun : c'est son premier rendez-vous." not in text  # the past one came before

@@ -74,6 +74,8 @@ class ResidentRow:
     age_bracket: str | None
     situation: str | None
     goal: str | None
+    # The language the resident reads the relai in (fr, rcf): an adviser who calls knows which to speak
+    language: str
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,7 @@ def _rows(session: Session, found: list[Resident]) -> list[ResidentRow]:
                 last_seen_at=resident.last_seen_at,
                 age_bracket=resident.age_bracket,
                 situation=resident.situation,
+                language=resident.language,
                 goal=resident.goal,
             )
         )

@@ -65,6 +65,8 @@ class AgendaItem:
     situation: str | None
     goal: str | None
     district: str | None
+    # The language the resident reads the relai in (fr, rcf)
+    language: str
     channel: str
     confirmed_at: datetime | None
     status: str
@@ -219,6 +221,7 @@ def _items(
             situation=resident.situation,
             goal=resident.goal,
             district=districts.get(resident.district_id) if resident.district_id is not None else None,
+            language=resident.language,
             channel=appointment.channel,
             confirmed_at=appointment.confirmed_at,
             status=appointment.status,

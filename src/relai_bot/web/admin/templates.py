@@ -38,6 +38,8 @@ EXCLUSION_NAMES = {
     "weekly_cap": "Ont déjà reçu le maximum de diffusions de la semaine",
 }
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "SMS"}
+# A resident's language (Resident.language) as staff read it
+LANGUAGE_NAMES = {"fr": "français", "rcf": "créole réunionnais (kréol)"}
 # An appointment's status (store.models.agenda.APPOINTMENT_STATUSES) as staff read it: the agenda's pages,
 # its CSV and calendar feed all take it from here
 APPOINTMENT_STATUS_NAMES = {
@@ -87,6 +89,7 @@ def admin_environment(tz: ZoneInfo) -> Environment:
         ("status_name", STATUS_NAMES),
         ("excluded_name", EXCLUSION_NAMES),
         ("channel_name", CHANNEL_NAMES),
+        ("language_name", LANGUAGE_NAMES),
     ):
         env.filters[name] = lambda value, names=names: names.get(str(value), str(value))
     env.filters["local_date"] = local_date
