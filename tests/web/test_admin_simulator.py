@@ -176,7 +176,7 @@ async def test_the_sms_view_shows_the_sms_texts_numbered_options_and_their_cost(
         sign_in(runtime, browser)
         chat = SimulatorChat(browser, "sms")
         await chat.send("bonjour")
-        assert chat.labels[:2] == ["Oui, je suis d'accord", "Non merci"] and "Repondez 1, 2 ou 3." in chat.text
+        assert chat.labels[:2] == ["Oui, je suis d'accord", "Non merci"] and "Répondez un numéro de 1 à 4." in chat.text
         first = bot_texts(chat.fragments[-1].text)[0]
         assert "Etes-vous" in first and "Êtes" not in first  # GSM-7: transliterated, as the phone shows it
         ((segments, encoding, characters),) = chat.sms_costs

@@ -166,7 +166,9 @@ class WebChannel:
         return self.composer.prepare(self.composer.reply_text(reply, language=reply.language, one_way=False, flow=flow))
 
     # -- the transcript -----------------------------------------------------------------------------
-    def transcript(self, lines: Sequence[Line], options: Sequence[Option], *, flow: str | None) -> list[Bubble]:
+    def transcript(
+        self, lines: Sequence[Line], options: Sequence[Option], *, flow: str | None, language: str | None = None
+    ) -> list[Bubble]:
         """The message log of a test resident as bubbles; by SMS the options on offer end the last message
         (as the resident would read them)."""
         bubbles = []
@@ -182,8 +184,8 @@ class WebChannel:
             bubbles.append(Bubble("bot", text, sms=cost))
         if self.sms and options and bubbles and bubbles[-1].who == "bot":
             last = bubbles[-1]
-            offer = Reply(text="", options=list(options))
-            block = self.composer.options_block(offer, language=offer.language, one_way=False, flow=flow)
+            offer = Reply(text="", options=list(options), language=language)
+            block = self.composer.options_block(offer, language=language, one_way=False, flow=flow)
             bubbles[-1] = Bubble("bot", last.text + "\n" + self.composer.prepare(block), sms=last.sms)
         return bubbles
 

@@ -61,6 +61,8 @@ class Simulation:
     # The conversation row (None before the first message or after a reset); its options are the
     # buttons on offer
     conversation: Conversation | None
+    # The test resident's language (None before consent)
+    language: str | None = None
 
 
 def load(session: Session, channel: str, account_id: int) -> Simulation:
@@ -86,7 +88,9 @@ def load(session: Session, channel: str, account_id: int) -> Simulation:
         ]
     if conversation is not None:
         session.expunge(conversation)
-    return Simulation(channel, address, resident.id if resident is not None else None, lines, conversation)
+    language = resident.language if resident is not None else None
+    resident_id = resident.id if resident is not None else None
+    return Simulation(channel, address, resident_id, lines, conversation, language)
 
 
 def reset(session: Session, channel: str, account_id: int, *, now: datetime) -> int | None:

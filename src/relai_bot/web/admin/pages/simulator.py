@@ -10,6 +10,7 @@ import uuid
 from starlette.responses import Response
 
 from relai_bot.channels.web import NOTES, Bubble, WebChannel
+from relai_bot.conversation.language_choice import LANGUAGE_KEY
 from relai_bot.conversation.options import offered
 from relai_bot.services import simulator
 from relai_bot.services.delivery_records import DeliveryRecords
@@ -45,7 +46,10 @@ def _render(page: Page, view: str, live: list[Bubble] | None = None, status_code
     channel = _channel(page, view)
     found, options = _load(page, view)
     flow = found.conversation.flow if found.conversation is not None else None
-    bubbles = channel.transcript(found.lines, options, flow=flow)
+    language = found.language
+    if language is None and found.conversation is not None:  # before consent: the one chosen or detected
+        language = found.conversation.data.get(LANGUAGE_KEY)
+    bubbles = channel.transcript(found.lines, options, flow=flow, language=language)
     # Before consent nothing is kept (as for a real person): the turn just played is shown all the same
     if live and found.resident_id is None:
         bubbles += live
