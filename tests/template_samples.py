@@ -5,11 +5,15 @@ the demo data's longest scheme, venue, address and adviser, a long date ("mercre
 The content tests (tests/content/) render each template once per scheme and once per venue of the seed, with the
 scheme or the venue where the flows put it (conversation/actions/*.py: `scheme_item`, `slot_item`,
 `appointment_item`, the `scheme_detail` action).
+
+Each takes the `language` of a folder of templates/messages (LANGUAGES): the resident's language, and the
+texts the flows put into values (a result's `why`, the options' labels, the flow's title) written in it.
+The seed's own values (names, summaries, amounts) stay as the seed has them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +25,7 @@ from relai_bot.seed.load import read_seed
 from relai_bot.seed.schema import SchemeSeed, VenueSeed
 from relai_bot.wiring import load_content
 
-LANGUAGE = "fr"
+LANGUAGE = "fr"  # the default language, the one every other is compared with
 
 
 @cache
@@ -29,9 +33,20 @@ def _renderer() -> Renderer:
     return load_content(load_settings())[1]
 
 
-def template_names() -> list[str]:
-    """Every message name under templates/messages/fr (a .sms.j2 variant counts as its base name)."""
-    root = Path(_renderer().root) / LANGUAGE
+def languages() -> list[str]:
+    """Every language folder under templates/messages, the default language first."""
+    found = _renderer().languages
+    return [LANGUAGE, *(language for language in found if language != LANGUAGE)]
+
+
+LANGUAGES = languages()
+
+
+def template_names(language: str = LANGUAGE) -> list[str]:
+    """Every message name under templates/messages/<language> (a .sms.j2 variant counts as its base name)."""
+    root = Path(_renderer().root) / language
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no texts in {language!r}")
     names = set()
     for path in root.rglob("*.j2"):
         relative = path.relative_to(root).as_posix().removesuffix(".j2").removesuffix(".sms")
@@ -55,10 +70,10 @@ def _longest(items: list[Any], key: Any) -> Any:
 SAMPLE_REASONS = ("priority:demandeur_emploi_longue_duree", "age:16-25")
 
 
-def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
+def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = (), language: str = LANGUAGE) -> dict[str, Any]:
     """A scheme as templates get it: actions.discovery.scheme_item's keys (with `why` rendered from
-    discovery/_why.j2, as result_items does), and the model's fields the detail reads (`scheme_detail` passes
-    the Scheme itself)."""
+    discovery/_why.j2 in `language`, as result_items does), and the model's fields the detail reads
+    (`scheme_detail` passes the Scheme itself)."""
     label = f"{s.acronym} - {s.name}" if s.acronym else s.name
     sample = {
         "code": s.code,
@@ -73,13 +88,19 @@ def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = ()) -> dict[str, Any
         "reasons": list(reasons),
     }
     context = {"reasons": list(reasons), "scheme": sample}
-    why = _renderer().render("discovery/_why", language=LANGUAGE, channel="console", context=context)
+    why = _renderer().render("discovery/_why", language=language, channel="console", context=context)
     return {**sample, "why": why if reasons else ""}
 
 
-def sample_context(scheme_code: str | None = None, venue_code: str | None = None) -> dict[str, Any]:
-    """Every variable a resident template may read. Without codes: the worst case for length. With a scheme's
-    or a venue's code: that scheme (or venue) wherever the flows show one."""
+def sample_context(
+    scheme_code: str | None = None, venue_code: str | None = None, language: str = LANGUAGE
+) -> dict[str, Any]:
+    """Every variable a resident template may read, for a resident who speaks `language`. Without codes: the
+    worst case for length. With a scheme's or a venue's code: that scheme (or venue) wherever the flows show
+    one."""
+    if language not in _renderer().languages:
+        raise ValueError(f"no texts in {language!r} (templates/messages has {_renderer().languages})")
+    renderer = _renderer()
     seed = read_seed()
     when = datetime(2026, 12, 30, 7, 30, tzinfo=UTC)  # mercredi 30 décembre à 11 h 30, La Réunion
     # the longest place a resident may be offered: in person, and verified (services.booking.bookable_venue_ids)
@@ -100,7 +121,8 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
     if scheme_code:
         by_summary = [scheme_seed, *(s for s in by_summary if s.code != scheme_code)]
     # the seed's own verified flag for a chosen scheme; the worst case is verified (it shows where to go)
-    scheme = scheme_sample(scheme_seed) if scheme_code else {**scheme_sample(scheme_seed), "verified": True}
+    sampled = scheme_sample(scheme_seed, language=language)
+    scheme = sampled if scheme_code else {**sampled, "verified": True}
 
     appointment = {
         "id": 1,
@@ -113,11 +135,16 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
         "scheme": scheme,
     }
     slot = {**appointment, "ends_at": when, "group": True}
-    results = [scheme_sample(s, SAMPLE_REASONS) for s in by_summary[:5]]
+    results = [scheme_sample(s, SAMPLE_REASONS, language) for s in by_summary[:5]]
+
+    def slot_label(starts_at: datetime) -> str:  # in French "mercredi 30 décembre à 11 h 30, <venue>"
+        item = {"starts_at": starts_at, "group": False, "remote": False, "venue": venue.name}
+        return renderer.label("booking.slot_option", language, {"item": item})
+
     options = [
-        {"number": 1, "label": "mercredi 30 décembre à 11 h 30, " + venue.name},
-        {"number": 2, "label": "jeudi 31 décembre à 14 h 30, " + venue.name},
-        {"number": 3, "label": "Choisir le lieu"},
+        {"number": 1, "label": slot_label(when)},
+        {"number": 2, "label": slot_label(when + timedelta(days=1, hours=3))},
+        {"number": 3, "label": renderer.label("booking.choose_place", language)},  # "Choisir le lieu"
     ]
     if scheme_code:  # the chosen scheme's amount as the detail shows it while it holds
         amount = scheme_seed.amount
@@ -126,7 +153,7 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
         amount, scheme["review_by"] = priced.amount, priced.review_by
     scheme_venues = [v.name for v in seed.venues if v.code in scheme_seed.venues and v.verified][:4]
     return {
-        "resident": SampleResident(display_name="Marie-Thérèse", opportunities=True, language=LANGUAGE),
+        "resident": SampleResident(display_name="Marie-Thérèse", opportunities=True, language=language),
         "district": SimpleNamespace(name=district.name, code=district.code),
         "data": {"query": "formation cariste", "scheme_code": scheme_seed.code},
         "appointment": appointment,
@@ -141,7 +168,7 @@ def sample_context(scheme_code: str | None = None, venue_code: str | None = None
         "page": 0,
         "more_pages": [1],
         "schemes": results,
-        "where": "la prise de rendez-vous",
+        "where": renderer.label("booking.title", language),  # a flow's title (common/welcome_back)
         "starts_at": when,
         # a shared position (common/nearest_places)
         "district_name": district.name,

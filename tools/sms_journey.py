@@ -1,13 +1,16 @@
 """Watch `relai-bot serve` run a resident's booking by SMS, STOP included, and what each SMS costs.
 
     .venv/bin/python -m tools.sms_journey
+    .venv/bin/python -m tools.sms_journey --language rcf     # the same booking in Réunion Creole
 
 Runs the project's fake Twilio REST server (tests/fakes/twilio_api.py) in this process and starts
 `relai-bot serve` pointed at it (RELAI_TWILIO_* and RELAI_PUBLIC_URL, a temporary SQLite database). Then it
 texts like a resident: signed inbound webhooks, exactly as Twilio would send them, answered by numbers —
 consent, district, book, "Mes rendez-vous", cancel, then STOP and one more message (which must get no
 answer). Prints each exchange with the segments of every SMS, then the segments of every SMS of the
-journey, their maximum and their mean, and what the fake server refused.
+journey, their maximum and their mean, and what the fake server refused. With `--language rcf` the
+resident writes in Réunion Creole from the first message ("bonjour, mi rode in travay"), so the relai
+answers in Creole, and answers with the Creole words ("wi", "anil"); the same steps, the same limits.
 
 Exits with 1 if an SMS takes more than MAX_SEGMENTS segments, if the mean reaches MAX_MEAN, or if the
 fake server refused a request.
@@ -15,6 +18,7 @@ fake server refused a request.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import socket
@@ -38,6 +42,13 @@ SERVICE = "+262939001122"
 # What the resident texts, in order: consent, offers yes, Saint-Laurent, the profile later, "Prendre
 # rendez-vous", "Je ne sais pas", the first slot, yes, "Mes rendez-vous", the first, cancel it, yes.
 BOOKING = ("Bonjour", "1", "1", "2", "2", "2", "1", "1", "oui", "1", "1", "annuler", "oui")
+# The same booking in Réunion Creole. A first message in Creole makes the resident Creole (conversation/
+# language_choice.py); it also says what they want (a job: the "find" intent), so after consent the relai
+# goes straight to the search and leaves the offers, district and profile questions for later. The
+# resident then answers 0 for the menu and books as in French: "Pran randévou", "Mi koné pa", the first
+# slot, "wi", "Mon bann randévou", the first, cancel it ("anil"), "wi" (rcf/keywords.yaml).
+BOOKING_RCF = ("bonjour, mi rode in travay", "1", "0", "2", "1", "1", "wi", "1", "1", "anil", "wi")
+BOOKINGS = {"fr": BOOKING, "rcf": BOOKING_RCF}
 # Every SMS of a booking fits in this many segments of GSM-7, and their mean stays below MAX_MEAN
 MAX_SEGMENTS = 2
 MAX_MEAN = 1.5
@@ -80,7 +91,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def main() -> int:
+async def main(language: str = "fr") -> int:
+    booking = BOOKINGS[language]
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     async with FakeTwilioServer() as twilio:
@@ -135,12 +147,12 @@ async def main() -> int:
 
                     forged = await http.post(url, data=inbound_sms_params(RESIDENT, SERVICE, "bonjour"))
                     print(f"forged webhook (no signature): HTTP {forged.status_code}")
-                    for body in BOOKING:
+                    for body in booking:
                         await text(body)
                     await text("STOP")
                     await text("bonjour", expect_answer=False)
                     figures = Figures.of([m.body for m in twilio.messages if m.to == RESIDENT])
-                    print(f"\n{figures}")
+                    print(f"\n[{language}] {figures}")
                     print(f"requests the fake Twilio refused: {len(twilio.violations)}")
                     return 0 if figures.short_enough and not twilio.violations else 1
             finally:
@@ -148,5 +160,13 @@ async def main() -> int:
                 serve.wait(10)
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.sms_journey", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--language", choices=sorted(BOOKINGS), default="fr", help="the resident's language (default: fr)"
+    )
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(parse_args().language)))

@@ -1,5 +1,8 @@
 """Every text a resident can read, rendered as the flows render it: each template variant (.j2, .sms.j2,
-.telegram.j2) once per scheme and once per venue of the seed, the labels, and the seed's own texts."""
+.telegram.j2) once per scheme and once per venue of the seed, the labels, and the seed's own texts.
+
+Each function takes a `language` (a folder of templates/messages, tests.template_samples.LANGUAGES): the
+texts a resident of that language reads. The seed's texts are the same in every language for now."""
 
 from __future__ import annotations
 
@@ -31,9 +34,9 @@ def renderer() -> Renderer:
     return _renderer()
 
 
-def variants(name: str) -> list[tuple[str, str]]:
-    """(file suffix, channel) of each variant file of a template."""
-    root = Path(renderer().root) / LANGUAGE
+def variants(name: str, language: str = LANGUAGE) -> list[tuple[str, str]]:
+    """(file suffix, channel) of each variant file of a template in a language."""
+    root = Path(renderer().root) / language
     return [(suffix, channel) for suffix, channel in VARIANTS.items() if (root / f"{name}{suffix}").is_file()]
 
 
@@ -45,20 +48,22 @@ def subjects() -> list[tuple[str, str | None, str | None]]:
     ]
 
 
-def rendered_templates() -> Iterator[Text]:
-    names = sorted({name.removesuffix(".telegram") for name in template_names()})  # variants come from `variants`
+def rendered_templates(language: str = LANGUAGE) -> Iterator[Text]:
+    """Each template file of the language (its own files only: none that falls back to French)."""
+    # variants come from `variants`
+    names = sorted({name.removesuffix(".telegram") for name in template_names(language)})
     for subject, scheme_code, venue_code in subjects():
-        context = sample_context(scheme_code, venue_code)
+        context = sample_context(scheme_code, venue_code, language)
         for name in names:
-            for suffix, channel in variants(name):
-                text = renderer().render(name, language=LANGUAGE, channel=channel, context=context)
+            for suffix, channel in variants(name, language):
+                text = renderer().render(name, language=language, channel=channel, context=context)
                 yield Text(f"{name}{suffix} [{subject}]", text)
 
 
-def labels() -> Iterator[Text]:
-    context = sample_context()
-    for key in renderer().labels[LANGUAGE]:
-        yield Text(f"label {key}", renderer().label(key, LANGUAGE, context))
+def labels(language: str = LANGUAGE) -> Iterator[Text]:
+    context = sample_context(language=language)
+    for key in renderer().labels[language]:
+        yield Text(f"label {key}", renderer().label(key, language, context))
 
 
 def scheme_texts() -> Iterator[Text]:

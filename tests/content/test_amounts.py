@@ -15,17 +15,17 @@ from relai_bot.store.models import Scheme
 from relai_bot.testing.driver import Chat, ChatDriver
 from relai_bot.wiring import Runtime
 from tests.content.resident_texts import renderer
-from tests.template_samples import LANGUAGE, sample_context
+from tests.template_samples import LANGUAGE, LANGUAGES, sample_context
 
 AMOUNT = "Allocation jusqu'à 560 € par mois environ, selon votre âge et les revenus du foyer."
 REVIEW_BY = date(2026, 12, 31)  # the test clock's day (1 December 2026) is within it
 
 
-def _detail(channel: str, **changes: Any) -> str:
-    context = sample_context("cej")
+def _detail(channel: str, language: str = LANGUAGE, **changes: Any) -> str:
+    context = sample_context("cej", language=language)
     context["scheme"] = {**context["scheme"], "review_by": REVIEW_BY, **changes.pop("scheme", {})}
     context.update(changes)
-    return renderer().render("discovery/detail", language=LANGUAGE, channel=channel, context=context)
+    return renderer().render("discovery/detail", language=language, channel=channel, context=context)
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,25 @@ def test_an_unverified_scheme_is_not_presented_as_a_place_to_go(channel: str) ->
     assert "Où en parler" in verified
     assert "Où en parler" not in unverified and "rendez-vous" not in unverified.lower()
     assert "vérifier" not in unverified.lower()
+
+
+@pytest.mark.parametrize("channel", ["console", "sms"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_in_every_language_an_amount_is_shown_as_the_catalog_holds_it_with_its_date(
+    language: str, channel: str
+) -> None:
+    """The same in each language's own words: the amount as the catalog holds it (in French), the last day it
+    holds written in the language; past it, no figure; an unverified scheme names no place to go."""
+    until = renderer().inline("{{ day | date }}", {"day": REVIEW_BY, "lang": language})
+    shown = _detail(channel, language, amount=AMOUNT, amount_to_ask=False)
+    assert AMOUNT in shown and until in shown, shown
+    asked = _detail(channel, language, amount=None, amount_to_ask=True)
+    none = _detail(channel, language, amount=None, amount_to_ask=False)
+    assert "560" not in asked and until not in asked and asked != none
+    assert until not in none
+    venue = sample_context("cej", language=language)["scheme_venues"][0]
+    assert venue in none
+    assert venue not in _detail(channel, language, amount=None, amount_to_ask=False, scheme={"verified": False})
 
 
 def _set_cej_review(runtime: Runtime, review_by: date) -> None:

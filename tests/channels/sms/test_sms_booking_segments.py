@@ -9,7 +9,7 @@ Run with -s to see the figures.
 from __future__ import annotations
 
 import pytest
-from tools.sms_journey import BOOKING, MAX_MEAN, MAX_SEGMENTS, Figures
+from tools.sms_journey import BOOKING, BOOKING_RCF, BOOKINGS, MAX_MEAN, MAX_SEGMENTS, Figures, parse_args
 
 from tests.journeys import whole_journey
 from tests.sms_harness import SmsStack
@@ -34,6 +34,31 @@ async def test_a_booking_by_sms_stays_within_two_segments_a_message(stack: SmsSt
     assert all(m.encoding == "GSM-7" for m in phone.received)
     assert figures.max <= MAX_SEGMENTS and figures.mean < MAX_MEAN, figures
     assert len(figures.segments) >= len(BOOKING)  # each message answered
+
+
+async def test_the_same_booking_in_creole_stays_within_two_segments_a_message(stack: SmsStack) -> None:
+    """`python -m tools.sms_journey --language rcf`: a first message in Creole, then the booking in Creole."""
+    phone = stack.resident()
+    said = []
+    for body in BOOKING_RCF:
+        assert await phone.send(body), f"no answer to {body!r}"
+        said.append(phone.text)
+    assert "Ou lé dakor ?" in said[0]  # the welcome in Creole
+    booked = BOOKING_RCF.index("wi")  # the first "wi" books, the last one cancels
+    assert "Lé rézèrvé" in said[booked] and "Lé anilé" in said[-1], said
+    await phone.send("STOP")
+    figures = Figures.of([m.body for m in phone.received])
+    print(f"\nbooking by SMS in Creole: {figures}")
+    assert all(m.encoding == "GSM-7" for m in phone.received)
+    assert figures.max <= MAX_SEGMENTS and figures.mean < MAX_MEAN, figures
+    assert len(figures.segments) >= len(BOOKING_RCF)
+
+
+def test_the_journey_tool_takes_a_language() -> None:
+    assert parse_args([]).language == "fr" and parse_args(["--language", "rcf"]).language == "rcf"
+    assert BOOKINGS["fr"] == BOOKING
+    with pytest.raises(SystemExit):
+        parse_args(["--language", "xx"])
 
 
 async def test_the_whole_journey_by_sms_stays_within_two_segments_a_message(stack: SmsStack) -> None:
