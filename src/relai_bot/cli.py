@@ -274,7 +274,7 @@ def schemes(
         def render(name: str, **context: object) -> str:
             return runtime.renderer.render(name, language=None, channel="console", context=context)
 
-        items = result_items(ranked, render)
+        items = result_items(ranked, render, None)
         typer.echo(render("discovery/results", results=items, page=page - 1) if items else "(nothing)")
     runtime.close()
 

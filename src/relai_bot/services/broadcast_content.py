@@ -4,11 +4,13 @@ the template broadcast/message. The delivery path (delivery/claims.py) and the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session
 
+from relai_bot.services import schemes
 from relai_bot.store.models import Broadcast, Scheme, Venue
 
 # The template that lays out a broadcast for each channel (the delivery path and the preview render it)
@@ -17,7 +19,9 @@ MESSAGE_TEMPLATE = "broadcast/message"
 
 @dataclass(frozen=True)
 class Content:
-    """A broadcast's content, resolved (names rather than codes), for the template broadcast/message."""
+    """A broadcast's content, resolved (names rather than codes), for the template broadcast/message.
+    `scheme` names the scheme in French (the staff pages show it), `scheme_names` in the other languages it
+    has a name in (a resident reads it in theirs)."""
 
     title: str | None
     link: str | None
@@ -25,13 +29,15 @@ class Content:
     venue: str | None
     venue_address: str | None
     event_at: datetime | None
+    scheme_names: Mapping[str, str] = field(default_factory=dict)
 
-    def context(self, body: str) -> dict[str, object]:
-        """The template's context for one recipient's text (`body`: the staff text, placeholders filled)."""
+    def context(self, body: str, language: str | None = None) -> dict[str, object]:
+        """The template's context for one recipient's text (`body`: the staff text, placeholders filled),
+        the scheme named in the recipient's `language`."""
         fields = {
             "title": self.title,
             "link": self.link,
-            "scheme": self.scheme,
+            "scheme": self.scheme_names.get(language or "", self.scheme),
             "venue": self.venue,
             "venue_address": self.venue_address,
             "event_at": self.event_at,
@@ -43,9 +49,8 @@ def content_of(session: Session, broadcast: Broadcast) -> Content:
     """What the template shows besides the text (the one place that reads a broadcast's content)."""
     scheme = session.get(Scheme, broadcast.scheme_id) if broadcast.scheme_id is not None else None
     venue = session.get(Venue, broadcast.venue_id) if broadcast.venue_id is not None else None
-    scheme_name = None
-    if scheme is not None:
-        scheme_name = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
+    scheme_name = schemes.scheme_label(scheme, schemes.FRENCH) if scheme is not None else None
+    names = {} if scheme is None else {lang: schemes.scheme_label(scheme, lang) for lang in scheme.texts or {}}
     return Content(
         title=broadcast.title,
         link=broadcast.link,
@@ -53,13 +58,17 @@ def content_of(session: Session, broadcast: Broadcast) -> Content:
         venue=venue.name if venue else None,
         venue_address=venue.address if venue else None,
         event_at=broadcast.event_at,
+        scheme_names=names,
     )
 
 
 NO_CONTENT = Content(None, None, None, None, None, None)
 
 
-def message_context(session: Session, broadcast_id: int | None, body: str) -> dict[str, object]:
-    """The context of the template broadcast/message for one outbox row (its body: that resident's text)."""
+def message_context(
+    session: Session, broadcast_id: int | None, body: str, language: str | None = None
+) -> dict[str, object]:
+    """The context of the template broadcast/message for one outbox row (its body: that resident's text, in
+    their `language`)."""
     broadcast = session.get(Broadcast, broadcast_id) if broadcast_id is not None else None
-    return (content_of(session, broadcast) if broadcast is not None else NO_CONTENT).context(body)
+    return (content_of(session, broadcast) if broadcast is not None else NO_CONTENT).context(body, language)

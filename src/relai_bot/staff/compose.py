@@ -140,7 +140,7 @@ class _Composer:
 
     def message(self, channel: str, language: str, personal: Personal) -> str:
         body = broadcast_text.personalise(self.text, personal)
-        context = self.content.context(body)
+        context = self.content.context(body, language)
         return self.renderer.render(
             broadcast_content.MESSAGE_TEMPLATE, language=language, channel=channel, context=context
         )
