@@ -398,7 +398,7 @@ def _scheme_texts(
 
 def _text_changes(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]) -> list[str]:
     """The names of the texts in other languages that differ (name_rcf...), languages and fields in order."""
-    languages = [*TEXT_LANGUAGES, *sorted(set(before) | set(after) - set(TEXT_LANGUAGES))]
+    languages = [*TEXT_LANGUAGES, *sorted((set(before) | set(after)) - set(TEXT_LANGUAGES))]
     return [
         text_field(name, language)
         for language in languages
