@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from relai_bot.seed.load import read_seed
 from relai_bot.seed.schema import SchemeSeed
+from relai_bot.services import plain_words
 from relai_bot.services.schemes import TEXT_LANGUAGES
 from relai_bot.store.models import Scheme
 from relai_bot.wiring import Runtime
@@ -51,6 +52,28 @@ def test_creole_texts_use_the_creole_spelling_and_keep_amounts_out() -> None:
         assert text.summary != scheme.summary and text.details != scheme.details, scheme.code
         if scheme.acronym and scheme.acronym in scheme.name:
             assert scheme.acronym in text.name, scheme.code  # a name that is an acronym stays one
+
+
+@pytest.mark.parametrize("language", sorted({*LANGUAGES, *TEXT_LANGUAGES}))
+def test_the_texts_follow_the_plain_words_rules_of_their_language(language: str) -> None:
+    """Sentences short, acronyms spelled out (the title above the summary may do it), no jargon, no note
+    meant for staff (templates/messages/<language>/plain_words.yaml)."""
+    folder = REPO / "templates" / "messages" / language
+    if not (folder / plain_words.RULES_FILE).is_file():
+        pytest.skip(f"no plain-words rules for {language} yet")
+    rules = plain_words.load_rules(folder)
+    found = []
+    for scheme in read_seed().schemes:
+        text = scheme.texts[language]
+        title = f"{text.name} ({scheme.acronym})" if scheme.acronym else text.name
+        for field, value, before in (
+            ("name", text.name, ""),
+            ("summary", text.summary, title),
+            ("details", text.details, f"{title}\n{text.summary}"),
+        ):
+            found += [f"{scheme.code} {field}: {f}" for f in plain_words.check(value, rules, shown_before=before)]
+            found += [f"{scheme.code} {field}: {m}" for m in plain_words.internal_markers(value)]
+    assert found == []
 
 
 def _scheme(**changes: Any) -> dict[str, Any]:
