@@ -138,32 +138,31 @@ def scheme_list(page: Page) -> Response:
 def _scheme_values(page: Page) -> dict[str, Any]:
     labels = [str(v) for v in page.form.getlist("source_label")]
     urls = [str(v) for v in page.form.getlist("source_url")]
-    return (
-        {
-            "code": page.field("code"),
-            "name": page.field("name"),
-            "acronym": page.field("acronym"),
-            "summary": page.field("summary"),
-            "details": page.field("details"),
-            "operator": page.field("operator"),
-            "min_age": page.field("min_age"),
-            "max_age": page.field("max_age"),
-            "situations": page.fields("situations"),
-            "goals": page.fields("goals"),
-            "all_districts": page.field("district_scope") != "some",
-            "districts": page.fields("districts"),
-            "available_locally": page.field("available_locally") == "oui",
-            "keywords": page.field("keywords"),
-            "sources": [Source(label, url) for label, url in zip(labels, urls, strict=False)],
-            "amount": page.field("amount"),
-            "checked_on": page.field("checked_on"),
-            "review_by": page.field("review_by"),
-            "verified": page.field("verified") == "oui",
-            "venues": page.fields("venues"),
-        }
-        | {name: page.field(name) for name in TEXT_INPUTS}
-        | {"text_languages": _languages_sent(page)}
-    )
+    values = {
+        "code": page.field("code"),
+        "name": page.field("name"),
+        "acronym": page.field("acronym"),
+        "summary": page.field("summary"),
+        "details": page.field("details"),
+        "operator": page.field("operator"),
+        "min_age": page.field("min_age"),
+        "max_age": page.field("max_age"),
+        "situations": page.fields("situations"),
+        "goals": page.fields("goals"),
+        "all_districts": page.field("district_scope") != "some",
+        "districts": page.fields("districts"),
+        "available_locally": page.field("available_locally") == "oui",
+        "keywords": page.field("keywords"),
+        "sources": [Source(label, url) for label, url in zip(labels, urls, strict=False)],
+        "amount": page.field("amount"),
+        "checked_on": page.field("checked_on"),
+        "review_by": page.field("review_by"),
+        "verified": page.field("verified") == "oui",
+        "venues": page.fields("venues"),
+    }
+    values |= {name: page.field(name) for name in TEXT_INPUTS}
+    values["text_languages"] = _languages_sent(page)
+    return values
 
 
 def _languages_sent(page: Page) -> list[str]:
