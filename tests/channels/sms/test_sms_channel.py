@@ -126,7 +126,8 @@ async def test_the_webhook_answers_empty_twiml(stack: SmsStack) -> None:
 async def test_options_are_numbered_lines_answered_by_number(stack: SmsStack) -> None:
     phone = stack.phone(NUMBER)
     await phone.send("bonjour")
-    assert "1. Oui, je suis d'accord\n2. Non merci\n3. En savoir plus\n4. Kréol\nRépondez un numéro de 1 à 4." in phone.text
+    welcome = "1. Oui, je suis d'accord\n2. Non merci\n3. En savoir plus\n4. Kréol\nRépondez un numéro de 1 à 4."
+    assert welcome in phone.text
     await phone.send("1")
     assert "offres de votre quartier" in phone.text
     await phone.send("oui")  # a word works too
