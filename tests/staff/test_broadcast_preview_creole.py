@@ -9,6 +9,8 @@ from relai_bot.clock import FrozenClock
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import broadcasts
 from relai_bot.staff import compose
+from relai_bot.staff.preview_text import staff_preview
+from relai_bot.staff.texts import StaffTexts
 from relai_bot.wiring import Runtime
 from tests.creole_broadcast_support import CREOLE, FR_PHONE, FRENCH, RCF_PHONE, population
 from tests.sms_harness import sms_stack
@@ -78,3 +80,17 @@ async def test_each_sms_is_what_the_preview_showed_for_its_version(sqlite_url: s
         assert "Bonzour ! Néna in forom" in received[RCF_PHONE] and "Bonjour ! Forum" in received[FR_PHONE]
         assert shown.sms_estimate.segments_total == sum(m.segments for m in stack.srv.messages)
         assert stack.srv.violations == []
+
+
+def test_the_telegram_desk_says_how_many_creole_readers_get_french(runtime: Runtime) -> None:
+    population(runtime)
+    options = {"districts": ["Saint-Laurent"], "now": runtime.clock.now(), "settings": runtime.settings}
+    french_only = staff_preview(
+        preview(runtime, Draft(districts=["saint-laurent"], text=FRENCH)), StaffTexts(), **options
+    )
+    assert (
+        "Destinataires : 5 (Telegram 3, SMS 2).\nDont 2 qui lisent le kréol : ils recevront le texte en français"
+        in (french_only)
+    )
+    both = preview(runtime, Draft(districts=["saint-laurent"], text=FRENCH, texts={"rcf": CREOLE}))
+    assert "kréol" not in staff_preview(both, StaffTexts(), **options)
