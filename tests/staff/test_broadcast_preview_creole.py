@@ -3,15 +3,23 @@ who reads which, the SMS cost of each version, and the Creole SMS as Twilio rece
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from relai_bot.cli import app
 from relai_bot.clock import FrozenClock
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.services import broadcasts
 from relai_bot.staff import compose
 from relai_bot.staff.preview_text import staff_preview
 from relai_bot.staff.texts import StaffTexts
+from relai_bot.store.db import Database
+from relai_bot.store.models import Broadcast
 from relai_bot.wiring import Runtime
+from tests.conftest import make_runtime
 from tests.creole_broadcast_support import CREOLE, FR_PHONE, FRENCH, RCF_PHONE, population
 from tests.sms_harness import sms_stack
 
@@ -94,3 +102,29 @@ def test_the_telegram_desk_says_how_many_creole_readers_get_french(runtime: Runt
     )
     both = preview(runtime, Draft(districts=["saint-laurent"], text=FRENCH, texts={"rcf": CREOLE}))
     assert "kréol" not in staff_preview(both, StaffTexts(), **options)
+
+
+def test_the_command_line_takes_a_creole_version_and_its_dry_run_shows_it(sqlite_url: str) -> None:
+    env = {"RELAI_DATABASE_URL": sqlite_url}
+    runner = CliRunner()
+    assert runner.invoke(app, ["seed", "--demo"], env=env).exit_code == 0
+    runtime = make_runtime(sqlite_url, FrozenClock(datetime.now(UTC)))
+    try:
+        population(runtime)
+    finally:
+        runtime.close()
+    command = ["broadcast", "--district", "saint-laurent", "--text", FRENCH]
+    french_only = runner.invoke(app, [*command, "--dry-run"], env=env)
+    assert "versions: fr=5 (chose another language, get French: rcf=2)" in french_only.stdout
+    both = runner.invoke(app, [*command, "--text-rcf", CREOLE, "--dry-run"], env=env)
+    assert both.exit_code == 0, both.output
+    assert "versions: fr=3, rcf=2\n" in both.stdout
+    assert "--- Telegram, rcf" in both.stdout and "Bonzour Jo ! Néna in forom travay sanmdi" in both.stdout
+    refused = runner.invoke(app, [*command, "--text-rcf", "Bonzour {{ nom }}"], env=env)
+    assert refused.exit_code == 2 and "Texte en kréol : Champ inconnu : {{ nom }}" in refused.stderr
+    sent = runner.invoke(app, [*command, "--text-rcf", CREOLE], env=env)
+    assert sent.exit_code == 0, sent.output
+    db = Database(sqlite_url)
+    with db.transaction() as session:
+        assert [b.texts for b in session.exec(select(Broadcast))] == [{"rcf": CREOLE}]
+    db.dispose()
