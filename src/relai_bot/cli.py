@@ -287,6 +287,9 @@ def broadcast(
         str | None, typer.Option(help="The message; {{ prenom }} and {{ quartier }} are filled in.")
     ] = None,
     file: Annotated[Path | None, typer.Option(help="Read the message from this file (UTF-8).")] = None,
+    text_rcf: Annotated[
+        str | None, typer.Option(help="The same message in Réunion Creole, for the residents who chose it.")
+    ] = None,
     title: Annotated[str | None, typer.Option(help="A title, shown first.")] = None,
     link: Annotated[str | None, typer.Option(help="A link (https://...).")] = None,
     scheme: Annotated[str | None, typer.Option(help="The scheme it is about (code, e.g. pec).")] = None,
@@ -326,6 +329,7 @@ def broadcast(
             draft = BroadcastDraft(
                 districts=district,
                 text=message,
+                texts={"rcf": text_rcf} if text_rcf else {},
                 title=title,
                 link=link,
                 scheme=scheme,

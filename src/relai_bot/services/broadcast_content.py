@@ -1,6 +1,7 @@
-"""What a broadcast says besides its text: title, link, scheme, venue, event date, laid out per channel by
-the template broadcast/message. The delivery path (delivery/claims.py) and the composer's preview
-(staff/compose.py) both take the template's context from here, so the preview is the message as sent."""
+"""What a broadcast says: which version of its text a resident reads (`text_for`), and besides the text,
+title, link, scheme, venue, event date, laid out per channel by the template broadcast/message. The
+enqueueing (services/broadcasts.py), the delivery path (delivery/claims.py) and the composer's preview
+(staff/compose.py) all take them from here, so the preview is the message as sent."""
 
 from __future__ import annotations
 
@@ -15,6 +16,21 @@ from relai_bot.store.models import Broadcast, Scheme, Venue
 
 # The template that lays out a broadcast for each channel (the delivery path and the preview render it)
 MESSAGE_TEMPLATE = "broadcast/message"
+# A broadcast's `text` is in French; `texts` may hold it in these languages too (Réunion Creole)
+FRENCH = "fr"
+TRANSLATIONS = ("rcf",)
+
+
+def version_for(texts: Mapping[str, str], language: str | None) -> str:
+    """The language of the version a resident who chose `language` reads: theirs when the broadcast has
+    it, French otherwise (`texts`: the broadcast's texts besides French)."""
+    return language if language is not None and language != FRENCH and texts.get(language) else FRENCH
+
+
+def text_for(broadcast: Broadcast, language: str | None) -> str:
+    """The staff text (placeholders not filled in) a resident who chose `language` reads (the one rule)."""
+    version = version_for(broadcast.texts, language)
+    return broadcast.text if version == FRENCH else broadcast.texts[version]
 
 
 @dataclass(frozen=True)
