@@ -8,7 +8,8 @@ scheme or the venue where the flows put it (conversation/actions/*.py: `scheme_i
 
 Each takes the `language` of a folder of templates/messages (LANGUAGES): the resident's language, and the
 texts the flows put into values (a result's `why`, the options' labels, the flow's title) written in it.
-The seed's own values (names, summaries, amounts) stay as the seed has them.
+A scheme's name, summary and details are the language's (the seed's `texts`, as services.schemes.scheme_text
+gives them, French where a language has none); the other values (amounts, places) stay as the seed has them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from relai_bot.config import load_settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.seed.load import read_seed
-from relai_bot.seed.schema import SchemeSeed, VenueSeed
+from relai_bot.seed.schema import SchemeSeed, SchemeTextSeed, VenueSeed
 from relai_bot.wiring import load_content
 
 LANGUAGE = "fr"  # the default language, the one every other is compared with
@@ -70,18 +71,24 @@ def _longest(items: list[Any], key: Any) -> Any:
 SAMPLE_REASONS = ("priority:demandeur_emploi_longue_duree", "age:16-25")
 
 
+def scheme_text(s: SchemeSeed, language: str = LANGUAGE) -> SchemeTextSeed:
+    """The scheme's name, summary and details in `language` (the French ones where it has none)."""
+    return s.texts.get(language) or SchemeTextSeed(name=s.name, summary=s.summary, details=s.details)
+
+
 def scheme_sample(s: SchemeSeed, reasons: tuple[str, ...] = (), language: str = LANGUAGE) -> dict[str, Any]:
-    """A scheme as templates get it: actions.discovery.scheme_item's keys (with `why` rendered from
-    discovery/_why.j2 in `language`, as result_items does), and the model's fields the detail reads
-    (`scheme_detail` passes the Scheme itself)."""
-    label = f"{s.acronym} - {s.name}" if s.acronym else s.name
+    """A scheme as templates get it in `language`: actions.discovery.scheme_item's keys (with `why` rendered
+    from discovery/_why.j2, as result_items does), and the fields the detail reads (`scheme_detail` passes
+    services.schemes.scheme_view)."""
+    text = scheme_text(s, language)
+    label = f"{s.acronym} - {text.name}" if s.acronym else text.name
     sample = {
         "code": s.code,
-        "name": s.name,
+        "name": text.name,
         "acronym": s.acronym,
-        "label": label if len(label) <= 60 else (s.acronym or s.name[:57] + "..."),
-        "summary": s.summary,
-        "details": s.details,
+        "label": label if len(label) <= 60 else (s.acronym or text.name[:57] + "..."),
+        "summary": text.summary,
+        "details": text.details,
         "operator": s.operator,
         "verified": s.verified,
         "review_by": s.review_by,
@@ -115,9 +122,9 @@ def sample_context(
     scheme_seed: SchemeSeed = (
         next(s for s in seed.schemes if s.code == scheme_code)
         if scheme_code
-        else _longest(seed.schemes, lambda s: s.summary + s.details)
+        else _longest(seed.schemes, lambda s: scheme_text(s, language).summary + scheme_text(s, language).details)
     )
-    by_summary = sorted(seed.schemes, key=lambda s: len(s.summary), reverse=True)
+    by_summary = sorted(seed.schemes, key=lambda s: len(scheme_text(s, language).summary), reverse=True)
     if scheme_code:
         by_summary = [scheme_seed, *(s for s in by_summary if s.code != scheme_code)]
     # the seed's own verified flag for a chosen scheme; the worst case is verified (it shows where to go)

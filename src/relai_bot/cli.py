@@ -274,7 +274,7 @@ def schemes(
         def render(name: str, **context: object) -> str:
             return runtime.renderer.render(name, language=None, channel="console", context=context)
 
-        items = result_items(ranked, render)
+        items = result_items(ranked, render, None)
         typer.echo(render("discovery/results", results=items, page=page - 1) if items else "(nothing)")
     runtime.close()
 
@@ -287,6 +287,9 @@ def broadcast(
         str | None, typer.Option(help="The message; {{ prenom }} and {{ quartier }} are filled in.")
     ] = None,
     file: Annotated[Path | None, typer.Option(help="Read the message from this file (UTF-8).")] = None,
+    text_rcf: Annotated[
+        str | None, typer.Option(help="The same message in Réunion Creole, for the residents who chose it.")
+    ] = None,
     title: Annotated[str | None, typer.Option(help="A title, shown first.")] = None,
     link: Annotated[str | None, typer.Option(help="A link (https://...).")] = None,
     scheme: Annotated[str | None, typer.Option(help="The scheme it is about (code, e.g. pec).")] = None,
@@ -326,6 +329,7 @@ def broadcast(
             draft = BroadcastDraft(
                 districts=district,
                 text=message,
+                texts={"rcf": text_rcf} if text_rcf else {},
                 title=title,
                 link=link,
                 scheme=scheme,

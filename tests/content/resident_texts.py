@@ -2,7 +2,8 @@
 .telegram.j2) once per scheme and once per venue of the seed, the labels, and the seed's own texts.
 
 Each function takes a `language` (a folder of templates/messages, tests.template_samples.LANGUAGES): the
-texts a resident of that language reads. The seed's texts are the same in every language for now."""
+texts a resident of that language reads: a scheme's name, summary and details in it (the seed's `texts`),
+the other seed values (amounts, operators, places) as the seed has them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from relai_bot.conversation.render import Renderer
 from relai_bot.seed.load import read_seed
-from tests.template_samples import LANGUAGE, _renderer, sample_context, template_names
+from relai_bot.seed.schema import SchemeTextSeed
+from tests.template_samples import LANGUAGE, _renderer, sample_context, scheme_text, template_names
 
 # The channel that shows each variant file ("console" has no variant of its own: it shows the .j2)
 VARIANTS = {".j2": "console", ".sms.j2": "sms", ".telegram.j2": "telegram"}
@@ -66,19 +68,22 @@ def labels(language: str = LANGUAGE) -> Iterator[Text]:
         yield Text(f"label {key}", renderer().label(key, language, context))
 
 
-def scheme_texts() -> Iterator[Text]:
-    """The summary and the details a resident reads under the scheme's name."""
+def scheme_texts(language: str = LANGUAGE) -> Iterator[Text]:
+    """The summary and the details a resident of `language` reads under the scheme's name."""
     for s in read_seed().schemes:
-        title = f"{s.name} ({s.acronym})" if s.acronym else s.name
-        yield Text(f"scheme {s.code}: summary", s.summary, shown_before=title)
-        yield Text(f"scheme {s.code}: details", s.details, shown_before=f"{title}\n{s.summary}")
+        text = scheme_text(s, language)
+        title = f"{text.name} ({s.acronym})" if s.acronym else text.name
+        yield Text(f"scheme {s.code}: summary", text.summary, shown_before=title)
+        yield Text(f"scheme {s.code}: details", text.details, shown_before=f"{title}\n{text.summary}")
 
 
-def seed_fields() -> Iterator[Text]:
+def seed_fields(language: str = LANGUAGE) -> Iterator[Text]:
     seed = read_seed()
     for s in seed.schemes:
+        text = scheme_text(s, language)
         for field in SCHEME_FIELDS:
-            yield Text(f"scheme {s.code}: {field}", str(getattr(s, field) or ""))
+            value = getattr(text, field) if field in SchemeTextSeed.model_fields else getattr(s, field)
+            yield Text(f"scheme {s.code}: {field}", str(value or ""))
     for v in seed.venues:
         for field in VENUE_FIELDS:
             yield Text(f"venue {v.code}: {field}", str(getattr(v, field) or ""))

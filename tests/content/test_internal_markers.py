@@ -59,7 +59,7 @@ def test_the_markers_catch_internal_notes_in_a_creole_text(text: str) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_resident_text_carries_an_internal_note(language: str) -> None:
     templates, label_texts = list(rendered_templates(language)), list(labels(language))
-    fields = list(seed_fields())
+    fields = list(seed_fields(language))
     print(
         f"[{language}] checked {len(templates)} rendered templates, {len(label_texts)} labels, "
         f"{len(fields)} seed text fields"

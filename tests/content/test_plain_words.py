@@ -122,7 +122,7 @@ def test_every_language_has_its_own_rules() -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_resident_text_is_in_plain_words(language: str) -> None:
-    everything = [*rendered_templates(language), *labels(language), *scheme_texts()]
+    everything = [*rendered_templates(language), *labels(language), *scheme_texts(language)]
     texts = [t for t in everything if _template(t) not in STAFF_TEXTS]
     findings = _findings(texts, language)
     known = [(t, f) for t, f in findings if _template(t) + _suffix(t) in OWNED_ELSEWHERE]

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from relai_bot.services import audit, booking, catalog, catalog_review, schemes
-from relai_bot.services.catalog import DistrictInput, SchemeInput, Source, VenueInput
+from relai_bot.services.catalog import DistrictInput, SchemeInput, SchemeTextInput, Source, VenueInput
 from relai_bot.store.models import AuditEvent, Scheme, Venue, id_of
 from relai_bot.testing.driver import Driver
 from relai_bot.wiring import Runtime
@@ -67,6 +67,11 @@ SCHEME_REFUSALS: list[tuple[dict[str, object], type[catalog.FieldError], str]] =
     ({"checked_on": "2026-12-02"}, catalog.DateInFuture, "checked_on"),
     ({"review_by": "2026-11-29"}, catalog.ReviewBeforeCheck, "review_by"),
     ({"review_by": ""}, catalog.AmountWithoutReview, "review_by"),
+    # the texts in Creole: none required, each as long as its French one may be
+    ({"texts": {"rcf": SchemeTextInput(name="x" * 161)}}, catalog.TooLong, "name_rcf"),
+    ({"texts": {"rcf": SchemeTextInput(summary="x" * 161)}}, catalog.TooLong, "summary_rcf"),
+    ({"texts": {"rcf": SchemeTextInput(details="x" * 4001)}}, catalog.TooLong, "details_rcf"),
+    ({"texts": {"en": SchemeTextInput(name="Youth contract")}}, catalog.UnknownLanguage, "texts"),
 ]
 
 
@@ -102,6 +107,34 @@ def test_all_refusals_of_a_form_come_at_once_and_empty_source_rows_are_skipped(r
         (catalog.AgesReversed, "max_age", None),
         (catalog.BadUrl, "sources", 1),
     ]
+
+
+def test_the_creole_texts_are_stored_and_audited_by_field_name(runtime: Runtime) -> None:
+    creole = SchemeTextInput(name=" Lèd pou tès ", summary="In lèd pou tès.")
+    scheme = create(runtime, replace(VALID_SCHEME, texts={"rcf": creole}))
+    assert scheme.texts == {"rcf": {"name": "Lèd pou tès", "summary": "In lèd pou tès."}}
+    now, tz = runtime.clock.now(), runtime.settings.tz
+
+    def update(data: SchemeInput) -> Scheme:
+        with runtime.db.transaction() as session:
+            return catalog.update_scheme(session, id_of(scheme), data, actor_id=None, now=now, tz=tz)
+
+    with runtime.db.transaction() as session:
+        session.get(Scheme, scheme.id).texts = {**scheme.texts, "zz": {"name": "Kept"}}  # type: ignore[union-attr]
+    changed = SchemeTextInput(name="Lèd pou tès", details="Lo détay.")
+    assert update(replace(VALID_SCHEME, texts={"rcf": changed})).texts == {
+        "rcf": {"name": "Lèd pou tès", "details": "Lo détay."},
+        "zz": {"name": "Kept"},  # a language the form does not edit stays as it was
+    }
+    assert update(replace(VALID_SCHEME, texts=None)).texts["rcf"]["details"] == "Lo détay."  # None: untouched
+    assert update(replace(VALID_SCHEME, texts={"rcf": SchemeTextInput()})).texts == {"zz": {"name": "Kept"}}
+    with runtime.db.transaction() as session:
+        events = list(session.exec(select(AuditEvent).where(AuditEvent.target == "scheme:aide-test")))
+    assert [e.action for e in events] == [audit.SCHEME_CREATED, audit.SCHEME_UPDATED, audit.SCHEME_UPDATED]
+    assert {"name_rcf", "summary_rcf", "name", "summary"} <= set(events[0].detail["fields"])
+    assert "texts" not in events[0].detail["fields"]
+    assert events[1].detail == {"changed": ["summary_rcf", "details_rcf"]}
+    assert events[2].detail == {"changed": ["name_rcf", "details_rcf"]}
 
 
 def test_venues_and_districts_are_checked_too(runtime: Runtime) -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
-from sqlmodel import SQLModel
+from sqlalchemy import MetaData, inspect, text
+from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from relai_bot.cli import app
 from relai_bot.store.db import Database, current_revision, head_revision, upgrade
+from relai_bot.store.models import Scheme
 
 
 @pytest.fixture
@@ -42,6 +43,38 @@ def test_the_migrations_match_the_models(db: Database) -> None:
         differences = compare_metadata(context, SQLModel.metadata)
         assert compare_metadata(context, MetaData()), "the comparison sees the tables at all"
     assert differences == [], "models and migrations drifted apart; write a migration"
+
+
+def test_schemes_stored_before_their_texts_get_none_and_keep_their_french(db: Database) -> None:
+    """0009_scheme_texts: a scheme already there has no text in another language (an empty mapping, not
+    null), and its French columns stay as they were."""
+    upgrade(db, "0008_eligibility")
+    empty = "[]"
+    row = {
+        "code": "pec",
+        "name": "Parcours emploi compétences",
+        "summary": "Un emploi payé.",
+        "details": "Dix mois.",
+        "operator": "L'État",
+        "no": False,
+        "yes": True,
+        "empty": empty,
+    }
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO scheme (code, name, summary, details, operator, disabled_any_age, without_work,"
+                " available_locally, verified, age_exceptions, situations, criteria, priority, goals, keywords,"
+                " sources) VALUES (:code, :name, :summary, :details, :operator, :no, :no, :yes, :yes, :empty,"
+                " :empty, :empty, :empty, :empty, :empty, :empty)"
+            ),
+            row,
+        )
+    upgrade(db)
+    with Session(db.engine) as session:
+        scheme = session.exec(select(Scheme).where(Scheme.code == "pec")).one()
+    assert scheme.texts == {}
+    assert scheme.name == "Parcours emploi compétences"
 
 
 def test_upgrading_twice_is_harmless(db: Database) -> None:

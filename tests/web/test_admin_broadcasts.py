@@ -16,6 +16,7 @@ from relai_bot.cli import app
 from relai_bot.clock import FrozenClock
 from relai_bot.store.models import AuditEvent, Broadcast, OutboxMessage, Resident
 from relai_bot.wiring import Runtime
+from tests import creole_broadcast_support
 from tests.conftest import make_runtime
 from tests.delivery_support import add_residents
 from tests.web.admin_support import Staff, admin_browser, make_account
@@ -244,3 +245,83 @@ def test_the_composer_and_the_dry_run_agree(sqlite_url: str, clock: FrozenClock)
     assert "left out: no_opportunities=1" in lines and "Pas inscrits aux offres : 1" in page
     assert "sms: 2 recipient(s), 1 segment(s) at most each, 2 in all, estimated cost 0.14 EUR" in lines
     assert "2 habitants par SMS, 1 partie au plus chacun, 2 en tout : 0.14 EUR" in page
+
+
+@pytest.fixture
+def bilingual(runtime: Runtime) -> Iterator[Staff]:
+    """An agent of Saint-Laurent, where 3 residents chose French and 2 Réunion Creole."""
+    creole_broadcast_support.population(runtime)
+    make_account(runtime, "agent@mairie.re", "staff", districts=["saint-laurent"])
+    with admin_browser(runtime) as browser:
+        assert browser.log_in("agent@mairie.re").status_code == 303
+        yield browser
+
+
+def test_the_composer_offers_an_optional_creole_version(agent: Staff) -> None:
+    page = agent.get("/admin/broadcasts/new").text
+    assert '<label for="text_rcf">Version en kréol (facultatif)</label>' in page
+    field = page[page.index('<textarea id="text_rcf"') :].split(">", 1)[0]
+    assert "required" not in field and 'maxlength="1000"' in field
+
+
+def test_the_preview_shows_the_creole_message_and_who_reads_which(bilingual: Staff) -> None:
+    values = {"text": creole_broadcast_support.FRENCH, "text_rcf": creole_broadcast_support.CREOLE}
+    shown = preview(bilingual, **values)
+    assert shown.status_code == 200, shown.text[:500]
+    page = words(shown.text)
+    assert "5 habitants : 3 par Telegram, 2 par SMS." in page
+    assert "En français : 3 habitants. En kréol : 2 habitants." in page
+    assert "Sur Telegram, en français Bonjour Marie ! Forum de l'emploi samedi à Saint-Laurent." in page
+    assert "Sur Telegram, en kréol Bonzour Jo ! Néna in forom travay sanmdi dan Saint-Laurent." in page
+    assert "Par SMS, en kréol Bonzour ! Néna in forom travay sanmdi dan Saint-Laurent." in page
+    assert "lisent le kréol recevront le texte en français" not in page
+
+
+def test_without_a_creole_version_the_preview_says_who_gets_french_instead(bilingual: Staff) -> None:
+    page = words(preview(bilingual, text=creole_broadcast_support.FRENCH, text_rcf="  ").text)
+    assert "2 habitants qui lisent le kréol recevront le texte en français." in page
+    assert "en kréol Bonzour" not in page and "Sur Telegram Bonjour Marie !" in page
+
+
+def test_a_bad_creole_text_is_refused_beside_its_field(bilingual: Staff) -> None:
+    refused = preview(bilingual, text_rcf="Bonzour {{ nom }}")
+    assert refused.status_code == 400
+    assert 'id="text_rcf-error"' in refused.text and 'id="text-error"' not in refused.text
+    assert "Texte en kréol : Champ inconnu : {{ nom }}." in words(refused.text)
+    assert "Bonzour {{ nom }}</textarea>" in html.unescape(refused.text)  # kept as typed
+    long = preview(bilingual, text_rcf="x" * 1001)
+    assert "Le texte en kréol fait 1001 caractères ; 1000 au plus." in words(long.text)
+
+
+def test_sending_a_creole_version_then_reading_it_on_the_broadcasts_page(bilingual: Staff) -> None:
+    runtime = agent_runtime(bilingual)
+    ids = creole_ids(runtime)
+    shown = preview(bilingual)  # confirmed without the Creole version: adding it needs a new preview
+    found = CONFIRM.search(shown.text)
+    assert found is not None
+    changed = bilingual.post(
+        "/admin/broadcasts/new", form(step="send", confirm=found.group(1), text_rcf=creole_broadcast_support.CREOLE)
+    )
+    assert changed.status_code == 409 and broadcasts(runtime) == []
+    sent = send(bilingual, text=creole_broadcast_support.FRENCH, text_rcf=creole_broadcast_support.CREOLE)
+    assert sent.status_code == 303
+    (broadcast,) = broadcasts(runtime)
+    assert broadcast.texts == {"rcf": creole_broadcast_support.CREOLE}
+    with runtime.db.transaction() as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id)).all()
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "broadcast.created")).one()
+    bodies = {row.resident_id: row.body for row in rows}
+    assert bodies[ids["rcf"][0]] == "Bonzour Jo ! Néna in forom travay sanmdi dan Saint-Laurent."
+    assert bodies[ids["fr"][0]] == "Bonjour Marie ! Forum de l'emploi samedi à Saint-Laurent."
+    assert event.detail["versions"] == ["fr", "rcf"] and "forom" not in str(event.detail)
+    page = words(bilingual.follow(sent).text)
+    assert "En français Bonjour {{ prenom }} ! Forum de l'emploi samedi à {{ quartier }}." in page
+    assert "En kréol Pour les habitants qui ont choisi le kréol" in page
+    assert "Bonzour {{ prenom }} ! Néna in forom travay sanmdi dan {{ quartier }}." in page
+
+
+def creole_ids(runtime: Runtime) -> dict[str, list[int]]:
+    """The ids of the residents of `bilingual`, by the language they chose (in the order they were added)."""
+    with runtime.db.transaction() as session:
+        found = session.exec(select(Resident).order_by(col(Resident.id))).all()
+        return {language: [r.id for r in found if r.language == language and r.id] for language in ("fr", "rcf")}

@@ -116,6 +116,63 @@ def test_an_admin_edits_a_scheme_and_the_audit_names_the_fields(runtime: Runtime
     assert "Jusqu" not in str(event.detail)  # field names, not values
 
 
+def test_an_admin_writes_the_creole_texts_of_a_scheme(runtime: Runtime) -> None:
+    with runtime.db.transaction() as session:
+        creole = session.exec(select(Scheme).where(Scheme.code == "cej")).one().texts["rcf"]
+    with admin_browser(runtime) as browser:
+        sign_in(runtime, browser, "admin")
+        scheme_id = ids(runtime)["scheme"]
+        page = html.unescape(browser.get(f"/admin/schemes/{scheme_id}").text)
+        for field, label in (("name_rcf", "Nom"), ("summary_rcf", "Résumé"), ("details_rcf", "Détails")):
+            assert f'<label for="{field}">{label} en kréol</label>' in page
+            assert creole[field.removesuffix("_rcf")] in page  # the seed's, shown to be edited
+        form = scheme_form(
+            name_rcf="Kontra pou bann zenn",
+            summary_rcf="Ou néna 16 a 25 an ? In konséyé i akonpagn aou.",
+            details_rcf="",
+        )
+        saved = browser.post(f"/admin/schemes/{scheme_id}", form)
+        assert saved.status_code == 303
+        shown = html.unescape(browser.follow(saved).text)
+        assert 'value="Kontra pou bann zenn"' in shown and "In konséyé i akonpagn aou." in shown
+        kept = browser.post(f"/admin/schemes/{scheme_id}", scheme_form())  # a form without them: kept
+        assert kept.status_code == 303
+    with runtime.db.transaction() as session:
+        scheme = session.get(Scheme, scheme_id)
+        assert scheme is not None
+        assert scheme.texts["rcf"] == {
+            "name": "Kontra pou bann zenn",
+            "summary": "Ou néna 16 a 25 an ? In konséyé i akonpagn aou.",
+        }  # the details left empty: the resident reads the French ones
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == audit.SCHEME_UPDATED)).all()
+    assert {"name_rcf", "summary_rcf", "details_rcf"} <= set(events[0].detail["changed"])
+    assert "texts" not in events[0].detail["changed"] and "Kontra" not in str(events[0].detail)
+    assert len(events) == 1  # the form sent again without them changed nothing
+
+
+def test_a_creole_text_too_long_is_refused_beside_its_field(runtime: Runtime) -> None:
+    with admin_browser(runtime) as browser:
+        sign_in(runtime, browser, "admin")
+        scheme_id = ids(runtime)["scheme"]
+        response = browser.post(f"/admin/schemes/{scheme_id}", scheme_form(summary_rcf="x" * 161))
+    assert response.status_code == 400
+    text = html.unescape(response.text)
+    assert 'id="summary_rcf-error"' in text and "160 caractères au plus" in text
+    assert '<a href="#summary_rcf">' in text  # the summary of errors leads to the field
+    with runtime.db.transaction() as session:
+        scheme = session.get(Scheme, scheme_id)
+        assert scheme is not None and scheme.texts["rcf"]["summary"] != "x" * 161
+
+
+def test_an_adviser_reads_the_creole_texts(runtime: Runtime) -> None:
+    with runtime.db.transaction() as session:
+        creole = session.exec(select(Scheme).where(Scheme.code == "cej")).one().texts["rcf"]
+    with admin_browser(runtime) as browser:
+        sign_in(runtime, browser, "adviser")
+        page = html.unescape(browser.get(f"/admin/schemes/{ids(runtime)['scheme']}").text)
+    assert "<dt>Nom en kréol</dt>" in page and creole["name"] in page and 'name="name_rcf"' not in page
+
+
 def test_scheme_errors_stand_beside_their_fields(runtime: Runtime) -> None:
     with admin_browser(runtime) as browser:
         sign_in(runtime, browser, "admin")

@@ -192,7 +192,7 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
         if row.kind == "broadcast" and row.resident_id is not None:
             resident = session.get(Resident, row.resident_id)
             language = resident.language if resident else None
-            context = broadcast_content.message_context(session, row.broadcast_id, row.body)
+            context = broadcast_content.message_context(session, row.broadcast_id, row.body, language)
             text = runtime.renderer.render(
                 broadcast_content.MESSAGE_TEMPLATE, language=language, channel=row.channel, context=context
             )

@@ -105,6 +105,7 @@ def load_seed(session: Session, seed: SeedFile, *, now: datetime, tz: ZoneInfo) 
                 "acronym": s.acronym,
                 "summary": s.summary,
                 "details": s.details,
+                "texts": {language: text.model_dump() for language, text in s.texts.items()},
                 "min_age": s.min_age,
                 "max_age": s.max_age,
                 "disabled_max_age": s.disability.max_age if s.disability else None,

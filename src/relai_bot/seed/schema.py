@@ -6,12 +6,14 @@ ranking, the flows and the back-office use.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from relai_bot.services.catalog import is_https_link
+from relai_bot.services.catalog import MAX_DETAILS, MAX_NAME, MAX_SUMMARY, is_https_link
+from relai_bot.services.schemes import FRENCH
 from relai_bot.services.vocabulary import CODE, Goal, Situation
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat"]
@@ -110,12 +112,27 @@ class CriterionSeed(_Strict):
         return self.model_dump(exclude_defaults=True)
 
 
+# A language code of templates/messages/ (ISO 639: "rcf" for Réunion Creole)
+LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+class SchemeTextSeed(_Strict):
+    """A scheme's name, summary and details in another language than French, as long as the French ones may
+    be (the summary keeps its SMS budget)."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY)
+    details: str = Field(min_length=1, max_length=MAX_DETAILS)
+
+
 class SchemeSeed(_Strict):
     code: str
-    name: str
+    name: str = Field(max_length=MAX_NAME)
     acronym: str | None = None
-    summary: str = Field(max_length=160)
-    details: str
+    summary: str = Field(max_length=MAX_SUMMARY)
+    details: str = Field(max_length=MAX_DETAILS)
+    # The same texts in the other languages (the fields above are French): {"rcf": {name, summary, details}}
+    texts: dict[str, SchemeTextSeed] = Field(default_factory=dict)
     min_age: int | None = None
     max_age: int | None = None
     disability: DisabilitySeed | None = None
@@ -143,6 +160,14 @@ class SchemeSeed(_Strict):
     review_by: date | None = None
 
     _code = field_validator("code")(_check_code)
+
+    @field_validator("texts")
+    @classmethod
+    def _languages(cls, value: dict[str, SchemeTextSeed]) -> dict[str, SchemeTextSeed]:
+        for language in value:
+            if not LANGUAGE.match(language) or language == FRENCH:
+                raise ValueError(f"texts {language!r}: a language code other than {FRENCH} (such as rcf)")
+        return value
 
     @model_validator(mode="after")
     def _ages(self) -> SchemeSeed:

@@ -48,29 +48,36 @@ def _known() -> str:
     return ", ".join("{{ " + name + " }}" for name in PLACEHOLDERS)
 
 
-def check_text(text: str) -> None:
-    """Raise BroadcastTextError when `text` is not a valid staff text (empty, bad braces, tags, unknown names)."""
+def check_text(text: str, *, field: str = "text") -> None:
+    """Raise BroadcastTextError when `text` is not a valid staff text (empty, bad braces, tags, unknown names);
+    `field` is the form's field it came from (the French text, or a version in another language)."""
     if not text.strip():
-        raise BroadcastTextError("Le texte est vide.")
+        raise BroadcastTextError("Le texte est vide.", field=field)
     try:
         tree = _ENV.parse(text)
     except TemplateSyntaxError as error:
         raise BroadcastTextError(
-            f"Accolades mal formées ligne {error.lineno} : un champ s'écrit {{{{ prenom }}}} ou {{{{ quartier }}}}."
+            f"Accolades mal formées ligne {error.lineno} : un champ s'écrit {{{{ prenom }}}} ou {{{{ quartier }}}}.",
+            field=field,
         ) from None
     for node in tree.body:
         if not isinstance(node, nodes.Output):
-            raise BroadcastTextError(f"Les balises {{% ... %}} ne sont pas acceptées. Champs possibles : {_known()}.")
+            raise BroadcastTextError(
+                f"Les balises {{% ... %}} ne sont pas acceptées. Champs possibles : {_known()}.", field=field
+            )
         for child in node.nodes:
             if isinstance(child, nodes.TemplateData):
                 continue
             if not isinstance(child, nodes.Name):
                 raise BroadcastTextError(
                     f"Seuls des champs simples sont acceptés entre {{{{ }}}} (ligne {child.lineno}). "
-                    f"Champs possibles : {_known()}."
+                    f"Champs possibles : {_known()}.",
+                    field=field,
                 )
             if child.name not in PLACEHOLDERS:
-                raise BroadcastTextError(f"Champ inconnu : {{{{ {child.name} }}}}. Champs possibles : {_known()}.")
+                raise BroadcastTextError(
+                    f"Champ inconnu : {{{{ {child.name} }}}}. Champs possibles : {_known()}.", field=field
+                )
 
 
 def placeholders_in(text: str) -> set[str]:

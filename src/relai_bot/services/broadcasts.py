@@ -10,8 +10,8 @@ running outbox worker delivers within quiet hours, the weekly cap and the provid
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from relai_bot.services import audit, broadcast_text, outbox, quiet_hours, residents
+from relai_bot.services import audit, broadcast_content, broadcast_text, outbox, quiet_hours, residents
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
 from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident, Scheme, StaffUser, Venue
 from relai_bot.time_settings import SendingWindow
@@ -96,16 +96,22 @@ AUDIENCE_COLUMNS = (
 # Why a resident of the chosen districts (matching the filters) gets nothing, in the order they are checked
 EXCLUSION_REASONS = ("no_opportunities", "stopped", "unreachable", "no_channel", "weekly_cap")
 MAX_TITLE, MAX_LINK = 120, 500
+# How staff pages name the languages a broadcast may carry a version in besides French
+LANGUAGE_NAMES = {"rcf": "kréol"}
 
 
 @dataclass(frozen=True)
 class BroadcastDraft:
     """What staff compose: who it is for (districts and filters on the residents' answers), its content
     (a title, the text with placeholders, an optional link, scheme, venue and event date, by code) and when
-    it should go (None: now). The preview and the creation take the same draft."""
+    it should go (None: now). The preview and the creation take the same draft.
+
+    `text` is in French; `texts` may hold the same text in another language (broadcast_content.TRANSLATIONS,
+    {"rcf": "..."}), for the residents who chose it. A blank one is no version (an empty form field)."""
 
     districts: Sequence[str]
     text: str
+    texts: Mapping[str, str] = field(default_factory=dict)
     title: str | None = None
     link: str | None = None
     scheme: str | None = None
@@ -124,6 +130,10 @@ class BroadcastDraft:
         }
         return {name: values for name, values in found.items() if values}
 
+    def translations(self) -> dict[str, str]:
+        """The versions besides French that the draft really has (stripped, blank ones left out)."""
+        return {language: text.strip() for language, text in sorted(self.texts.items()) if text.strip()}
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -134,6 +144,16 @@ class Recipient:
     address: str
     language: str
     personal: broadcast_text.Personal
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Which version of a broadcast's text its recipients read."""
+
+    # Recipients by the version they read (French first): {"fr": 3, "rcf": 2}
+    read: dict[str, int]
+    # Of those who read French, how many chose a language the broadcast has no version in, by language
+    in_french: dict[str, int]
 
 
 @dataclass
@@ -154,6 +174,19 @@ class Audience:
     def by_district(self) -> dict[str, int]:
         counts = Counter(r.personal.district for r in self.recipients)
         return {d.name: counts[d.name] for d in self.districts}
+
+    def versions(self, texts: Mapping[str, str]) -> Versions:
+        """Who reads which version of a broadcast whose texts besides French are `texts` (the rule is
+        broadcast_content.version_for, the one the enqueueing applies)."""
+        read = Counter(broadcast_content.version_for(texts, r.language) for r in self.recipients)
+        ordered = {language: read[language] for language in (broadcast_content.FRENCH, *sorted(read)) if read[language]}
+        untranslated = Counter(
+            r.language
+            for r in self.recipients
+            if r.language != broadcast_content.FRENCH
+            and broadcast_content.version_for(texts, r.language) == broadcast_content.FRENCH
+        )
+        return Versions(ordered, dict(sorted(untranslated.items())))
 
 
 def audience(
@@ -218,12 +251,27 @@ def audience(
 
 
 def check_draft(session: Session, draft: BroadcastDraft) -> None:
-    """Refuse a draft that cannot go (ValueError, NotFound): the text (BroadcastTextError), lengths, codes."""
+    """Refuse a draft that cannot go (ValueError, NotFound): the texts (BroadcastTextError), lengths, codes.
+    A version in another language is checked as the French text is; its errors are on the field
+    `text_<language>` and say which version they are about."""
     broadcast_text.check_text(draft.text)
     if len(draft.text.strip()) > MAX_TEXT:
         raise broadcast_text.BroadcastTextError(
             f"Le texte fait {len(draft.text.strip())} caractères ; {MAX_TEXT} au plus."
         )
+    for language, text in draft.translations().items():
+        where = f"text_{language}"
+        if language not in broadcast_content.TRANSLATIONS:
+            raise broadcast_text.BroadcastTextError(f"Langue inconnue : {language!r}.", field=where)
+        name = LANGUAGE_NAMES[language]
+        try:
+            broadcast_text.check_text(text, field=where)
+        except broadcast_text.BroadcastTextError as error:
+            raise broadcast_text.BroadcastTextError(f"Texte en {name} : {error}", field=where) from None
+        if len(text) > MAX_TEXT:
+            raise broadcast_text.BroadcastTextError(
+                f"Le texte en {name} fait {len(text)} caractères ; {MAX_TEXT} au plus.", field=where
+            )
     if draft.title is not None and len(draft.title.strip()) > MAX_TITLE:
         raise broadcast_text.BroadcastTextError(
             f"Le titre fait {len(draft.title.strip())} caractères ; {MAX_TITLE} au plus.", field="title"
@@ -267,6 +315,7 @@ def draft_broadcast(session: Session, draft: BroadcastDraft, *, created_by: str,
     chosen = resolve_districts(session, list(draft.districts))
     return Broadcast(
         text=draft.text.strip(),
+        texts=draft.translations(),
         title=draft.title.strip() if draft.title else None,
         link=draft.link.strip() if draft.link else None,
         scheme_id=_code(session, Scheme, draft.scheme),
@@ -315,13 +364,21 @@ def create_broadcast(
 def _audit(
     session: Session, actor_id: int | None, action: str, broadcast: Broadcast, now: datetime, actor: str | None
 ) -> None:
-    """Who did what to which broadcast: districts, status and counts only (never the text)."""
-    detail = {"districts": list(broadcast.districts), "status": broadcast.status, "recipients": broadcast.recipients}
+    """Who did what to which broadcast: districts, status, counts and the languages of its versions when it
+    has some besides French (never a text)."""
+    detail: dict[str, object] = {
+        "districts": list(broadcast.districts),
+        "status": broadcast.status,
+        "recipients": broadcast.recipients,
+    }
+    if broadcast.texts:
+        detail["versions"] = [broadcast_content.FRENCH, *sorted(broadcast.texts)]
     audit.record(session, actor_id, action, f"broadcast {broadcast.id}", detail, at=now, actor=actor)
 
 
 def enqueue_broadcast(session: Session, broadcast: Broadcast, *, now: datetime, per_week: int) -> int:
-    """One outbox row per recipient of `audience`, each with its own text (placeholders filled in)."""
+    """One outbox row per recipient of `audience`, each with its own text: the version in their language
+    (broadcast_content.text_for), placeholders filled in."""
     assert broadcast.id is not None
     found = audience(
         session,
@@ -340,7 +397,7 @@ def enqueue_broadcast(session: Session, broadcast: Broadcast, *, now: datetime, 
             channel=r.channel,
             address=r.address,
             now=now,
-            body=broadcast_text.personalise(broadcast.text, r.personal),
+            body=broadcast_text.personalise(broadcast_content.text_for(broadcast, r.language), r.personal),
             resident_id=r.resident_id,
             broadcast_id=broadcast.id,
             due_at=due,

@@ -13,7 +13,7 @@ everything; staff the venues of their districts (and may create venues there); a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,11 +26,14 @@ from relai_bot.services import audit
 from relai_bot.services.accounts import Account
 from relai_bot.services.errors import DomainError, NotFound, OutOfScope
 from relai_bot.services.phones import normalise_phone
+from relai_bot.services.schemes import TEXT_FIELDS, TEXT_LANGUAGES
 from relai_bot.services.vocabulary import CODE, GOALS, SITUATIONS
 from relai_bot.store.models import District, Scheme, SchemeVenue, Venue, id_of
 
-# Lengths: what the tables hold, and the seed's SMS budget for a scheme's summary
+# Lengths: what the tables hold, and the seed's SMS budget for a scheme's summary (in every language)
+MAX_NAME = 160
 MAX_SUMMARY = 160
+MAX_DETAILS = 4000
 MAX_SOURCE_LABEL = 160
 MAX_URL = 400
 MIN_AGE, MAX_AGE = 0, 99
@@ -129,6 +132,10 @@ class UnknownVenue(FieldError):
     pass
 
 
+class UnknownLanguage(FieldError):
+    """Texts in a language the catalog does not hold (services.schemes.TEXT_LANGUAGES)."""
+
+
 class DistrictOutOfScope(FieldError):
     """Staff keep a venue in one of their districts."""
 
@@ -145,6 +152,15 @@ class InvalidEntry(CatalogError):
 class Source:
     label: str
     url: str
+
+
+@dataclass(frozen=True)
+class SchemeTextInput:
+    """A scheme's texts in another language than French; a field left empty is shown in French."""
+
+    name: str = ""
+    summary: str = ""
+    details: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,9 @@ class SchemeInput:
     verified: bool = False
     # Where residents may talk about it (venue codes); None: leave them as they are
     venues: Sequence[str] | None = None
+    # The texts in other languages, by language (services.schemes.TEXT_LANGUAGES), each replacing what that
+    # language had; a language not given keeps its texts; None: leave them all as they are
+    texts: Mapping[str, SchemeTextInput] | None = None
 
 
 @dataclass(frozen=True)
@@ -347,12 +366,53 @@ def _unique(values: Iterable[str]) -> list[str]:
     return seen
 
 
+TEXT_LIMITS = {"name": MAX_NAME, "summary": MAX_SUMMARY, "details": MAX_DETAILS}
+
+
+def text_field(name: str, language: str) -> str:
+    """How a form, a refusal and the audit log name a text in another language: name_rcf, summary_rcf."""
+    return f"{name}_{language}"
+
+
+def _scheme_texts(
+    stored: Mapping[str, Mapping[str, str]], given: Mapping[str, SchemeTextInput] | None, check: _Checker
+) -> dict[str, dict[str, str]]:
+    """The texts in other languages once `given` replaces what its languages had (checked like the French
+    ones: lengths; none required)."""
+    texts = {language: dict(own) for language, own in stored.items() if isinstance(own, Mapping)}
+    for language, text in (given or {}).items():
+        if language not in TEXT_LANGUAGES:
+            check.fail(UnknownLanguage("texts", value=language))
+            continue
+        own = {}
+        for name in TEXT_FIELDS:
+            value = check.text(text_field(name, language), getattr(text, name), TEXT_LIMITS[name])
+            if value:
+                own[name] = value
+        if own:
+            texts[language] = own
+        else:
+            texts.pop(language, None)
+    return texts
+
+
+def _text_changes(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The names of the texts in other languages that differ (name_rcf...), languages and fields in order."""
+    languages = [*TEXT_LANGUAGES, *sorted((set(before) | set(after)) - set(TEXT_LANGUAGES))]
+    return [
+        text_field(name, language)
+        for language in languages
+        for name in TEXT_FIELDS
+        if before.get(language, {}).get(name) != after.get(language, {}).get(name)
+    ]
+
+
 def _scheme_fields(session: Session, data: SchemeInput, today: date, check: _Checker) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "name": check.text("name", data.name, 160, required=True),
+        "name": check.text("name", data.name, MAX_NAME, required=True),
         "acronym": check.text("acronym", data.acronym, 24),
         "summary": check.text("summary", data.summary, MAX_SUMMARY, required=True),
-        "details": check.text("details", data.details, 4000, required=True),
+        "details": check.text("details", data.details, MAX_DETAILS, required=True),
         "operator": check.text("operator", data.operator, 200, required=True),
     }
     min_age, max_age = check.age("min_age", data.min_age), check.age("max_age", data.max_age)
@@ -489,13 +549,15 @@ def create_scheme(session: Session, data: SchemeInput, *, actor_id: int | None, 
     check = _Checker()
     code = check.code(session, Scheme, data.code)
     values = _scheme_fields(session, data, _today(now, tz), check)
+    texts = _scheme_texts({}, data.texts, check)
     _raise_if(check)
-    scheme = Scheme(code=code, **values)
+    scheme = Scheme(code=code, texts=texts, **values)
     session.add(scheme)
     session.flush()
     if check.venue_ids:
         _set_scheme_venues(session, id_of(scheme), check.venue_ids)
-    audit.record(session, actor_id, audit.SCHEME_CREATED, f"scheme:{code}", {"fields": sorted(values)}, at=now)
+    fields = sorted([*values, *_text_changes({}, texts)])
+    audit.record(session, actor_id, audit.SCHEME_CREATED, f"scheme:{code}", {"fields": fields}, at=now)
     return scheme
 
 
@@ -506,9 +568,14 @@ def update_scheme(
     scheme = get_scheme(session, scheme_id)
     check = _Checker()
     values = _scheme_fields(session, data, _today(now, tz), check)
+    before = scheme.texts or {}
+    texts = _scheme_texts(before, data.texts, check)
     _raise_if(check)
     values["sources"] = _keep_rules(scheme.sources, values["sources"])
     changed = _apply(scheme, values)
+    if text_changes := _text_changes(before, texts):
+        scheme.texts = texts  # a new mapping: the JSON column sees the change
+        changed += text_changes
     if check.venue_ids is not None and _set_scheme_venues(session, scheme_id, check.venue_ids):
         changed.append("venues")
     if changed:

@@ -16,7 +16,80 @@ from relai_bot.services.errors import NotFound
 from relai_bot.services.text import fold, words
 from relai_bot.store.models import District, Resident, Scheme
 
-__all__ = ["AGE_BRACKETS", "Profile", "RankedScheme", "bracket_for_age", "profile_of", "rank_schemes"]
+__all__ = [
+    "AGE_BRACKETS",
+    "Profile",
+    "RankedScheme",
+    "SchemeText",
+    "SchemeView",
+    "bracket_for_age",
+    "profile_of",
+    "rank_schemes",
+    "scheme_text",
+    "scheme_view",
+]
+
+# The language of the scheme's own columns (name, summary, details)
+FRENCH = "fr"
+# What a scheme says in each language (Scheme.texts holds them for the languages other than French)
+TEXT_FIELDS = ("name", "summary", "details")
+# The other languages a scheme's texts are written in (the seed file and the back-office form fill them)
+TEXT_LANGUAGES = ("rcf",)
+
+
+@dataclass(frozen=True)
+class SchemeText:
+    """A scheme's name, summary and details in one language."""
+
+    name: str
+    summary: str
+    details: str
+
+
+def scheme_text(scheme: Scheme, language: str | None) -> SchemeText:
+    """The scheme's texts in `language`, each field falling back to the French column when that language
+    has none (None or French: the columns). The one reader of Scheme.texts for what a resident sees."""
+    own: dict[str, str] = {}
+    if language and language != FRENCH:
+        stored = (scheme.texts or {}).get(language)
+        own = stored if isinstance(stored, dict) else {}
+    values = [str(own.get(name) or "").strip() or str(getattr(scheme, name)) for name in TEXT_FIELDS]
+    return SchemeText(*values)
+
+
+@dataclass(frozen=True)
+class SchemeView:
+    """A scheme as a resident reads it, in their language: the detail's `scheme` (templates read these
+    fields; the amount is not one of them: `amount_shown` gives it)."""
+
+    code: str
+    name: str
+    acronym: str | None
+    summary: str
+    details: str
+    operator: str
+    verified: bool
+    review_by: date | None
+
+
+def scheme_view(scheme: Scheme, language: str | None) -> SchemeView:
+    text = scheme_text(scheme, language)
+    return SchemeView(
+        code=scheme.code,
+        name=text.name,
+        acronym=scheme.acronym,
+        summary=text.summary,
+        details=text.details,
+        operator=scheme.operator,
+        verified=scheme.verified,
+        review_by=scheme.review_by,
+    )
+
+
+def scheme_label(scheme: Scheme, language: str | None) -> str:
+    """How a resident sees the scheme named in one line: "CEJ - Contrat d'engagement jeune"."""
+    name = scheme_text(scheme, language).name
+    return f"{scheme.acronym} - {name}" if scheme.acronym else name
 
 
 @dataclass(frozen=True)
@@ -112,11 +185,15 @@ def rank_schemes(session: Session, profile: Profile, limit: int = 5, offset: int
 
 
 def _vocabulary(scheme: Scheme) -> tuple[set[str], set[str]]:
-    """(strong words: acronym and keywords, weak words: name and summary)."""
+    """(strong words: acronym and keywords, weak words: name and summary, in every language: a resident may
+    write in Creole to the French relai, or the other way round)."""
     strong = {w for k in scheme.keywords for w in words(k)}
     if scheme.acronym:
         strong |= set(words(scheme.acronym))
-    weak = set(words(scheme.name)) | set(words(scheme.summary))
+    weak: set[str] = set()
+    for language in (FRENCH, *(scheme.texts or {})):
+        text = scheme_text(scheme, language)
+        weak |= set(words(text.name)) | set(words(text.summary))
     return strong, weak
 
 

@@ -10,9 +10,14 @@ preview says so.
 
 Rules chosen here:
 - A text with placeholders differs per recipient: the message shown is a sample recipient's (the first
-  of the audience on that channel, or a resident with no known first name in the first district when the
-  channel has nobody). The segment count shown is the largest over the SMS audience, and the cost is the
-  sum of each SMS recipient's own segments, so the estimate is exact, not a guess from the sample.
+  of the audience on that channel who reads that version, or a resident with no known first name in the
+  first district when there is none). The segment count shown is the largest over the SMS audience, and
+  the cost is the sum of each SMS recipient's own segments (in the version and language they get), so the
+  estimate is exact, not a guess from the sample.
+- Versions: the French message is shown as a resident who chose French reads it; each version in another
+  language (the draft's `texts`) is shown as a resident who chose that language reads it, on both
+  channels. The counts say who reads which version, and how many chose a language the draft has no
+  version in (they get the French text).
 - Scope (`check_scope`): a staff member previews and sends to their own districts only, an admin to any,
   an adviser to none (services.accounts.Account.may_reach_district, the one rule). Without an account (the
   CLI run by the operator on the server) nothing is checked.
@@ -71,6 +76,15 @@ class SmsEstimate:
 
 
 @dataclass(frozen=True)
+class VersionPreview:
+    """A version of the text in another language than French, as each channel sends it."""
+
+    language: str
+    telegram: ChannelPreview
+    sms: ChannelPreview
+
+
+@dataclass(frozen=True)
 class BroadcastPreview:
     draft: broadcasts.BroadcastDraft
     recipients: int
@@ -78,12 +92,16 @@ class BroadcastPreview:
     by_channel: dict[str, int]
     by_district: dict[str, int]
     excluded: dict[str, int]
+    # The French message
     telegram: ChannelPreview
     sms: ChannelPreview
     sms_estimate: SmsEstimate
     starts_at: datetime
     # Why it must wait for an admin's approval (empty: it goes as soon as it is submitted)
     approval: list[str]
+    # Who reads which version (services.broadcasts.Versions), and the versions besides French, by language
+    versions: broadcasts.Versions
+    translations: dict[str, VersionPreview]
 
     @property
     def approval_needed(self) -> bool:
@@ -133,14 +151,18 @@ class _Composer:
 
     def __init__(self, session: Session, broadcast: Broadcast, renderer: Renderer, settings: Settings) -> None:
         self.content = broadcast_content.content_of(session, broadcast)
-        self.text = broadcast.text
+        self.broadcast = broadcast
         self.renderer = renderer
         self.sms = SmsComposer(renderer, settings)
         self.one_way = settings.twilio_one_way_from is not None
 
+    def personal(self) -> bool:
+        """Whether some version has placeholders (then messages differ per recipient)."""
+        return any(broadcast_text.placeholders_in(t) for t in (self.broadcast.text, *self.broadcast.texts.values()))
+
     def message(self, channel: str, language: str, personal: Personal) -> str:
-        body = broadcast_text.personalise(self.text, personal)
-        context = self.content.context(body)
+        body = broadcast_text.personalise(broadcast_content.text_for(self.broadcast, language), personal)
+        context = self.content.context(body, language)
         return self.renderer.render(
             broadcast_content.MESSAGE_TEMPLATE, language=language, channel=channel, context=context
         )
@@ -187,11 +209,25 @@ def preview(
     )
     composer = _Composer(session, broadcast, renderer, settings)
     nobody = Personal(None, found.districts[0].name)
-    samples = {r.channel: r for r in reversed(found.recipients)}
-    telegram = samples.get("telegram")
-    sms = samples.get("sms")
-    telegram_preview = composer.telegram(*((telegram.language, telegram.personal) if telegram else ("fr", nobody)))
-    sms_preview = composer.sms_parts(*((sms.language, sms.personal) if sms else ("fr", nobody)))
+
+    def sample(channel: str, version: str) -> Personal:
+        """The first recipient on `channel` who reads `version`, or a resident with no known first name."""
+        for r in found.recipients:
+            if r.channel == channel and broadcast_content.version_for(broadcast.texts, r.language) == version:
+                return r.personal
+        return nobody
+
+    french = broadcast_content.FRENCH
+    telegram_preview = composer.telegram(french, sample("telegram", french))
+    sms_preview = composer.sms_parts(french, sample("sms", french))
+    translations = {
+        language: VersionPreview(
+            language,
+            composer.telegram(language, sample("telegram", language)),
+            composer.sms_parts(language, sample("sms", language)),
+        )
+        for language in broadcast.texts
+    }
     estimate = _sms_estimate(composer, found.recipients, settings)
     return BroadcastPreview(
         draft=draft,
@@ -205,12 +241,14 @@ def preview(
         sms_estimate=estimate,
         starts_at=broadcasts.starts_at(draft.scheduled_at, now, settings.tz, settings.sending_window),
         approval=approval_reasons(len(found.recipients), estimate.cost, settings),
+        versions=found.versions(broadcast.texts),
+        translations=translations,
     )
 
 
 def _sms_estimate(composer: _Composer, recipients: list[broadcasts.Recipient], settings: Settings) -> SmsEstimate:
     """Each SMS recipient's own segments (one rendering per distinct language and placeholders' values)."""
-    personal = bool(broadcast_text.placeholders_in(composer.text))
+    personal = composer.personal()
     groups = Counter(
         (r.language, r.personal if personal else Personal(None, "")) for r in recipients if r.channel == "sms"
     )

@@ -36,6 +36,12 @@ def preview_lines(preview: BroadcastPreview, tz: ZoneInfo) -> list[str]:
         f"recipients: {preview.recipients} ({_counts(preview.by_channel)})",
         f"by district: {_counts(preview.by_district)}",
         f"left out: {_counts(preview.excluded)}",
+        f"versions: {_counts(preview.versions.read)}"
+        + (
+            f" (chose another language, get French: {_counts(preview.versions.in_french)})"
+            if preview.versions.in_french
+            else ""
+        ),
         f"starts: {_local(preview.starts_at, tz)}",
         f"sms: {sms.recipients} recipient(s), {sms.segments_max} segment(s) at most each, "
         f"{sms.segments_total} in all, estimated cost {sms.cost} {sms.currency}",
@@ -51,6 +57,14 @@ def preview_lines(preview: BroadcastPreview, tz: ZoneInfo) -> list[str]:
         if len(preview.sms.messages) > 1:
             lines.append(f"[SMS {number}]")
         lines.append(part)
+    for language, version in preview.translations.items():
+        lines += [
+            "",
+            f"--- Telegram, {language} ({version.telegram.characters} characters)",
+            *version.telegram.messages,
+        ]
+        lines += ["", f"--- SMS, {language} ({version.sms.encoding}, {version.sms.segments} segment(s))"]
+        lines += version.sms.messages
     return lines
 
 

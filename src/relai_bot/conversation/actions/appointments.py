@@ -42,7 +42,8 @@ def slot_item(view: SlotView) -> dict[str, Any]:
     }
 
 
-def appointment_item(view: AppointmentView) -> dict[str, Any]:
+def appointment_item(view: AppointmentView, language: str | None) -> dict[str, Any]:
+    """An appointment as templates read it, its scheme named in `language` (the resident's)."""
     appointment = view.appointment
     return {
         "id": appointment.id,
@@ -52,7 +53,7 @@ def appointment_item(view: AppointmentView) -> dict[str, Any]:
         "address": view.venue.address,
         "town": view.venue.town,
         "adviser": view.adviser.name,
-        "scheme": scheme_item(view.scheme) if view.scheme else None,
+        "scheme": scheme_item(view.scheme, language) if view.scheme else None,
     }
 
 
@@ -65,7 +66,7 @@ def booking_schemes(ctx: Context) -> str | None:
     ranked = schemes.rank_schemes(ctx.session, profile, limit=6)
     # The ranking lists only what may be booked (schemes.shown_to_residents)
     bookable = [r.scheme for r in ranked if r.scheme.code != GENERAL_SCHEME]
-    ctx.vars["schemes"] = [scheme_item(s) for s in bookable][:5]
+    ctx.vars["schemes"] = [scheme_item(s, ctx.language) for s in bookable][:5]
     ctx.vars["general_scheme"] = GENERAL_SCHEME
     return None
 
@@ -131,12 +132,14 @@ def chosen_slot(ctx: Context) -> str | None:
         return "gone"
     ctx.vars["slot"] = slot_item(views[0])
     scheme_code = ctx.data.get("scheme_code")
-    ctx.vars["scheme"] = scheme_item(schemes.get_scheme(ctx.session, scheme_code)) if scheme_code else None
+    ctx.vars["scheme"] = (
+        scheme_item(schemes.get_scheme(ctx.session, scheme_code), ctx.language) if scheme_code else None
+    )
     return None
 
 
 def _ics(ctx: Context, view: AppointmentView) -> Attachment:
-    item = appointment_item(view)
+    item = appointment_item(view, ctx.language)
     content = appointment_ics(
         uid=f"appointment-{view.appointment.id}@relai-bot",
         starts_at=view.appointment.starts_at,
@@ -162,7 +165,7 @@ def book(ctx: Context) -> str | None:
         now=ctx.now,
     )
     view = booking.appointment_view(ctx.session, id_of(appointment))
-    ctx.vars["appointment"] = appointment_item(view)
+    ctx.vars["appointment"] = appointment_item(view, ctx.language)
     ctx.attachments.append(_ics(ctx, view))
     ctx.drop("slot_id", "venue_id", "scheme_code")
     return None
@@ -172,7 +175,7 @@ def book(ctx: Context) -> str | None:
 def list_appointments(ctx: Context) -> str | None:
     """The resident's upcoming appointments."""
     views = booking.upcoming_appointments(ctx.session, id_of(ctx.require_resident()), ctx.now)
-    ctx.vars["appointments"] = [appointment_item(v) for v in views]
+    ctx.vars["appointments"] = [appointment_item(v, ctx.language) for v in views]
     return None if views else "none"
 
 
@@ -188,7 +191,7 @@ def appointment_detail(ctx: Context) -> str | None:
     view = booking.appointment_view(ctx.session, int(ctx.data["appointment_id"]))
     if view.appointment.resident_id != ctx.require_resident().id or view.appointment.status != "booked":
         return "gone"
-    ctx.vars["appointment"] = appointment_item(view)
+    ctx.vars["appointment"] = appointment_item(view, ctx.language)
     ctx.data["moving_slot_id"] = view.appointment.slot_id
     ctx.data["scheme_code"] = view.scheme.code if view.scheme else None
     return None
@@ -204,7 +207,7 @@ def cancel_appointment(ctx: Context) -> str | None:
         resident_id=id_of(resident),
         now=ctx.now,
     )
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)), ctx.language)
     _forget_booking(ctx)
     return None
 
@@ -221,7 +224,7 @@ def move_appointment(ctx: Context) -> str | None:
         now=ctx.now,
     )
     view = booking.appointment_view(ctx.session, id_of(moved))
-    ctx.vars["appointment"] = appointment_item(view)
+    ctx.vars["appointment"] = appointment_item(view, ctx.language)
     ctx.attachments.append(_ics(ctx, view))
     _forget_booking(ctx)
     return None

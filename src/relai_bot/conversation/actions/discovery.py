@@ -16,31 +16,34 @@ from relai_bot.store.models.catalog import SchemeVenue
 PAGE = 5
 
 
-def scheme_item(scheme: Scheme, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
-    label = f"{scheme.acronym} - {scheme.name}" if scheme.acronym else scheme.name
+def scheme_item(scheme: Scheme, language: str | None, reasons: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A scheme in a list, a booking or an appointment, named in the resident's language."""
+    text = schemes.scheme_text(scheme, language)
+    label = schemes.scheme_label(scheme, language)
     return {
         "code": scheme.code,
-        "name": scheme.name,
+        "name": text.name,
         "acronym": scheme.acronym,
-        "label": label if len(label) <= 60 else (scheme.acronym or scheme.name[:57] + "..."),
-        "summary": scheme.summary,
+        "label": label if len(label) <= 60 else (scheme.acronym or text.name[:57] + "..."),
+        "summary": text.summary,
         "reasons": list(reasons),
         "why": "",
     }
 
 
-def result_items(ranked: list[RankedScheme], render: Callable[..., str]) -> list[dict[str, Any]]:
-    """The list's items, each with `why`: a few words on why it fits, rendered by `render(name, **context)`
-    from templates/<lang>/discovery/_why.j2 (a search's results have none)."""
-    items = [scheme_item(r.scheme, r.reasons) for r in ranked]
+def result_items(ranked: list[RankedScheme], render: Callable[..., str], language: str | None) -> list[dict[str, Any]]:
+    """The list's items in `language`, each with `why`: a few words on why it fits, rendered by
+    `render(name, **context)` from templates/<lang>/discovery/_why.j2 (a search's results have none)."""
+    items = [scheme_item(r.scheme, language, r.reasons) for r in ranked]
     for item, r in zip(items, ranked, strict=True):
         if r.reasons != ("keyword",):
-            item["why"] = render("discovery/_why", reasons=list(r.reasons), scheme=r.scheme).strip()
+            scheme = schemes.scheme_view(r.scheme, language)
+            item["why"] = render("discovery/_why", reasons=list(r.reasons), scheme=scheme).strip()
     return items
 
 
 def _items(ctx: Context, ranked: list[RankedScheme]) -> list[dict[str, Any]]:
-    return result_items(ranked, ctx.render)
+    return result_items(ranked, ctx.render, ctx.language)
 
 
 def _shown(ctx: Context, ranked: list[RankedScheme]) -> None:
@@ -118,8 +121,9 @@ def forget_questionnaire(ctx: Context) -> str | None:
 
 @action("scheme_detail", provides=("scheme", "scheme_venues", "amount", "amount_to_ask"), reads=("scheme_code",))
 def scheme_detail(ctx: Context) -> str | None:
-    """The scheme in data.scheme_code, the verified places where it is offered, and its amount while it is
-    checked (past its date, `amount_to_ask`: the resident is told to ask an adviser)."""
+    """The scheme in data.scheme_code, in the resident's language (schemes.scheme_view), the verified places
+    where it is offered, and its amount while it is checked (past its date, `amount_to_ask`: the resident is
+    told to ask an adviser)."""
     scheme = schemes.get_scheme(ctx.session, str(ctx.data.get("scheme_code")))
     venues = ctx.session.exec(
         select(Venue)
@@ -128,7 +132,7 @@ def scheme_detail(ctx: Context) -> str | None:
     ).all()
     if scheme.id is not None:
         scheme_events.record(ctx.session, ctx.resident, scheme_events.OPENED, [scheme.id], ctx.channel, ctx.now)
-    ctx.vars["scheme"] = scheme
+    ctx.vars["scheme"] = schemes.scheme_view(scheme, ctx.language)
     ctx.vars["scheme_venues"] = [venue.name for venue in venues]
     ctx.vars["amount"] = schemes.amount_shown(scheme, ctx.now.astimezone(ctx.settings.tz).date())
     ctx.vars["amount_to_ask"] = bool(scheme.amount) and ctx.vars["amount"] is None

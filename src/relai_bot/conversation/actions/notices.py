@@ -28,7 +28,7 @@ def notice_detail(ctx: Context) -> str | None:
     view = _own(ctx)
     if view is None:
         return "gone"
-    ctx.vars["appointment"] = appointment_item(view)
+    ctx.vars["appointment"] = appointment_item(view, ctx.language)
     return None
 
 
@@ -45,7 +45,7 @@ def notice_with_slots(ctx: Context) -> str | None:
     view = _own(ctx)
     if view is None:
         return "gone"
-    ctx.vars["appointment"] = appointment_item(view)
+    ctx.vars["appointment"] = appointment_item(view, ctx.language)
     ctx.data["scheme_code"] = view.scheme.code if view.scheme else None
     slots = booking.free_slots(
         ctx.session,

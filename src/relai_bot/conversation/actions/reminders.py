@@ -21,7 +21,7 @@ def confirm_appointment(ctx: Context) -> str | None:
         resident_id=id_of(resident),
         now=ctx.now,
     )
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)), ctx.language)
     return None
 
 
@@ -76,7 +76,7 @@ def accept_offer(ctx: Context) -> str | None:
         channel=ctx.channel,
         now=ctx.now,
     )
-    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)))
+    ctx.vars["appointment"] = appointment_item(booking.appointment_view(ctx.session, id_of(appointment)), ctx.language)
     ctx.data.pop("waitlist_entry_id", None)
     return None
 

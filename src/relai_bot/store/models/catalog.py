@@ -41,6 +41,10 @@ class Scheme(SQLModel, table=True):
     acronym: str | None = Field(default=None, max_length=24)
     summary: str = Field(max_length=200)
     details: str
+    # The name, summary and details in the other languages residents read (the columns above are French):
+    # {"rcf": {"name": ..., "summary": ..., "details": ...}}; a field missing there is shown in French
+    # (services.schemes.scheme_text, the one reader)
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     min_age: int | None = None
     max_age: int | None = None
     # With a recognised disability (RQTH) the upper age becomes disabled_max_age, or goes (disabled_any_age)

@@ -30,8 +30,10 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 class Broadcast(SQLModel, table=True):
     """A message staff send to the residents of some districts who said yes to opportunities.
 
-    Its content is data: a title, the staff's text (it may hold placeholders, see
-    services/broadcast_text.py), and optionally a link, a scheme, a venue and a date; the template
+    Its content is data: a title, the staff's text in French (it may hold placeholders, see
+    services/broadcast_text.py), optionally the same text in other languages (`texts`, by language code:
+    {"rcf": "..."}; a resident who chose one of them gets it, see services.broadcast_content.text_for),
+    and optionally a link, a scheme, a venue and a date; the template
     broadcast/message lays them out for each channel. `status` is stored as one of BROADCAST_STATUSES:
     pending_approval (nothing enqueued until an admin other than the author approves), queued (its outbox
     rows exist), interrupted (its pending rows were skipped). Whether a queued broadcast is scheduled,
@@ -43,6 +45,8 @@ class Broadcast(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # The staff text in other languages than French, by language code ({"rcf": "..."}; {}: French only)
+    texts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     title: str | None = Field(default=None, max_length=120)
     link: str | None = Field(default=None, max_length=500)
     scheme_id: int | None = Field(

@@ -58,7 +58,7 @@ class Form:
 
 
 def _read_form(page: Page) -> Form:
-    names = ("title", "text", "link", "scheme", "venue", "event_at", "when", "scheduled_at", "confirm")
+    names = ("title", "text", "text_rcf", "link", "scheme", "venue", "event_at", "when", "scheduled_at", "confirm")
     values = {name: page.field(name) for name in names}
     values["when"] = values["when"] or "now"
     form = Form(values, page.fields("districts"), {name: page.fields(name) for name in FILTERS})
@@ -85,6 +85,7 @@ def _read_form(page: Page) -> Form:
         form.draft = broadcasts.BroadcastDraft(
             districts=form.districts,
             text=values["text"],
+            texts={"rcf": values["text_rcf"]},
             title=values["title"] or None,
             link=values["link"] or None,
             scheme=values["scheme"] or None,
@@ -129,6 +130,7 @@ def fingerprint(draft: broadcasts.BroadcastDraft, shown: compose.BroadcastPrevie
         "draft": {
             "districts": sorted(draft.districts),
             "text": draft.text.strip(),
+            "texts": draft.translations(),
             "title": draft.title,
             "link": draft.link,
             "scheme": draft.scheme,
@@ -139,6 +141,7 @@ def fingerprint(draft: broadcasts.BroadcastDraft, shown: compose.BroadcastPrevie
         },
         "recipients": shown.recipients,
         "by_channel": shown.by_channel,
+        "versions": shown.versions.read,
         "segments": shown.sms_estimate.segments_total,
         "cost": str(shown.sms_estimate.cost),
         "approval": bool(shown.approval),

@@ -14,8 +14,9 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from relai_bot.services import catalog, catalog_review
-from relai_bot.services.catalog import FieldError, Source
+from relai_bot.services.catalog import FieldError, SchemeTextInput, Source, text_field
 from relai_bot.services.errors import NotFound, OutOfScope
+from relai_bot.services.schemes import TEXT_FIELDS, TEXT_LANGUAGES
 from relai_bot.services.vocabulary import GOALS, SITUATIONS
 from relai_bot.store.models import District, Scheme, id_of
 from relai_bot.web.admin.guard import Page
@@ -46,6 +47,8 @@ REASON_NAMES = {
     "venue_never_checked": "jamais vérifié",
     "venue_stale": "vérifié il y a plus d'un an",
 }
+# The form's fields for the texts in other languages (name_rcf, summary_rcf, details_rcf)
+TEXT_INPUTS = [text_field(name, language) for language in TEXT_LANGUAGES for name in TEXT_FIELDS]
 # Empty source rows offered under the filled ones
 EMPTY_SOURCE_ROWS = 3
 
@@ -75,6 +78,7 @@ _MESSAGES: dict[type[FieldError], Callable[[FieldError], str]] = {
     catalog.BadPhone: lambda e: "Ce numéro n'est pas valide. Écrivez-le en entier, par exemple 0262 12 34 56.",
     catalog.DistrictOutOfScope: lambda e: "Choisissez un de vos quartiers : un lieu reste dans vos quartiers.",
     catalog.UnknownVenue: lambda e: "Un lieu coché n'existe plus. Rechargez la page et cochez à nouveau.",
+    catalog.UnknownLanguage: lambda e: "Cette langue n'est pas prévue pour les dispositifs.",
 }
 _DISTRICTS_MISSING = "Cochez au moins un quartier, ou choisissez « Tous les quartiers »."
 
@@ -134,7 +138,7 @@ def scheme_list(page: Page) -> Response:
 def _scheme_values(page: Page) -> dict[str, Any]:
     labels = [str(v) for v in page.form.getlist("source_label")]
     urls = [str(v) for v in page.form.getlist("source_url")]
-    return {
+    values = {
         "code": page.field("code"),
         "name": page.field("name"),
         "acronym": page.field("acronym"),
@@ -156,6 +160,14 @@ def _scheme_values(page: Page) -> dict[str, Any]:
         "verified": page.field("verified") == "oui",
         "venues": page.fields("venues"),
     }
+    values |= {name: page.field(name) for name in TEXT_INPUTS}
+    values["text_languages"] = _languages_sent(page)
+    return values
+
+
+def _languages_sent(page: Page) -> list[str]:
+    """The languages whose texts the form sent (a form without them leaves them as they are)."""
+    return [lang for lang in TEXT_LANGUAGES if any(text_field(name, lang) in page.form for name in TEXT_FIELDS)]
 
 
 def _scheme_input(values: dict[str, Any]) -> catalog.SchemeInput:
@@ -179,6 +191,10 @@ def _scheme_input(values: dict[str, Any]) -> catalog.SchemeInput:
         review_by=values["review_by"],
         verified=values["verified"],
         venues=values["venues"],
+        texts={
+            language: SchemeTextInput(**{name: values[text_field(name, language)] for name in TEXT_FIELDS})
+            for language in values["text_languages"]
+        },
     )
 
 
@@ -204,6 +220,10 @@ def _scheme_stored(session: Session, scheme: Scheme) -> dict[str, Any]:
         "review_by": scheme.review_by.isoformat() if scheme.review_by else "",
         "verified": scheme.verified,
         "venues": catalog.scheme_venue_codes(session, id_of(scheme)),
+    } | {
+        text_field(name, language): str((scheme.texts or {}).get(language, {}).get(name) or "")
+        for language in TEXT_LANGUAGES
+        for name in TEXT_FIELDS
     }
 
 
@@ -268,7 +288,7 @@ def _scheme_stored_empty() -> dict[str, Any]:
         "review_by": "",
         "verified": False,
         "venues": [],
-    }
+    } | {name: "" for name in TEXT_INPUTS}
 
 
 def scheme_page(page: Page) -> Response:
