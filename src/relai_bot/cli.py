@@ -201,6 +201,23 @@ def texts(
         typer.echo(f"relai-bot: no texts in {language!r} (languages: {', '.join(renderer.languages)})", err=True)
         raise typer.Exit(2)
     typer.echo("\n".join(side_by_side(renderer.root, renderer.default_language, language)))
+    from sqlmodel import select
+
+    from relai_bot.services.schemes import scheme_text
+    from relai_bot.store.models import Scheme
+
+    runtime = _runtime(_settings())
+    _prepare_database(runtime)
+    typer.echo("\n## Schemes (the catalog as residents read it: name, summary, details)\n")
+    with runtime.db.transaction() as session:
+        for scheme in session.exec(select(Scheme).order_by(Scheme.code)):
+            own = (scheme.texts or {}).get(language)
+            typer.echo(f"### {scheme.code}{'' if own else f' (no {language} text: residents read French)'}")
+            for lang in (renderer.default_language, language):
+                text = scheme_text(scheme, lang)
+                typer.echo(f"{lang}:\n    {text.name}\n    {text.summary}\n    {text.details}")
+            typer.echo("")
+    runtime.close()
 
 
 @app.command()

@@ -118,17 +118,21 @@ def test_label_placeholders() -> None:
     assert label_placeholders("{{ item.name }} le {{day|day}}") == {"item", "day"}
 
 
-def test_texts_command_shows_each_creole_text_under_its_french() -> None:
+def test_texts_command_shows_each_creole_text_under_its_french(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from relai_bot.cli import app
 
-    result = CliRunner().invoke(app, ["texts", "--language", "rcf"])
+    env = {"RELAI_DATABASE_URL": f"sqlite:///{tmp_path}/texts.sqlite3"}
+    result = CliRunner().invoke(app, ["texts", "--language", "rcf"], env=env)
     assert result.exit_code == 0, result.output
     for name in FRENCH:
         assert f"## {name.removesuffix('.j2')}\n" in result.output
     assert "Ou lé dakor ?" in result.output and "Êtes-vous d'accord ?" in result.output
     assert "common.yes: Oui  ->  Wi" in result.output
+    # the catalog's schemes, each in both languages (the demo data: all have Creole texts)
+    assert "### cej\nfr:\n    Contrat d'engagement jeune\n" in result.output
+    assert "no rcf text" not in result.output
     assert CliRunner().invoke(app, ["texts", "--language", "xx"]).exit_code == 2
 
 
