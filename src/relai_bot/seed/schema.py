@@ -13,7 +13,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from relai_bot.services.catalog import MAX_DETAILS, MAX_NAME, MAX_SUMMARY, is_https_link
-from relai_bot.services.schemes import FRENCH
+from relai_bot.services.content_languages import FRENCH
 from relai_bot.services.vocabulary import CODE, Goal, Situation
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat"]

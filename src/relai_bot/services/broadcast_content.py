@@ -12,13 +12,11 @@ from datetime import datetime
 from sqlmodel import Session
 
 from relai_bot.services import schemes
+from relai_bot.services.content_languages import FRENCH
 from relai_bot.store.models import Broadcast, Scheme, Venue
 
 # The template that lays out a broadcast for each channel (the delivery path and the preview render it)
 MESSAGE_TEMPLATE = "broadcast/message"
-# A broadcast's `text` is in French; `texts` may hold it in these languages too (Réunion Creole)
-FRENCH = "fr"
-TRANSLATIONS = ("rcf",)
 
 
 def version_for(texts: Mapping[str, str], language: str | None) -> str:
@@ -65,7 +63,7 @@ def content_of(session: Session, broadcast: Broadcast) -> Content:
     """What the template shows besides the text (the one place that reads a broadcast's content)."""
     scheme = session.get(Scheme, broadcast.scheme_id) if broadcast.scheme_id is not None else None
     venue = session.get(Venue, broadcast.venue_id) if broadcast.venue_id is not None else None
-    scheme_name = schemes.scheme_label(scheme, schemes.FRENCH) if scheme is not None else None
+    scheme_name = schemes.scheme_label(scheme, FRENCH) if scheme is not None else None
     names = {} if scheme is None else {lang: schemes.scheme_label(scheme, lang) for lang in scheme.texts or {}}
     return Content(
         title=broadcast.title,

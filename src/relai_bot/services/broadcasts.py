@@ -20,7 +20,15 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from relai_bot.services import audit, broadcast_content, broadcast_text, outbox, quiet_hours, residents
+from relai_bot.services import (
+    audit,
+    broadcast_content,
+    broadcast_text,
+    content_languages,
+    outbox,
+    quiet_hours,
+    residents,
+)
 from relai_bot.services.errors import ApprovalRefused, BroadcastClosed, NotFound
 from relai_bot.store.models import Broadcast, District, OutboxMessage, Resident, Scheme, StaffUser, Venue
 from relai_bot.time_settings import SendingWindow
@@ -106,7 +114,7 @@ class BroadcastDraft:
     (a title, the text with placeholders, an optional link, scheme, venue and event date, by code) and when
     it should go (None: now). The preview and the creation take the same draft.
 
-    `text` is in French; `texts` may hold the same text in another language (broadcast_content.TRANSLATIONS,
+    `text` is in French; `texts` may hold the same text in another language (content_languages.OTHER_LANGUAGES,
     {"rcf": "..."}), for the residents who chose it. A blank one is no version (an empty form field)."""
 
     districts: Sequence[str]
@@ -179,12 +187,12 @@ class Audience:
         """Who reads which version of a broadcast whose texts besides French are `texts` (the rule is
         broadcast_content.version_for, the one the enqueueing applies)."""
         read = Counter(broadcast_content.version_for(texts, r.language) for r in self.recipients)
-        ordered = {language: read[language] for language in (broadcast_content.FRENCH, *sorted(read)) if read[language]}
+        ordered = {language: read[language] for language in (content_languages.FRENCH, *sorted(read)) if read[language]}
         untranslated = Counter(
             r.language
             for r in self.recipients
-            if r.language != broadcast_content.FRENCH
-            and broadcast_content.version_for(texts, r.language) == broadcast_content.FRENCH
+            if r.language != content_languages.FRENCH
+            and broadcast_content.version_for(texts, r.language) == content_languages.FRENCH
         )
         return Versions(ordered, dict(sorted(untranslated.items())))
 
@@ -261,7 +269,7 @@ def check_draft(session: Session, draft: BroadcastDraft) -> None:
         )
     for language, text in draft.translations().items():
         where = f"text_{language}"
-        if language not in broadcast_content.TRANSLATIONS:
+        if language not in content_languages.OTHER_LANGUAGES:
             raise broadcast_text.BroadcastTextError(f"Langue inconnue : {language!r}.", field=where)
         name = LANGUAGE_NAMES[language]
         try:
@@ -372,7 +380,7 @@ def _audit(
         "recipients": broadcast.recipients,
     }
     if broadcast.texts:
-        detail["versions"] = [broadcast_content.FRENCH, *sorted(broadcast.texts)]
+        detail["versions"] = [content_languages.FRENCH, *sorted(broadcast.texts)]
     audit.record(session, actor_id, action, f"broadcast {broadcast.id}", detail, at=now, actor=actor)
 
 

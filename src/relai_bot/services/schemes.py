@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, select
 
 from relai_bot.services import eligibility
+from relai_bot.services.content_languages import FRENCH, OTHER_LANGUAGES
 from relai_bot.services.eligibility import AGE_BRACKETS, Fit, Profile, bracket_for_age
 from relai_bot.services.errors import NotFound
 from relai_bot.services.text import fold, words
@@ -29,12 +30,10 @@ __all__ = [
     "scheme_view",
 ]
 
-# The language of the scheme's own columns (name, summary, details)
-FRENCH = "fr"
-# What a scheme says in each language (Scheme.texts holds them for the languages other than French)
+# What a scheme says in each language: its own columns in French, Scheme.texts for the other languages
+# (services/content_languages.py; the seed file and the back-office form fill them)
 TEXT_FIELDS = ("name", "summary", "details")
-# The other languages a scheme's texts are written in (the seed file and the back-office form fill them)
-TEXT_LANGUAGES = ("rcf",)
+TEXT_LANGUAGES = OTHER_LANGUAGES
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from relai_bot.channels.sms.render import GSM7, UCS2, SmsComposer
 from relai_bot.channels.telegram.render import render_reply
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
-from relai_bot.services import broadcast_content, broadcast_text, broadcasts
+from relai_bot.services import broadcast_content, broadcast_text, broadcasts, content_languages
 from relai_bot.services.accounts import Account
 from relai_bot.services.broadcast_text import BroadcastTextError, Personal
 from relai_bot.services.errors import OutOfScope
@@ -217,7 +217,7 @@ def preview(
                 return r.personal
         return nobody
 
-    french = broadcast_content.FRENCH
+    french = content_languages.FRENCH
     telegram_preview = composer.telegram(french, sample("telegram", french))
     sms_preview = composer.sms_parts(french, sample("sms", french))
     translations = {
