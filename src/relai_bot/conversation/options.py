@@ -25,7 +25,7 @@ def render_value(renderer: Renderer, value: Any, scope: dict[str, Any]) -> Any:
         return value
     whole = _WHOLE_EXPRESSION.match(value)
     if whole:
-        return renderer.env.compile_expression(whole.group(1))(**scope)
+        return renderer.expression(whole.group(1))(**scope)
     return renderer.inline(value, scope)
 
 

@@ -49,6 +49,8 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The texts are read once per process: no look at the files' dates on every message
+            auto_reload=False,
         )
         # What every text may state from the settings (the privacy notice says how long data is kept)
         self.env.globals["retention_months"] = retention_months
@@ -140,16 +142,21 @@ class Renderer:
         if raw is None:
             raise KeyError(f"label {key!r}")
         if "{" in str(raw):
-            return tidy(self.env.from_string(str(raw)).render({**(context or {}), "lang": lang}))
+            return tidy(self._inline(str(raw)).render({**(context or {}), "lang": lang}))
         return str(raw)
 
     def inline(self, source: str, context: dict[str, Any]) -> str:
         """Render a small template written in a flow file (a dynamic label or a `set:` value)."""
         return tidy(self._inline(source).render(**context))
 
-    @cache  # noqa: B019
+    @cache  # noqa: B019  (the sources are the flows' and labels' own: a fixed, small set)
     def _inline(self, source: str) -> Template:
         return self.env.from_string(source)
+
+    @cache  # noqa: B019
+    def expression(self, source: str) -> Callable[..., Any]:
+        """A Jinja expression written in a flow file (`item.id`), compiled once."""
+        return self.env.compile_expression(source)
 
 
 def _in_template_language(function: Callable[[Any, str | None], str]) -> Callable[..., str]:
