@@ -110,18 +110,11 @@ class Engine:
         ctx = Context(session, now, self.settings, self.renderer, inbound, conversation, resident)
         replies: list[Reply] = []
         text = (inbound.text or "").strip()[:MAX_INPUT_CHARS]
+        # The message received is logged with the replies, in one statement at the end of the turn
+        received = message_log.Received(text or f"[{inbound.kind}]", inbound.message_id) if resident else None
         if resident is not None:
             residents.touch(session, resident, now)
             residents.mark_reachable(session, inbound.channel, inbound.address)
-            assert resident.id is not None
-            message_log.log_inbound(
-                session,
-                resident_id=resident.id,
-                channel=inbound.channel,
-                body=text or f"[{inbound.kind}]",
-                now=now,
-                message_id=inbound.message_id,
-            )
         self._turn(ctx, replies, is_new, text)
         if ctx.attachments and replies:
             replies[-1].attachment = ctx.attachments[-1]
@@ -132,7 +125,7 @@ class Engine:
         else:
             state.save(session, conversation, now)
             if ctx.resident is not None:
-                state.log_replies(session, ctx.resident, inbound.channel, replies, now)
+                state.log_replies(session, ctx.resident, inbound.channel, replies, now, received=received)
         session.flush()
         return Turn(
             replies=replies,

@@ -22,8 +22,13 @@ from relai_bot.turns import Inbound, Reply
 def lock_conversation(session: Session, channel: str, address: str, now: datetime) -> tuple[Conversation, bool]:
     """The address's conversation row, created if needed and locked for this turn (FOR UPDATE on PostgreSQL).
 
-    Returns (row, created).
+    Returns (row, created). The row is looked for first (every turn but the first finds it: one statement);
+    a missing row is inserted with ON CONFLICT DO NOTHING, so two instances creating it at once end up
+    with one row, then read again under the lock.
     """
+    conversation = _locked(session, channel, address)
+    if conversation is not None:
+        return conversation, False
     row = {
         "channel": channel,
         "address": address,
@@ -36,13 +41,18 @@ def lock_conversation(session: Session, channel: str, address: str, now: datetim
         "updated_at": now,
     }
     created = session.execute(insert_new(session, Conversation, row).returning(col(Conversation.id))).first()
-    conversation = session.exec(
+    conversation = _locked(session, channel, address)
+    assert conversation is not None  # inserted now, or by another instance a moment before
+    return conversation, created is not None
+
+
+def _locked(session: Session, channel: str, address: str) -> Conversation | None:
+    return session.exec(
         select(Conversation)
         .where(Conversation.channel == channel, Conversation.address == address)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
-    return conversation, created is not None
+    ).first()
 
 
 def resident_of(session: Session, conversation: Conversation, inbound: Inbound) -> Resident | None:
@@ -73,11 +83,22 @@ def forget(session: Session, conversation: Conversation) -> None:
     )
 
 
-def log_replies(session: Session, resident: Resident, channel: str, replies: list[Reply], now: datetime) -> None:
-    """Log what the resident is sent; each reply learns its log row (channels record delivery on it)."""
+def log_replies(
+    session: Session,
+    resident: Resident,
+    channel: str,
+    replies: list[Reply],
+    now: datetime,
+    *,
+    received: message_log.Received | None = None,
+) -> None:
+    """Log what the resident is sent (after what they sent, if given); each reply learns its log row
+    (channels record delivery on it)."""
     assert resident.id is not None
     bodies = [reply.text for reply in replies]
-    ids = message_log.log_outbound(session, resident_id=resident.id, channel=channel, bodies=bodies, now=now)
+    ids = message_log.log_exchange(
+        session, resident_id=resident.id, channel=channel, now=now, inbound=received, bodies=bodies
+    )
     for reply, log_id in zip(replies, ids, strict=True):
         reply.log_id = log_id
 

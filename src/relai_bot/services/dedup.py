@@ -8,10 +8,12 @@ PostgreSQL, so two instances given the same key at once cannot both see it as ne
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlmodel import Session, col
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlmodel import Session
 
-from relai_bot.store.db import insert_new
+from relai_bot.store.db import upsert_insert
 from relai_bot.store.models import ProcessedMessage
 
 # The longest key kept (the column's size); a longer key counts by its first characters
@@ -20,6 +22,12 @@ KEY_CHARS = 80
 
 def first_time(session: Session, channel: str, key: str, now: datetime) -> bool:
     """True the first time `key` is seen for `channel`, False ever after (until purged)."""
+    connection = session.connection()  # a turn's first statement: straight to the connection, prepared once
     row = {"channel": channel, "external_id": key[:KEY_CHARS], "received_at": now}
-    statement = insert_new(session, ProcessedMessage, row).returning(col(ProcessedMessage.external_id))
-    return session.execute(statement).first() is not None
+    return connection.execute(_insert_once(connection.dialect.name), row).first() is not None
+
+
+@cache
+def _insert_once(dialect: str) -> ReturningInsert[tuple[str]]:
+    table = ProcessedMessage.__table__  # type: ignore[attr-defined]
+    return upsert_insert(dialect, table).on_conflict_do_nothing().returning(table.c.external_id)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, col, select
 
 from relai_bot.store.models import MessageLog
@@ -83,30 +83,70 @@ def log_inbound(
     session: Session, *, resident_id: int, channel: str, body: str, now: datetime, message_id: str | None = None
 ) -> None:
     """A message from a resident; the provider's id (prefixed "in:") keeps it apart from our own."""
-    provider_id = f"in:{message_id}"[:ID_CHARS] if message_id else None
-    session.add(
-        MessageLog(
-            resident_id=resident_id,
-            channel=channel,
-            direction="in",
-            body=body,
-            created_at=now,
-            provider_message_id=provider_id,
-        )
-    )
+    log_exchange(session, resident_id=resident_id, channel=channel, inbound=Received(body, message_id), now=now)
 
 
 def log_outbound(
     session: Session, *, resident_id: int, channel: str, bodies: Sequence[str], now: datetime
 ) -> list[int]:
     """Messages to a resident, before they are sent; returns their row ids (channels record delivery on them)."""
-    rows = [
-        MessageLog(resident_id=resident_id, channel=channel, direction="out", body=body, created_at=now)
-        for body in bodies
-    ]
-    session.add_all(rows)
-    session.flush()
-    return [row.id for row in rows if row.id is not None]
+    return log_exchange(session, resident_id=resident_id, channel=channel, bodies=bodies, now=now)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a resident sent, as the log keeps it: the text (or "[photo]"…) and the provider's id."""
+
+    body: str
+    message_id: str | None = None
+
+
+def log_exchange(
+    session: Session,
+    *,
+    resident_id: int,
+    channel: str,
+    now: datetime,
+    inbound: Received | None = None,
+    bodies: Sequence[str] = (),
+) -> list[int]:
+    """A turn's rows in one INSERT: the message received (if any) first, then the replies, in that order.
+    Returns the replies' row ids, in order (channels record delivery on them)."""
+    rows: list[dict[str, Any]] = []
+    if inbound is not None:
+        provider_id = f"in:{inbound.message_id}"[:ID_CHARS] if inbound.message_id else None
+        rows.append(_row(resident_id, channel, "in", inbound.body, now, provider_id))
+    rows += [_row(resident_id, channel, "out", body, now, None) for body in bodies]
+    if not rows:
+        return []
+    table = MessageLog.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # One statement: SQLite numbers the rows of an INSERT in the order given (the transaction holds the
+        # write lock), so the ids in ascending order are the rows' (SQLAlchemy's own sorting would send
+        # one INSERT per row here)
+        ids = sorted(row_id for (row_id,) in connection.execute(insert(table).returning(table.c.id), rows))
+    else:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = [row_id for (row_id,) in connection.execute(statement, rows)]
+    return ids[1:] if inbound is not None else ids
+
+
+def _row(
+    resident_id: int, channel: str, direction: str, body: str, now: datetime, provider_id: str | None
+) -> dict[str, Any]:
+    return {
+        "resident_id": resident_id,
+        "channel": channel,
+        "direction": direction,
+        "body": body,
+        "created_at": now,
+        "provider_message_id": provider_id,
+        "encoding": None,
+        "segments": None,
+        "status": None,
+        "error_code": None,
+    }
 
 
 # -- recording delivery ---------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import ColumnElement, delete, false, func, update
+from sqlalchemy import ColumnElement, bindparam, delete, false, func, or_, update
 from sqlmodel import Session, col, select
 
 from relai_bot.services.booking import release_future_places
@@ -122,9 +122,16 @@ def match_district(session: Session, text: str) -> District | None:
     return best[1] if best[0] >= 85 else None
 
 
+# How precisely "last seen" is kept: staff see it to the minute, the retention counts in months, so
+# a resident writing several messages in a minute costs one write, not one per message
+LAST_SEEN_STEP = timedelta(minutes=1)
+
+
 def touch(session: Session, resident: Resident, now: datetime) -> None:
-    resident.last_seen_at = now
-    session.add(resident)
+    """The resident is active now (kept to LAST_SEEN_STEP)."""
+    if resident.last_seen_at is None or not (timedelta(0) <= now - resident.last_seen_at < LAST_SEEN_STEP):
+        resident.last_seen_at = now
+        session.add(resident)
 
 
 @dataclass
@@ -236,13 +243,25 @@ def mark_unreachable(session: Session, channel: str, address: str, now: datetime
             )
 
 
+# Prepared once: this runs on every turn, and building a statement costs more than running it
+_REACHABLE_AGAIN = (
+    update(ChannelAddress)
+    .where(
+        col(ChannelAddress.channel) == bindparam("where_channel"),
+        col(ChannelAddress.address) == bindparam("where_address"),
+        or_(col(ChannelAddress.unreachable_at).is_not(None), col(ChannelAddress.failures) != 0),
+    )
+    .values(unreachable_at=None, failures=0)
+    .returning(col(ChannelAddress.resident_id))
+)
+
+
 def mark_reachable(session: Session, channel: str, address: str) -> None:
-    """A message came in from the address: it works again."""
-    row = session.exec(
-        select(ChannelAddress).where(ChannelAddress.channel == channel, ChannelAddress.address == address)
-    ).first()
-    if row is not None and (row.unreachable_at is not None or row.failures):
-        row.unreachable_at = None
-        row.failures = 0
-        session.add(row)
-        session.execute(update(Resident).where(col(Resident.id) == row.resident_id).values(unreachable_at=None))
+    """A message came in from the address (or reached it): it works again.
+
+    One UPDATE that changes nothing when the address was fine, as on most turns; it goes straight to the
+    connection (no address row is loaded by a turn), the resident's own row through the session.
+    """
+    reset = session.connection().execute(_REACHABLE_AGAIN, {"where_channel": channel, "where_address": address}).first()
+    if reset is not None:
+        session.execute(update(Resident).where(col(Resident.id) == reset[0]).values(unreachable_at=None))

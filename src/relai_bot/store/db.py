@@ -18,6 +18,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -39,8 +41,16 @@ def insert_new(
     """INSERT … ON CONFLICT DO NOTHING in the session's dialect: rows whose unique key exists are left alone
     (`unique`: the columns of the constraint, when the table has several). Add `.returning(...)` to learn
     which rows were new (rowcount is -1 on PostgreSQL with psycopg 3)."""
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return dialect_insert(model).values(values).on_conflict_do_nothing(index_elements=unique)
+    return (
+        upsert_insert(session.get_bind().dialect.name, model)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=unique)
+    )
+
+
+def upsert_insert(dialect: str, table: Any) -> pg.Insert | sqlite.Insert:
+    """The INSERT of `dialect` that knows ON CONFLICT (PostgreSQL's or SQLite's), for a model or a table."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
