@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, select
 
@@ -183,32 +184,50 @@ def rank_schemes(session: Session, profile: Profile, limit: int = 5, offset: int
     return ranked[offset : offset + limit]
 
 
-def _vocabulary(scheme: Scheme) -> tuple[set[str], set[str]]:
+@dataclass(frozen=True, eq=False)  # one object per wording (_vocabularies), compared by identity
+class Vocabulary:
+    """The words a search compares a typed word with, prepared once per wording of a scheme."""
+
+    words: frozenset[str]
+    long: tuple[str, ...]  # the words of 4 letters or more, the only ones compared by spelling
+
+
+def _vocabulary(scheme: Scheme) -> tuple[Vocabulary, Vocabulary]:
     """(strong words: acronym and keywords, weak words: name and summary, in every language: a resident may
     write in Creole to the French relai, or the other way round)."""
-    strong = {w for k in scheme.keywords for w in words(k)}
-    if scheme.acronym:
-        strong |= set(words(scheme.acronym))
-    weak: set[str] = set()
-    for language in (FRENCH, *(scheme.texts or {})):
-        text = scheme_text(scheme, language)
-        weak |= set(words(text.name)) | set(words(text.summary))
-    return strong, weak
+    wordings = tuple(
+        (text.name, text.summary)
+        for text in (scheme_text(scheme, language) for language in (FRENCH, *(scheme.texts or {})))
+    )
+    return _vocabularies(tuple(scheme.keywords), scheme.acronym or "", wordings)
 
 
-def _token_match(token: str, vocabulary: Iterable[str]) -> float:
-    best = 0.0
-    for word in vocabulary:
-        if word == token:
-            return 1.0
-        if len(token) >= 4 and len(word) >= 4 and (word.startswith(token[:5]) or token.startswith(word[:5])):
-            best = max(best, 0.85)
-            continue
-        if len(token) >= 4 and len(word) >= 4:
-            ratio = fuzz.ratio(token, word)
-            if ratio >= 80:
-                best = max(best, ratio / 100)
-    return best
+@lru_cache(maxsize=1024)
+def _vocabularies(
+    keywords: tuple[str, ...], acronym: str, wordings: tuple[tuple[str, str], ...]
+) -> tuple[Vocabulary, Vocabulary]:
+    strong = {w for k in keywords for w in words(k)} | set(words(acronym))
+    weak = {w for name, summary in wordings for w in (*words(name), *words(summary))}
+    return _prepared(strong), _prepared(weak)
+
+
+def _prepared(found: set[str]) -> Vocabulary:
+    return Vocabulary(frozenset(found), tuple(sorted(w for w in found if len(w) >= 4)))
+
+
+@lru_cache(maxsize=16384)  # residents type the same words again and again
+def _token_match(token: str, vocabulary: Vocabulary) -> float:
+    """1 for the word itself; 0.85 for a word that starts the same (5 letters); else the closest spelling
+    (80 % alike or more) among the other words; 0 when none is close."""
+    if token in vocabulary.words:
+        return 1.0
+    if len(token) < 4:
+        return 0.0
+    stem = token[:5]
+    same_start = [w.startswith(stem) or token.startswith(w[:5]) for w in vocabulary.long]
+    others = [w for w, same in zip(vocabulary.long, same_start, strict=True) if not same]
+    closest = process.extractOne(token, others, scorer=fuzz.ratio, score_cutoff=80) if others else None
+    return max(0.85 if any(same_start) else 0.0, closest[1] / 100 if closest else 0.0)
 
 
 def search_schemes(session: Session, query: str, stopwords: Sequence[str] = (), limit: int = 5) -> list[RankedScheme]:
