@@ -403,7 +403,7 @@ async def test_a_report_arriving_before_its_sid_is_recorded_is_kept(stack: SmsSt
     params = {"MessageSid": early, "MessageStatus": "delivered", "To": NUMBER}
     assert (await stack.post_status(params)).status_code == 204
     batch = SmsBatch(parts=["Que voulez-vous faire ?"], log_ids=[row.id])
-    await asyncio.to_thread(stack.channel.records.record_sent, batch, early, "queued")
+    await asyncio.to_thread(stack.channel.records.record_taken, [(batch, early, "queued")])
     assert log_of(stack, early).status == "delivered"
 
 

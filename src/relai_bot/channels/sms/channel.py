@@ -24,8 +24,9 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from relai_bot.channels.recording import Recorder
 from relai_bot.channels.sms.encoding import measure
-from relai_bot.channels.sms.records import CHANNEL, SmsRecords, error_code
+from relai_bot.channels.sms.records import CHANNEL, SmsRecords, Taken, error_code
 from relai_bot.channels.sms.render import SmsBatch, SmsComposer
 from relai_bot.channels.sms.twilio_api import (
     Accepted,
@@ -92,6 +93,7 @@ class SmsChannel:
         self.pacer = pacer or Pacer(channel_limits(settings)[CHANNEL].pace())
         self._sleep = sleep
         self.records = SmsRecords(records)
+        self.recorder: Recorder[Taken] = Recorder(self.records.record_taken, what="twilio sids")
         self._tails: dict[str, asyncio.Task[None]] = {}
 
     # -- adapter ----------------------------------------------------------------------------------
@@ -114,6 +116,7 @@ class SmsChannel:
         """Wait until every reply being sent has been sent (or given up)."""
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
+        await self.recorder.idle()
 
     # -- webhooks ---------------------------------------------------------------------------------
     def _signed(self, request: Request, form: FormData, url: str) -> bool:
@@ -233,7 +236,7 @@ class SmsChannel:
                 raise
             if first is None:
                 first = (accepted.sid, accepted.status)
-                await asyncio.to_thread(self.records.record_sent, batch, accepted.sid, accepted.status)
+                self.recorder.add((batch, accepted.sid, accepted.status))
         assert first is not None
         return SendResult(provider_message_id=first[0], encoding=batch.encoding, segments=batch.segments)
 

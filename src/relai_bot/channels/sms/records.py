@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from relai_bot.channels.sms.render import SmsBatch
 from relai_bot.channels.sms.twilio_api import NOT_MOBILE_CODES, STOPPED_CODES, UNREACHABLE_CODES
@@ -21,6 +22,7 @@ from relai_bot.services.message_log import NotSent
 CHANNEL = "sms"
 MAX_PARKED = 10_000
 Report = tuple[str, str | None, str | None]  # status, error code, address
+Taken = tuple[SmsBatch, str, str | None]  # what Twilio took: the batch, its sid and the status it gave
 
 
 def error_code(value: str | None) -> int | None:
@@ -63,15 +65,22 @@ class SmsRecords:
                     self._parked.popitem(last=False)
 
     # -- sends ------------------------------------------------------------------------------------
-    def record_sent(self, batch: SmsBatch, sid: str, status: str | None) -> None:
-        if not batch.log_ids:
+    def record_taken(self, taken: Sequence[Taken]) -> None:
+        """Messages Twilio took (their sids on the log rows, in one transaction), then the delivery
+        reports that came for them before."""
+        sent = [
+            Sent(tuple(batch.log_ids), sid, status or "queued", batch.encoding, batch.segments)
+            for batch, sid, status in taken
+            if batch.log_ids
+        ]
+        if not sent:
             return
-        sent = Sent(tuple(batch.log_ids), sid, status or "queued", batch.encoding, batch.segments)
-        self.records.record_sent(sent)
+        self.records.record_sent(*sent)
         with self._park_lock:
-            parked = self._parked.pop(sid, [])
-        for report in parked:
-            self._apply(sid, *report)
+            parked = [(one.provider_message_id, self._parked.pop(one.provider_message_id, [])) for one in sent]
+        for sid, reports in parked:
+            for report in reports:
+                self._apply(sid, *report)
 
     def record_not_sent(self, log_ids: list[int], status: NotSent, code: str | None = None) -> None:
         self.records.record_not_sent(log_ids, status, code)

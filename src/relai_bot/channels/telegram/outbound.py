@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 
+from relai_bot.channels.recording import Recorder
 from relai_bot.channels.telegram.render import Outgoing
 from relai_bot.channels.telegram.send import ChatLanes, TelegramSender
 from relai_bot.sending.contract import SendFailure, SendResult
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_REMEMBERED = 1000
-# Telegram ids are written to the message log this long after the send, together
-RECORD_DELAY = 0.05
 Key = tuple[int, int | str]
 
 
@@ -45,8 +44,7 @@ class TelegramOutbound:
         # send(): parts Telegram took before a failure, and results nobody was left to receive
         self._progress: OrderedDict[Key, tuple[int, int | None]] = OrderedDict()
         self._finished: OrderedDict[Key, SendResult] = OrderedDict()
-        self._to_record: list[tuple[int, str]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self.recorder: Recorder[Sent] = Recorder(lambda sent: records.record_sent(*sent), what="telegram ids")
 
     # -- conversation replies (fire and forget, in order per chat) -------------------------------
     def queue(self, chat_id: int, messages: list[Outgoing]) -> None:
@@ -70,21 +68,7 @@ class TelegramOutbound:
 
     def _record(self, sent: list[tuple[int, str]]) -> None:
         """Put Telegram's ids on the log rows soon, with the others sent meanwhile."""
-        if not sent:
-            return
-        self._to_record.extend(sent)
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._write_records())
-
-    async def _write_records(self) -> None:
-        await asyncio.sleep(RECORD_DELAY)
-        while self._to_record:
-            batch, self._to_record = self._to_record, []
-            try:
-                sent = [Sent((log_id,), provider_id) for log_id, provider_id in batch]
-                await asyncio.to_thread(self.records.record_sent, *sent)
-            except Exception:  # the log misses an id; sending goes on
-                log.exception("telegram ids not recorded on %d log rows", len(batch))
+        self.recorder.add(*(Sent((log_id,), provider_id) for log_id, provider_id in sent))
 
     async def _failed(self, chat_id: int, failure: SendFailure, unsent: list[Outgoing]) -> None:
         who = address_tag(CHANNEL, str(chat_id))
@@ -144,15 +128,13 @@ class TelegramOutbound:
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
     def busy(self) -> int:
-        return self.lanes.busy + (self._recorder is not None and not self._recorder.done())
+        return self.lanes.busy + self.recorder.busy
 
     async def idle(self, timeout: float | None = None) -> bool:
         """Wait until everything queued is sent and recorded; False if `timeout` passed first."""
         if not await self.lanes.idle(timeout):
             return False
-        if self._recorder is not None:
-            await asyncio.wait([self._recorder], timeout=timeout)
-        return self._recorder is None or self._recorder.done()
+        return await self.recorder.idle(timeout)
 
     def cancel(self) -> None:
         self.lanes.cancel()
