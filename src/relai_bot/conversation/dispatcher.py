@@ -2,8 +2,9 @@
 
 One resident's messages are handled one at a time and in arrival order (an asyncio lock per address in
 this process; the conversation row's lock across processes on PostgreSQL). The engine runs in a worker
-thread so the event loop stays free for the channels. Whatever goes wrong, the resident gets a polite
-answer and no trace of the error.
+thread so the event loop stays free for the channels. On SQLite (one writer) turns take their turn in
+arrival order here, whatever the channel, rather than in worker threads all waiting for the database.
+Whatever goes wrong, the resident gets a polite answer and no trace of the error.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Dispatcher:
         # Tests set strict: an unexpected error is raised instead of apologised for
         self.strict = strict
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
+        self._one_writer = db.dialect == "sqlite"
+        self._writer_gate: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def _lock(self, inbound: Inbound) -> asyncio.Lock:
         key = (inbound.channel, inbound.address)
@@ -55,7 +58,17 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> Turn:
         async with self._lock(inbound):
-            return await asyncio.to_thread(self.handle_sync, inbound)
+            if not self._one_writer:
+                return await asyncio.to_thread(self.handle_sync, inbound)
+            async with self._gate():  # FIFO: first come, first served
+                return await asyncio.to_thread(self.handle_sync, inbound)
+
+    def _gate(self) -> asyncio.Lock:
+        """The lock turns queue on (one per event loop: tests and the CLI may run several loops in turn)."""
+        loop = asyncio.get_running_loop()
+        if self._writer_gate is None or self._writer_gate[0] is not loop:
+            self._writer_gate = (loop, asyncio.Lock())
+        return self._writer_gate[1]
 
     def handle_sync(self, inbound: Inbound) -> Turn:
         """Run one turn in its own transaction (retried when the database was busy)."""

@@ -8,6 +8,7 @@ scale-out database (psycopg 3).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 import relai_bot.store.models  # noqa: F401  (registers the tables)
@@ -29,6 +31,8 @@ import relai_bot.store.models  # noqa: F401  (registers the tables)
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# How long a transaction waits for SQLite's one writer before giving up (the busy timeout, in seconds)
+SQLITE_WAIT = 60
 
 
 def insert_new(
@@ -56,7 +60,7 @@ def upsert_insert(dialect: str, table: Any) -> pg.Insert | sqlite.Insert:
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Build the SQLAlchemy engine for a database URL (sqlite:///… or postgresql+psycopg://…)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_WAIT})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -64,7 +68,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_WAIT * 1000}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -82,6 +86,12 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        # SQLite has one writer, and every transaction here opens with BEGIN IMMEDIATE: the threads of this
+        # process take turns on this lock, woken as soon as it is free, instead of each polling SQLite's
+        # lock in its busy handler (which sleeps longer and longer: seconds of latency under load).
+        # Another process still waits in the busy handler. Re-entrant: a transaction opened inside
+        # another in the same thread behaves as it did without the lock.
+        self._writer: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -90,8 +100,20 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back if it raises."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with self._turn_to_write(), Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def _turn_to_write(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=SQLITE_WAIT):
+            raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("the database stayed busy"))
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -128,8 +128,6 @@ class TelegramChannel:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: OrderedDict[int, asyncio.Lock] = OrderedDict()
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Turns run at once: SQLite has one writer (more would only wait for its lock, in sleeps)
-        self._turns = asyncio.Semaphore(1 if settings.is_sqlite else MAX_IN_FLIGHT)
         self._answers: set[asyncio.Task[None]] = set()
         self._poll_task: asyncio.Task[None] | None = None
         self._offset: int | None = None
@@ -316,8 +314,7 @@ class TelegramChannel:
 
     async def converse(self, inbound: Inbound) -> None:
         """Run the turn, then queue its replies for the chat."""
-        async with self._turns:
-            turn = await self.dispatcher.handle(inbound)
+        turn = await self.dispatcher.handle(inbound)
         self.deliver_turn(int(inbound.address), turn)
 
     def deliver_turn(self, chat_id: int, turn: Turn) -> None:
