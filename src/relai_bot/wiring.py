@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relai_bot.clock import Clock, SystemClock
 from relai_bot.config import Settings
@@ -13,11 +14,13 @@ from relai_bot.conversation.dispatcher import Dispatcher
 from relai_bot.conversation.engine import Engine
 from relai_bot.conversation.flows import FlowSet, load_flows
 from relai_bot.conversation.render import Renderer
-from relai_bot.seed.demo_activity import ActivityReport, load_demo_activity
-from relai_bot.seed.load import SeedReport, load_seed, read_seed
 from relai_bot.services.residents import count_residents
 from relai_bot.store.db import Database, is_empty, upgrade
 from relai_bot.store.models import Scheme
+
+if TYPE_CHECKING:  # the demo data is loaded into an empty database only: imported then
+    from relai_bot.seed.demo_activity import ActivityReport
+    from relai_bot.seed.load import SeedReport
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ def migrate(runtime: Runtime) -> None:
 
 
 def seed_demo(runtime: Runtime) -> SeedReport:
+    from relai_bot.seed.load import load_seed, read_seed
+
     with runtime.db.transaction() as session:
         return load_seed(session, read_seed(), now=runtime.clock.now(), tz=runtime.settings.tz)
 
@@ -83,5 +88,7 @@ def prepare_embedded(runtime: Runtime) -> SeedReport | None:
 
 def seed_demo_activity(runtime: Runtime) -> ActivityReport:
     """Fictional residents and appointments around today (seed/demo_activity.py): an empty database only."""
+    from relai_bot.seed.demo_activity import load_demo_activity
+
     with runtime.db.transaction() as session:
         return load_demo_activity(session, now=runtime.clock.now(), tz=runtime.settings.tz)

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from relai_bot.cli import app
-from relai_bot.store.db import Database, current_revision, head_revision, upgrade
+from relai_bot.store.db import Database, alembic_config, current_revision, head_revision, revision_of, upgrade
 from relai_bot.store.models import Scheme
 
 
@@ -26,6 +27,27 @@ def db(database_url: str) -> Iterator[Database]:
 
 def test_there_is_one_head() -> None:
     assert head_revision() is not None
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    """head_revision reads the scripts' revision lines without Alembic: it must name Alembic's own head."""
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def alembics_revision(db: Database) -> str | None:
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_the_revision_read_with_plain_sql_is_alembics(db: Database) -> None:
+    assert current_revision(db) is None and alembics_revision(db) is None
+    upgrade(db, "0008_eligibility")
+    assert current_revision(db) == alembics_revision(db) == "0008_eligibility"
+    upgrade(db)
+    assert current_revision(db) == alembics_revision(db) == head_revision()
+    with db.engine.begin() as connection:  # rows of two unmerged branches: no revision the code expects
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0099_elsewhere')"))
+        assert revision_of(connection) == f"{head_revision()}+0099_elsewhere"  # sorted
 
 
 def test_an_empty_database_upgrades_to_head(db: Database) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from starlette.exceptions import StarletteDeprecationWarning
 
 from relai_bot.clock import FrozenClock
@@ -49,11 +50,15 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) ->
     pytest.fail(f"/healthz did not answer 200 within {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
 
 
+def serve_env(database: Path, port: int) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAI_")}
+    return env | {"RELAI_DATABASE_URL": f"sqlite:///{database}", "RELAI_PORT": str(port)}
+
+
 def test_serve_starts_on_an_empty_sqlite_file_with_the_demo_data(tmp_path: Path) -> None:
     database = tmp_path / "x.sqlite3"
     port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAI_")}
-    env |= {"RELAI_DATABASE_URL": f"sqlite:///{database}", "RELAI_PORT": str(port)}
+    env = serve_env(database, port)
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -124,3 +129,24 @@ def test_healthz_is_503_when_the_database_does_not_answer(unreachable: Runtime) 
     response = health(unreachable)
     assert response.status_code == 503
     assert response.json() == {"status": "degraded", "database": False, "schema": None}
+
+
+def test_healthz_reads_the_schema_of_the_running_database(runtime: Runtime) -> None:
+    """The expected revision is read from the scripts once; the database's own is read on each call, so a
+    schema changed under a running instance shows at once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from starlette.testclient import TestClient
+
+    def set_revision(revision: str) -> None:
+        with runtime.db.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+    with TestClient(create_app(runtime, with_scheduler=False)) as client:
+        assert client.get("/healthz").status_code == 200
+        set_revision("0009_scheme_texts")
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "degraded", "database": True, "schema": "0009_scheme_texts"}
+        set_revision(head_revision())
+        assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema": head_revision()}

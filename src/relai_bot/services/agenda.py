@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from relai_bot.store.models import Absence, Appointment, Opening, Slot, id_of
+
+if TYPE_CHECKING:  # holidays (and dateutil) are imported when a day is first checked, not at start
+    import holidays
 
 # How far ahead advisers' agendas are open (the nightly tick and every change of an opening)
 SLOT_WEEKS_AHEAD = 6
@@ -30,6 +33,8 @@ SlotKey = tuple[int, datetime]
 
 def public_holidays(years: range) -> holidays.HolidayBase:
     """France with subdivision RE: includes 20 December (abolition of slavery)."""
+    import holidays
+
     return holidays.country_holidays("FR", subdiv="RE", years=list(years))
 
 

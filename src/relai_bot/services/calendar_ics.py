@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from icalendar import Calendar, Event
-
 PRODID = "-//relai_bot//La Possession//FR"
 
 
@@ -39,6 +37,8 @@ def appointment_ics(
 
 def events_ics(events: Sequence[IcsEvent], *, stamp: datetime, name: str | None = None) -> bytes:
     """A calendar of several events (a feed a calendar application subscribes to, named `name`)."""
+    from icalendar import Calendar, Event  # imported by the first calendar written, not at start
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -15,8 +15,10 @@ be refused their own number because of it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:  # libphonenumber (its code and metadata) is imported by the first number read, not at start
+    import phonenumbers
 
 # Blocks the national plan gives La Réunion and Mayotte under +262 (national number: 9 digits)
 _PLUS_262_BLOCKS = re.compile(r"(262|263|269|639|692|693)\d{6}")
@@ -26,12 +28,16 @@ _SEPARATORS = re.compile(r"[\s.\-/()\u00a0]")
 
 
 def _accepted(number: phonenumbers.PhoneNumber) -> bool:
+    import phonenumbers
+
     if phonenumbers.is_valid_number(number):
         return True
     return number.country_code == 262 and bool(_PLUS_262_BLOCKS.fullmatch(str(number.national_number)))
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -58,13 +64,19 @@ def normalise_phone(raw: str | None) -> str | None:
         number = next((n for region in _NATIONAL_REGIONS if (n := _parse(text, region)) is not None), None)
     else:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
+    if number is None:
+        return None
+    import phonenumbers
+
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def display_phone(e164: str | None) -> str | None:
     """A number the way residents write it ("0692 12 34 56"); None for what is not a number (an SID)."""
     if not e164 or not e164.startswith("+"):
         return None
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

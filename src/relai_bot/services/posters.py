@@ -9,13 +9,16 @@ number) is None, and the page says so instead of printing a broken code or numbe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import segno
 from sqlmodel import Session, col, select
 
 from relai_bot.services import district_links
 from relai_bot.services.errors import NotFound
 from relai_bot.store.models import District
+
+if TYPE_CHECKING:  # segno is imported by the first poster drawn
+    import segno
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def district_poster(
 
 def qr_code(link: str) -> segno.QRCode:
     """The QR code of `link`. Error correction Q: a poster gets torn, stained or scanned at an angle."""
+    import segno
+
     return segno.make_qr(link, error="q", boost_error=False)
 
 

@@ -37,7 +37,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from relai_bot.channels.sms.render import GSM7, UCS2, SmsComposer
-from relai_bot.channels.telegram.render import render_reply
 from relai_bot.config import Settings
 from relai_bot.conversation.render import Renderer
 from relai_bot.services import broadcast_content, broadcast_text, broadcasts, content_languages
@@ -168,6 +167,9 @@ class _Composer:
         )
 
     def telegram(self, language: str, personal: Personal) -> ChannelPreview:
+        # python-telegram-bot is imported by the first preview, not with the back-office (nor without Telegram)
+        from relai_bot.channels.telegram.render import render_reply
+
         reply = Reply(text=self.message("telegram", language, personal), kind="broadcast", language=language)
         texts = [m.text for m in render_reply(reply, fallback_text="") if m.text]
         return ChannelPreview("telegram", texts, sum(len(t) for t in texts))

@@ -7,30 +7,35 @@ scale-out database (psycopg 3).
 
 from __future__ import annotations
 
+import ast
+import functools
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Insert, create_engine, event
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 import relai_bot.store.models  # noqa: F401  (registers the tables)
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.dialects import sqlite
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+# Where Alembic keeps the schema's revision (its default name; env.py does not change it)
+VERSION_TABLE = "alembic_version"
+# A script's own revision and the one(s) it revises, as Alembic writes them: `down_revision = "0009_x"`
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
 # How long a transaction waits for SQLite's one writer before giving up (the busy timeout, in seconds)
 SQLITE_WAIT = 60
 
@@ -53,8 +58,15 @@ def insert_new(
 
 
 def upsert_insert(dialect: str, table: Any) -> pg.Insert | sqlite.Insert:
-    """The INSERT of `dialect` that knows ON CONFLICT (PostgreSQL's or SQLite's), for a model or a table."""
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    """The INSERT of `dialect` that knows ON CONFLICT (PostgreSQL's or SQLite's), for a model or a table.
+    (Imported here: a process on SQLite never loads the PostgreSQL dialect.)"""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -120,6 +132,8 @@ class Database:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -127,7 +141,12 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply the migrations up to `revision` (idempotent)."""
+    """Apply the migrations up to `revision` (idempotent). A database already at head is left as it is
+    without loading Alembic or the scripts (the usual start of `serve` on its SQLite file)."""
+    if revision == "head" and current_revision(db) == head_revision():
+        return
+    from alembic import command
+
     config = alembic_config(db.url)
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -135,12 +154,36 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def current_revision(db: Database) -> str | None:
+    """The revision the database's schema is at; None before the first migration."""
     with db.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return revision_of(connection)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def revision_of(connection: Connection) -> str | None:
+    """The revision in Alembic's version table, read with plain SQL (what Alembic's MigrationContext reads):
+    None when there is no table or no row. Several rows (unmerged branches) read as "a+b", which is no
+    revision the code expects."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    found = sorted(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    return "+".join(found) if found else None
+
+
+@functools.cache
+def head_revision() -> str:
+    """The revision the code expects: the one migration script no other revises. Read once per process
+    from the scripts' `revision = ...` and `down_revision = ...` lines, without importing the scripts or
+    Alembic (the tests check it against Alembic's own ScriptDirectory)."""
+    revises: dict[str, set[str]] = {}
+    for script in sorted(VERSIONS_DIR.glob("*.py")):
+        values = {name: ast.literal_eval(value) for name, value in _ASSIGNMENT.findall(script.read_text("utf-8"))}
+        if isinstance(values.get("revision"), str):
+            down = values.get("down_revision")
+            revises[values["revision"]] = {down} if isinstance(down, str) else set(down or ())
+    heads = sorted(set(revises).difference(*revises.values()))
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations in {VERSIONS_DIR} have {len(heads)} heads: {heads}")
+    return heads[0]
 
 
 def is_empty(db: Database) -> bool:

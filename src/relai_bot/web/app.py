@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from relai_bot.channels.base import ChannelAdapter
 from relai_bot.delivery.worker import DeliveryWorker
 from relai_bot.scheduler import build_scheduler
-from relai_bot.store.db import current_revision, head_revision
+from relai_bot.store.db import head_revision, revision_of
 from relai_bot.web.admin.app import admin_mount
 from relai_bot.web.calendar_feed import calendar_feed_route
 from relai_bot.wiring import Runtime
@@ -32,17 +31,22 @@ def create_app(
     """The app; each channel adds its webhook routes and starts with the app. The back-office's session key
     is `admin_secret`, else RELAI_ADMIN_SECRET_KEY (or the key kept beside SQLite): SettingsError if none."""
 
+    expected = head_revision()  # the revision the code expects: read from the scripts once, not per request
+
     async def healthz(request: Request) -> JSONResponse:
-        def probe() -> tuple[bool, str | None]:
+        """The database answers, and its schema is at the revision the code expects. The revision is read
+        from the database on each call (one query on a pooled connection): a schema migrated under a
+        running instance shows at once."""
+
+        def probe() -> str | None:
             with runtime.db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True, current_revision(runtime.db)
+                return revision_of(connection)
 
         try:
-            ok, revision = await asyncio.to_thread(probe)
+            revision, ok = await asyncio.to_thread(probe), True
         except Exception:  # the health check reports, it does not fail
             ok, revision = False, None
-        healthy = ok and revision == head_revision()
+        healthy = ok and revision == expected
         body = {"status": "ok" if healthy else "degraded", "database": ok, "schema": revision}
         return JSONResponse(body, status_code=200 if healthy else 503)
 

@@ -4,14 +4,14 @@ page, the CSV and the chart), and each chart as an SVG drawn by pygal without Ja
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import pygal  # type: ignore[import-untyped]
-from pygal.style import Style  # type: ignore[import-untyped]
 from sqlmodel import Session
 
 from relai_bot.services import dashboard
@@ -22,28 +22,37 @@ Cell = str | int
 # Dark enough on white for graphics (at least 3:1), told apart by colour-blind readers; every chart also has
 # its legend in the order of the bars, its values printed, and the same figures in the table beside it
 COLOURS = ("#0b4fa3", "#a34700", "#18753c", "#6b2fa3", "#4a4a4a")
-STYLE = Style(
-    background="#ffffff",
-    plot_background="#ffffff",
-    foreground="#1e1e1e",
-    foreground_strong="#1e1e1e",
-    foreground_subtle="#4a4a4a",
-    guide_stroke_color="#767676",
-    major_guide_stroke_color="#767676",
-    colors=COLOURS,
-    value_colors=("#ffffff",) * len(COLOURS),  # printed inside the bars: white on these colours, over 4.5:1
-    opacity="1",
-    opacity_hover="1",
-    stroke_opacity="1",
-    stroke_opacity_hover="1",
-    font_family="system-ui, Arial, sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=14,
-    value_font_size=15,
-    title_font_size=16,
-    no_data_font_size=20,
-)
+
+
+@functools.cache
+def chart_style() -> Any:
+    """The charts' pygal Style (pygal is imported by the first chart drawn, not with the back-office)."""
+    from pygal.style import Style  # type: ignore[import-untyped]
+
+    return Style(
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#1e1e1e",
+        foreground_strong="#1e1e1e",
+        foreground_subtle="#4a4a4a",
+        guide_stroke_color="#767676",
+        major_guide_stroke_color="#767676",
+        colors=COLOURS,
+        value_colors=("#ffffff",) * len(COLOURS),  # printed inside the bars: white on these colours, over 4.5:1
+        opacity="1",
+        opacity_hover="1",
+        stroke_opacity="1",
+        stroke_opacity_hover="1",
+        font_family="system-ui, Arial, sans-serif",
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        value_font_size=15,
+        title_font_size=16,
+        no_data_font_size=20,
+    )
+
+
 OUTCOME_NAMES = {
     "delivered": "Reçus (confirmé)",
     "sent": "Envoyés",
@@ -81,13 +90,15 @@ class Table:
 
     def svg(self) -> str:
         """The chart: a title and description for screen readers, no script, no XML prolog."""
+        import pygal  # type: ignore[import-untyped]
+
         kinds = {
             "bar": pygal.Bar,
             "hbar": pygal.HorizontalBar,
             "stacked": pygal.StackedBar,
         }
         chart = kinds[self.chart](
-            style=STYLE,
+            style=chart_style(),
             js=(),
             disable_xml_declaration=True,
             width=800,
