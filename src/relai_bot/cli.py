@@ -101,6 +101,12 @@ def _logging(settings: Settings) -> None:
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
+# The event loop and HTTP parser `serve` runs on (both dependencies: a missing one stops the start, rather
+# than uvicorn falling back quietly to the slower pure-Python ones); uvloop does not exist on Windows
+SERVER_LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
+SERVER_HTTP = "httptools"
+
+
 @contextmanager
 def _start_up() -> Iterator[None]:
     """The cyclic garbage collector pauses while `serve` starts, and what the start built stays out of its
@@ -136,7 +142,7 @@ def serve() -> None:
             err=True,
         )
         _first_admin_hint(runtime)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", loop=SERVER_LOOP, http=SERVER_HTTP)
 
 
 def _serving_app(runtime: Runtime) -> tuple[Starlette, list[ChannelAdapter]]:

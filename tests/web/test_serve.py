@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from relai_bot.config import load_settings
 from relai_bot.store.db import head_revision
 from relai_bot.web.app import create_app
 from relai_bot.wiring import Runtime, build_runtime
+from tests.fakes.telegram_api import FakeTelegramServer
 
 RELAI_BOT = Path(sys.executable).with_name("relai-bot")
 START_TIMEOUT = 30.0
@@ -150,3 +152,69 @@ def test_healthz_reads_the_schema_of_the_running_database(runtime: Runtime) -> N
         assert response.json() == {"status": "degraded", "database": True, "schema": "0009_scheme_texts"}
         set_revision(head_revision())
         assert client.get("/healthz").json() == {"status": "ok", "database": True, "schema": head_revision()}
+
+
+# -- serve on uvloop and httptools, with python-telegram-bot ----------------------------------------------
+TOKEN = "123456:TEST-relai-token"
+CHAT = 7_100_001
+
+
+async def until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """As wait_until_healthy, without holding the event loop (the fake Telegram server runs on it)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"relai-bot serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    pytest.fail(f"/healthz did not answer 200 within {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
+
+
+async def stopped(process: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            pytest.fail(f"relai-bot serve did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM")
+        await asyncio.sleep(0.05)
+    return process.returncode
+
+
+def mapped_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_serve_answers_telegram_on_uvloop_and_httptools(tmp_path: Path, mode: str) -> None:
+    port = free_port()
+    env = serve_env(tmp_path / "x.sqlite3", port)
+    log = tmp_path / "serve.log"
+    async with FakeTelegramServer(TOKEN, enforce_rate_limits=False, deliver_webhooks=mode == "webhook") as fake:
+        env |= {"RELAI_TELEGRAM_TOKEN": TOKEN, "RELAI_TELEGRAM_API_URL": fake.base_url}
+        if mode == "webhook":  # the fake POSTs the updates to serve: httptools parses them
+            env["RELAI_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [str(RELAI_BOT), "serve"], cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        try:
+            await until_healthy(process, f"http://127.0.0.1:{port}/healthz", log)
+            libraries = mapped_libraries(process.pid)
+            assert "/uvloop/loop." in libraries and "/httptools/parser/parser." in libraries
+            if mode == "webhook":
+                assert fake.webhook_url == f"http://127.0.0.1:{port}/webhooks/telegram"
+            fake.user_message(CHAT, "/start")
+            await fake.wait_until(lambda: bool(fake.sent_messages(CHAT)), timeout=30)
+            assert fake.texts(CHAT)[0].strip()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            returncode = await stopped(process)  # the fake answers its last calls meanwhile
+    assert returncode in (0, -signal.SIGTERM), log.read_text(errors="replace")
+    assert "Traceback" not in log.read_text(errors="replace")

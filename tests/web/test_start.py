@@ -1,5 +1,6 @@
 """What `relai-bot serve` does at start: it imports only what the settings use, builds the back-office when
-it is first asked for, and keeps the start-up's objects out of the garbage collector's way."""
+it is first asked for, keeps the start-up's objects out of the garbage collector's way, and runs the
+scheduler on uvloop (its event loop)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from starlette.types import Receive, Scope, Send
 
 from relai_bot.cli import _start_up
 from relai_bot.config import load_settings
+from relai_bot.scheduler import build_scheduler
 from relai_bot.web.admin.app import BuiltOnFirstRequest
-from relai_bot.wiring import build_runtime, migrate, seed_demo
+from relai_bot.wiring import Runtime, build_runtime, migrate, seed_demo
 
 # Heavy parts that no start needs unless its settings use them
 OPTIONAL = (
@@ -151,3 +156,28 @@ def test_the_collector_comes_back_when_the_start_fails() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+# -- the scheduler on uvloop -----------------------------------------------------------------------------
+def test_the_scheduler_runs_its_jobs_on_uvloop(runtime: Runtime) -> None:
+    async def run_one_job() -> JobExecutionEvent:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, uvloop.Loop)
+        finished: asyncio.Future[JobExecutionEvent] = loop.create_future()
+
+        def listener(event: JobExecutionEvent) -> None:  # called from the executor's thread
+            loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(event))
+
+        scheduler = build_scheduler(runtime)
+        scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        scheduler.start()
+        try:
+            scheduler.modify_job("purge_transient", next_run_time=datetime.now(UTC))
+            return await asyncio.wait_for(finished, 20)
+        finally:
+            scheduler.shutdown(wait=False)
+
+    event = uvloop.run(run_one_job())
+    assert event.job_id == "purge_transient"
+    assert event.exception is None
+    assert isinstance(event.retval, dict)
