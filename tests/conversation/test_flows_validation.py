@@ -45,7 +45,7 @@ CASES: dict[str, list[str]] = {
     "id_mismatch": [f"{MENU}: id 'main_menu' differs from the file name"],
     "invalid_yaml": [
         f"{MENU}: not valid YAML: while parsing a flow sequence at line 8, column 14, "
-        "expected ',' or ']', but got '<stream end>' at line 9, column 1"
+        "did not find expected ',' or ']' at line 9, column 1"
     ],
     "missing_menu": ["conversations/: the flow 'menu' is missing"],
     "duplicate_choice_key": [f"{MENU}, step home: two choices share a key"],

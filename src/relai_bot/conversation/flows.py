@@ -240,7 +240,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return ", ".join(parts)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(yaml.CSafeLoader):
     """A safe loader that refuses a key written twice (two steps of the same name would silently merge)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

@@ -83,7 +83,7 @@ class Renderer:
         if not path.exists():
             return {}
         # Every scalar is a string here: "oui", "non", "on", "no" must not turn into booleans
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
         return data
