@@ -70,8 +70,8 @@ async def test_a_menu_turn_is_a_few_statements(any_runtime: Runtime) -> None:
         "SELECT conversation",  # found: no INSERT … ON CONFLICT once the row exists
         "SELECT resident",
         "UPDATE channel_address",  # reachable again only if it was not: changes nothing here
-        "INSERT message_log",  # the message received and the replies, in one statement
         "UPDATE conversation",
+        "INSERT message_log",  # the message received and the replies, in one statement
     ], tables  # "last seen" was written by the previous message, less than a minute ago
 
 

@@ -120,6 +120,7 @@ def log_exchange(
     if not rows:
         return []
     table = MessageLog.__table__  # type: ignore[attr-defined]
+    session.flush()  # the rows go straight to the connection: what they refer to must be written first
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         # One statement: SQLite numbers the rows of an INSERT in the order given (the transaction holds the
