@@ -61,15 +61,15 @@ Figures = dict[str, float]
 class Config:
     runs: int = 3
     warmup: float = 1.0
-    saturation_seconds: float = 5.0
-    open_seconds: float = 10.0
+    saturation_seconds: float = 4.0
+    open_seconds: float = 8.0
     rates: tuple[float, ...] = (50.0, 25.0)
     poisson: bool = False
     chats: int = 100
     engine_residents: int = 40
     race_bookers: int = 30
     memory_turns: int = 10_000
-    broadcast_recipients: int = 1_500
+    broadcast_recipients: int = 1_000
     only: frozenset[str] = frozenset()
     docs: Path | None = REPO / "docs" / "benchmarks.md"
     label: str = "make bench"
@@ -151,8 +151,8 @@ def load_figures(recorder: Recorder, window: tuple[float, float], sut: Spawned, 
     seconds = end - start
     in_window = [r for r in recorder.requests if start <= r.sent <= end]
     latencies = [(r.answered - r.sent) * 1000 if r.answered is not None else math.inf for r in in_window]
-    answered = [r for r in recorder.requests if r.answered is not None]
-    answered_in_window = sum(1 for r in answered if start <= r.answered <= end)  # type: ignore[operator]
+    answered = [r.answered for r in recorder.requests if r.answered is not None]
+    answered_in_window = sum(1 for moment in answered if start <= moment <= end)
     cpu_used, shares = meter.figures()
     return {
         "rate": answered_in_window / seconds,
@@ -187,90 +187,140 @@ def open_figures(figures: Figures, recorder: Recorder, window: tuple[float, floa
     return {**figures, "offered": rate, "achieved": achieved, "backlog": float(backlog), "p50_growth": final - first}
 
 
-async def telegram_run(system: str, mode: str, ws: Workspace, cfg: Config, rate: float | None) -> Figures:
-    """Telegram by polling or webhook: saturation (`rate` None: `cfg.chats` residents) or an open loop."""
+async def polling_started(srv: BenchTelegram, sut: Spawned, timeout: float = 30.0) -> None:
+    """Wait for the system's first getUpdates (it may have died instead)."""
+    deadline = time.monotonic() + timeout
+    while not srv.polled.is_set():
+        if not sut.alive():
+            raise RuntimeError(f"{sut.name} exited ({sut.process.returncode}):\n{sut.log_tail()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sut.name} did not poll after {timeout:.0f} s:\n{sut.log_tail()}")
+        await asyncio.sleep(0.01)
+
+
+Load = float | None  # a steady rate (messages/s), or None: saturation with `cfg.chats` residents
+PAUSE = 1.0  # between two loads on the same process: the last replies go out
+
+
+async def run_loads(
+    srv: BenchTelegram | BenchTwilio,
+    sut: Spawned,
+    cfg: Config,
+    loads: list[Load],
+    start_poster: Callable[[Recorder], WebhookPoster | None],
+    act: Callable[[WebhookPoster | None], Callable[[Resident], None]],
+    key: Callable[[int], int | str],
+) -> list[Figures]:
+    """The loads one after the other on one running system, each with its own residents."""
+    results: list[Figures] = []
+    residents: dict[Any, Resident] = srv.residents  # type: ignore[assignment]
+    for index, rate in enumerate(loads):
+        if index:
+            await asyncio.sleep(PAUSE)
+        recorder = Recorder()
+        poster = start_poster(recorder)
+
+        def new_resident(n: int, index: int = index) -> Resident:
+            address = key(100_000 * index + n)
+            resident = residents[address] = Resident(address, random.Random(n))
+            return resident
+
+        try:
+            meter = CpuMeter(sut)
+            if rate is None:
+                group = [new_resident(n) for n in range(cfg.chats)]
+                window = await closed_loop(group, act(poster), recorder, cfg.warmup, cfg.saturation_seconds)
+            else:
+                window, _, _ = await open_loop(
+                    new_resident, act(poster), recorder, rate, cfg.open_seconds, poisson=cfg.poisson
+                )
+            figures = load_figures(recorder, window, sut, meter)
+            figures["violations"] = len(srv.violations)
+            results.append(figures if rate is None else open_figures(figures, recorder, window, rate))
+        finally:
+            if poster is not None:
+                await poster.close()
+    return results
+
+
+async def telegram_run(system: str, mode: str, ws: Workspace, cfg: Config, loads: list[Load]) -> list[Figures]:
+    """Telegram by polling or webhook, the echo bot or relai-bot serve, under `loads`."""
     async with BenchTelegram(**FAKE_TELEGRAM_LIMITS) as srv:
         webhook = mode == "webhook"
         if system == "bare":
             sut = spawn_echo_bot(ws.folder, srv.base_url, webhook=webhook)
         else:
             sut = spawn_relai(ws.folder, ws.database(), telegram_api=srv.base_url, webhook=webhook)
-        poster: WebhookPoster | None = None
         try:
             if sut.base_url is not None:
                 await sut.wait_healthy()
             if not webhook:
-                await asyncio.wait_for(srv.polled.wait(), 30)
-            recorder = Recorder()
-            if webhook:
+                await polling_started(srv, sut)
+
+            def start_poster(recorder: Recorder) -> WebhookPoster | None:
+                if not webhook:
+                    return None
                 assert sut.base_url is not None
-                poster = telegram_webhook(srv, sut.base_url + TELEGRAM_WEBHOOK_PATH, TELEGRAM_SECRET, recorder)
+                return telegram_webhook(srv, sut.base_url + TELEGRAM_WEBHOOK_PATH, TELEGRAM_SECRET, recorder)
 
-            def new_resident(n: int) -> Resident:
-                resident = Resident(10_000 + n, random.Random(n))
-                srv.residents[10_000 + n] = resident
-                return resident
-
-            meter = CpuMeter(sut)
-            if rate is None:
-                residents = [new_resident(n) for n in range(cfg.chats)]
-                window = await closed_loop(residents, srv.act, recorder, cfg.warmup, cfg.saturation_seconds)
-            else:
-                window, _, _ = await open_loop(
-                    new_resident, srv.act, recorder, rate, cfg.open_seconds, poisson=cfg.poisson
-                )
-            figures = load_figures(recorder, window, sut, meter)
-            figures["violations"] = len(srv.violations)
-            return figures if rate is None else open_figures(figures, recorder, window, rate)
+            return await run_loads(srv, sut, cfg, loads, start_poster, lambda _: srv.act, lambda n: 10_000 + n)
         finally:
-            if poster is not None:
-                await poster.close()
             await asyncio.to_thread(sut.stop)
 
 
-async def sms_run(system: str, ws: Workspace, cfg: Config, rate: float | None, turns: int | None = None) -> Figures:
-    """Signed SMS webhooks: saturation, an open loop at `rate`, or (`turns`) until that many were sent."""
+async def sms_run(system: str, ws: Workspace, cfg: Config, loads: list[Load]) -> list[Figures]:
+    """Signed SMS webhooks into the bare SMS app or relai-bot serve, under `loads`."""
     async with BenchTwilio() as srv:
         if system == "bare":
             sut = spawn_sms_app(ws.folder, srv.auth_token)
         else:
             sut = spawn_relai(ws.folder, ws.database(), twilio=(srv.account_sid, srv.auth_token, srv.base_url))
-        poster: WebhookPoster | None = None
         try:
             await sut.wait_healthy()
             assert sut.base_url is not None
-            recorder = Recorder()
-            poster = WebhookPoster(sut.base_url + SMS_INBOUND_PATH, recorder, connections=cfg.chats)
-            sender = SmsSender(poster, srv.auth_token, TWO_WAY, twiml_reply=system == "bare")
+            url = sut.base_url + SMS_INBOUND_PATH
 
-            def new_resident(n: int) -> Resident:
-                resident = Resident(sms_number(n), random.Random(n))
-                srv.residents[sms_number(n)] = resident
-                return resident
+            def start_poster(recorder: Recorder) -> WebhookPoster:
+                return WebhookPoster(url, recorder, connections=cfg.chats)
 
-            idle_rss = sut.rss_mib()
-            meter = CpuMeter(sut)
-            if rate is None:
-                residents = [new_resident(n) for n in range(cfg.chats)]
-                seconds = cfg.saturation_seconds if turns is None else 3600.0
-                window = await closed_loop(residents, sender.act, recorder, cfg.warmup, seconds, stop_after=turns)
-            else:
-                window, _, _ = await open_loop(
-                    new_resident, sender.act, recorder, rate, cfg.open_seconds, poisson=cfg.poisson
-                )
-            figures = load_figures(recorder, window, sut, meter)
-            if turns is not None:
-                await asyncio.sleep(1.0)
-                answered = sum(1 for r in recorder.requests if r.answered is not None)
-                return {"rss_idle": idle_rss, "rss_after": sut.rss_mib(), "turns": answered}
-            return figures if rate is None else open_figures(figures, recorder, window, rate)
+            def act(poster: WebhookPoster | None) -> Callable[[Resident], None]:
+                assert poster is not None
+                return SmsSender(poster, srv.auth_token, TWO_WAY, twiml_reply=system == "bare").act
+
+            return await run_loads(srv, sut, cfg, loads, start_poster, act, sms_number)
         finally:
-            if poster is not None:
-                await poster.close()
             await asyncio.to_thread(sut.stop)
 
 
-async def start_run(system: str, ws: Workspace, cfg: Config) -> Figures:
+async def memory_run(system: str, ws: Workspace, cfg: Config) -> Figures:
+    """RSS of the SMS system idle, then after `cfg.memory_turns` SMS turns (`cfg.chats` phones at once)."""
+    async with BenchTwilio() as srv:
+        if system == "bare":
+            sut = spawn_sms_app(ws.folder, srv.auth_token)
+        else:
+            sut = spawn_relai(ws.folder, ws.database(), twilio=(srv.account_sid, srv.auth_token, srv.base_url))
+        try:
+            await sut.wait_healthy()
+            assert sut.base_url is not None
+            await asyncio.sleep(1.0)
+            idle = sut.rss_mib()
+            recorder = Recorder()
+            poster = WebhookPoster(sut.base_url + SMS_INBOUND_PATH, recorder, connections=cfg.chats)
+            sender = SmsSender(poster, srv.auth_token, TWO_WAY, twiml_reply=system == "bare")
+            residents = [Resident(sms_number(n), random.Random(n)) for n in range(cfg.chats)]
+            srv.residents.update({str(r.key): r for r in residents})
+            try:
+                await closed_loop(residents, sender.act, recorder, 0.0, 3600.0, stop_after=cfg.memory_turns)
+            finally:
+                await poster.close()
+            await asyncio.sleep(PAUSE)
+            answered = sum(1 for r in recorder.requests if r.answered is not None)
+            return {"rss_idle": idle, "rss_after": sut.rss_mib(), "turns": answered}
+        finally:
+            await asyncio.to_thread(sut.stop)
+
+
+async def start_run(system: str, ws: Workspace) -> Figures:
     """From the spawn to a 200 on GET /healthz (relai: Telegram webhook and SMS configured, an existing
     database); then RSS after 2 s idle."""
     async with BenchTelegram(**FAKE_TELEGRAM_LIMITS) as telegram, BenchTwilio() as twilio:
@@ -308,20 +358,27 @@ class Results:
 
 
 async def interleaved(
-    results: Results, scenario: str, cfg: Config, run: Callable[[str], Awaitable[Figures]], systems: tuple[str, ...]
+    results: Results,
+    name: str,
+    cfg: Config,
+    run: Callable[[str], Awaitable[dict[str, Figures]]],
+    systems: tuple[str, ...] = ("bare", "relai"),
 ) -> None:
+    """`cfg.runs` runs of each system, interleaved; a run gives the figures of one or more scenarios."""
     for n in range(cfg.runs):
         for system in systems:
             began = time.monotonic()
             try:
-                figures = await run(system)
+                by_scenario = await run(system)
             except Exception as error:  # a failed run is reported, not hidden
-                log.exception("%s %s run %d failed", scenario, system, n + 1)
-                results.notes.append(f"{scenario} / {system} run {n + 1} failed: {type(error).__name__}: {error}")
+                log.exception("%s %s run %d failed", name, system, n + 1)
+                results.notes.append(f"{name} / {system} run {n + 1} failed: {type(error).__name__}: {error}")
                 continue
-            results.add(scenario, system, figures)
-            brief = ", ".join(f"{k}={v:.4g}" for k, v in figures.items() if isinstance(v, float | int))
-            print(f"  {scenario:<16} {system:<5} run {n + 1}: {brief} ({time.monotonic() - began:.1f} s)", flush=True)
+            for scenario, figures in by_scenario.items():
+                results.add(scenario, system, figures)
+                brief = ", ".join(f"{k}={v:.4g}" for k, v in figures.items())
+                print(f"  {scenario:<16} {system:<5} run {n + 1}: {brief}", flush=True)
+            print(f"  ({name}, {system}, run {n + 1}: {time.monotonic() - began:.1f} s)", flush=True)
 
 
 async def engine_scenario(results: Results, cfg: Config) -> None:
@@ -352,42 +409,46 @@ async def run_all(cfg: Config) -> Results:
     with tempfile.TemporaryDirectory(prefix="relai-bench-") as name:
         folder = Path(name)
         ws = Workspace(folder, prepare_template(folder))
-        both = ("bare", "relai")
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
         def add(name: str, step: Callable[[], Awaitable[None]]) -> None:
             if cfg.wants(name):
                 steps.append((name, step))
 
-        add(
-            "tg-polling",
-            lambda: interleaved(results, "tg-polling", cfg, lambda s: telegram_run(s, "polling", ws, cfg, None), both),
-        )
-        add(
-            "tg-webhook",
-            lambda: interleaved(results, "tg-webhook", cfg, lambda s: telegram_run(s, "webhook", ws, cfg, None), both),
-        )
-        add("sms", lambda: interleaved(results, "sms", cfg, lambda s: sms_run(s, ws, cfg, None), both))
-        for rate in cfg.rates:
-            tag = f"{rate:g}"
-            add(
-                f"tg-webhook-{tag}",
-                lambda r=rate, t=tag: interleaved(
-                    results, f"tg-webhook-{t}", cfg, lambda s: telegram_run(s, "webhook", ws, cfg, r), both
-                ),
-            )
-            add(
-                f"sms-{tag}",
-                lambda r=rate, t=tag: interleaved(results, f"sms-{t}", cfg, lambda s: sms_run(s, ws, cfg, r), both),
-            )
+        def scenarios(names: list[str], figures: list[Figures]) -> dict[str, Figures]:
+            return dict(zip(names, figures, strict=True))
+
+        def telegram(mode: str, names: list[str], loads: list[Load]) -> Callable[[str], Awaitable[dict[str, Figures]]]:
+            async def run(system: str) -> dict[str, Figures]:
+                return scenarios(names, await telegram_run(system, mode, ws, cfg, loads))
+
+            return run
+
+        def sms(names: list[str], loads: list[Load]) -> Callable[[str], Awaitable[dict[str, Figures]]]:
+            async def run(system: str) -> dict[str, Figures]:
+                return scenarios(names, await sms_run(system, ws, cfg, loads))
+
+            return run
+
+        async def start(system: str) -> dict[str, Figures]:
+            return {"start": await start_run(system, ws)}
+
+        async def memory(system: str) -> dict[str, Figures]:
+            return {"memory": await memory_run(system, ws, cfg)}
+
+        add("tg-polling", lambda: interleaved(results, "tg-polling", cfg, telegram("polling", ["tg-polling"], [None])))
+        add("tg-webhook", lambda: interleaved(results, "tg-webhook", cfg, telegram("webhook", ["tg-webhook"], [None])))
+        add("sms", lambda: interleaved(results, "sms", cfg, sms(["sms"], [None])))
+        # The open loops of one path run on the same process, one rate after the other (fewer starts)
+        for path in ("tg-webhook", "sms"):
+            rates = [rate for rate in cfg.rates if cfg.wants(f"{path}-{rate:g}")]
+            if rates:
+                names = [f"{path}-{rate:g}" for rate in rates]
+                run = telegram("webhook", names, list(rates)) if path == "tg-webhook" else sms(names, list(rates))
+                steps.append((f"{path} open loops", lambda run=run, name=path: interleaved(results, name, cfg, run)))
         add("engine", lambda: engine_scenario(results, cfg))
-        add("start", lambda: interleaved(results, "start", cfg, lambda s: start_run(s, ws, cfg), both))
-        add(
-            "memory",
-            lambda: interleaved(
-                results, "memory", replace(cfg, runs=1), lambda s: sms_run(s, ws, cfg, None, cfg.memory_turns), both
-            ),
-        )
+        add("start", lambda: interleaved(results, "start", cfg, start))
+        add("memory", lambda: interleaved(results, "memory", replace(cfg, runs=1), memory))
         add("broadcast", lambda: broadcast_scenario(results, cfg))
         for name, step in steps:
             print(f"{name}:", flush=True)

@@ -220,6 +220,26 @@ def build_rows(results: object, chats: int, memory_turns: int) -> list[Row]:
                 _verdict(ok),
             )
         )
+    loads = [
+        run
+        for scenario, systems in results.runs.items()
+        if scenario.startswith(("tg-", "sms"))
+        for runs in systems.values()
+        for run in runs
+    ]
+    if loads:
+        other = [run["other_cpu_share"] for run in loads if "other_cpu_share" in run]
+        harness = [run["load_cpu_share"] for run in loads if "load_cpu_share" in run]
+        rows.append(
+            Row(
+                "Cores used during the loads by the rest of the machine; by the harness (fakes + load), max",
+                "—",
+                f"{_range(other, 2)}; {max(harness):.2f}",
+                "—",
+                "(2 cores in all)",
+                "",
+            )
+        )
     for database in ("sqlite", "postgres"):
         race = results.runs.get(f"race-{database}", {}).get("relai", [])
         if race:

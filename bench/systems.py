@@ -173,8 +173,9 @@ def spawn_relai(
     return spawn("relai", [relai_executable(), "serve"], folder, env=relai_env(database, port, **extra), port=port)
 
 
-def spawn_echo_bot(folder: Path, telegram_api: str, *, webhook: bool) -> Spawned:
+def spawn_echo_bot(folder: Path, telegram_api: str, *, webhook: bool, concurrent: int = 1) -> Spawned:
     argv = [sys.executable, "-m", "bench.baselines.echo_bot", "webhook" if webhook else "polling"]
+    argv += ["--concurrent", str(concurrent)]
     argv += ["--api-url", telegram_api, "--token", TELEGRAM_TOKEN]
     port = None
     if webhook:

@@ -49,21 +49,20 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def build(api_url: str, token: str) -> Application:  # type: ignore[type-arg]
-    application = (
-        Application.builder().token(token).base_url(api_url).base_file_url(api_url.replace("/bot", "/file/bot")).build()
-    )
+def build(api_url: str, token: str, concurrent: int = 1) -> Application:  # type: ignore[type-arg]
+    builder = Application.builder().token(token).base_url(api_url).base_file_url(api_url.replace("/bot", "/file/bot"))
+    application = builder.concurrent_updates(concurrent if concurrent > 1 else False).build()
     application.add_handler(MessageHandler(filters.TEXT, on_text))
     application.add_handler(CallbackQueryHandler(on_button))
     return application
 
 
-def run_polling(api_url: str, token: str) -> None:
-    build(api_url, token).run_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+def run_polling(api_url: str, token: str, concurrent: int) -> None:
+    build(api_url, token, concurrent).run_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
 
 
-async def run_webhook(api_url: str, token: str, port: int, secret: str) -> None:
-    application = build(api_url, token)
+async def run_webhook(api_url: str, token: str, port: int, secret: str, concurrent: int) -> None:
+    application = build(api_url, token, concurrent)
 
     async def webhook(request: Request) -> Response:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
@@ -90,12 +89,13 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--secret", default="")
+    parser.add_argument("--concurrent", type=int, default=1, help="updates handled at once (1: in order)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.mode == "polling":
-        run_polling(args.api_url, args.token)
+        run_polling(args.api_url, args.token, args.concurrent)
     else:
-        asyncio.run(run_webhook(args.api_url, args.token, args.port, args.secret))
+        asyncio.run(run_webhook(args.api_url, args.token, args.port, args.secret, args.concurrent))
 
 
 if __name__ == "__main__":
