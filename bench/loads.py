@@ -39,18 +39,23 @@ from tests.sms_harness import numbered_options
 
 from relai_bot.services.text import fold
 
-# Options a resident never takes (they would end its part of the run), compared folded
+# Options a resident never takes (they would end its part of the run: a resident who stopped the messages
+# gets no answer any more), in French and in Creole (a resident may switch), compared folded
 AVOID = tuple(
     fold(word)
     for word in (
         "non merci",
         "oublier",
         "ne plus recevoir",
-        "tout effacer",
         "effacer",
         "plus de messages",
         "stop",
         "chercher par un mot",
+        "non mersi",
+        "pi gingn mesaz",
+        "efas",
+        "aret bann mesaz",
+        "rod avek in mo",
     )
 )
 SMS_SCRIPT = ["bonjour", "1", "1", "2", "2", "menu", "2", "1", "1", "menu", "formation", "menu", "3", "menu", "aide"]
@@ -65,6 +70,7 @@ WEBHOOK_CONNECTIONS = 40  # Telegram's default max_connections; Twilio's webhook
 class Request:
     sent: float  # when the provider made it available (scheduled time in the open loop)
     answered: float | None = None
+    what: str = ""  # what the resident sent (a text, or the label of the button it pressed)
 
 
 @dataclass
@@ -98,6 +104,10 @@ class Resident:
         if self._settle is not None:
             self._settle.cancel()
             self._settle = None
+
+    def note(self, what: str) -> None:
+        if self.pending is not None:
+            self.pending.what = what
 
     def replied(self, at: float, options: list[tuple[str, str]], *, final: bool, message_id: int | None = None) -> None:
         if self.pending is not None:
@@ -170,8 +180,11 @@ class BenchTelegram(FakeTelegramServer):
         assert isinstance(resident.key, int)
         choice = resident.choose()
         if choice is None:
-            self.user_message(resident.key, "/start" if resident.sent <= 1 else "/menu")
+            text = "/start" if resident.sent <= 1 else "/menu"
+            resident.note(text)
+            self.user_message(resident.key, text)
         else:
+            resident.note(f"[{choice[0]}]")
             self.callback_press(resident.key, choice[1], resident.options_message)
 
 
@@ -254,6 +267,7 @@ class SmsSender:
             step = self.steps.get(resident.key, 0)
             self.steps[resident.key] = step + 1
             body = SMS_SCRIPT[step % len(SMS_SCRIPT)]
+        resident.note(body)
         params = inbound_sms_params(resident.key, self.to, body, message_sid="SM" + uuid.uuid4().hex)
         headers = signed_form(self.poster.url, self.auth_token, params)
         on_answer = None
