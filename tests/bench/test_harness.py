@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from bench.harness import QUICK, bench
 
 pytestmark = pytest.mark.slow
