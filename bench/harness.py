@@ -376,6 +376,11 @@ async def interleaved(
                 continue
             for scenario, figures in by_scenario.items():
                 results.add(scenario, system, figures)
+                if figures.get("violations") or figures.get("errors_logged"):
+                    results.notes.append(
+                        f"{scenario} / {system} run {n + 1}: {figures.get('violations', 0):.0f} calls refused by "
+                        f"the fake provider, {figures.get('errors_logged', 0):.0f} error lines in the system's log"
+                    )
                 brief = ", ".join(f"{k}={v:.4g}" for k, v in figures.items())
                 print(f"  {scenario:<16} {system:<5} run {n + 1}: {brief}", flush=True)
             print(f"  ({name}, {system}, run {n + 1}: {time.monotonic() - began:.1f} s)", flush=True)
