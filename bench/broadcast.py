@@ -1,11 +1,12 @@
 """A broadcast to 10,000 residents through the dispatcher, against a fake Bot API enforcing Telegram's limits.
 
-    .venv/bin/python -m bench.bench_broadcast [--recipients 10000] [--faults 0.01] [--database sqlite|postgres]
+    .venv/bin/python -m bench.broadcast [--recipients 10000] [--faults 0.01] [--database sqlite|postgres]
 
 FakeTelegramServer (30 messages/s overall, 1/s per chat, 429 with retry_after beyond) runs in its own
 process; the real python-telegram-bot client sends. Some chats answer an injected 429 once. Halfway, a
 reminder is enqueued for another resident. Prints the achieved rate as a fraction of the limit, lost and
 duplicated messages, the server's flood refusals (per-chat and overall), and the reminder's delay.
+`make bench` runs it (`measure`) with fewer recipients, to keep within its time.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def remaining(runtime: Runtime, broadcast_id: int) -> int:
         ).one()
 
 
-async def run(recipients: int, faults: float, database: str) -> None:
+async def measure(recipients: int, faults: float, database: str, *, progress: bool = True) -> dict[str, float]:
     with bench_runtime(database) as runtime:
         broadcast_id, appointment_id = prepare(runtime, recipients)
         faulty = random.Random(7).sample(range(FIRST_CHAT, FIRST_CHAT + recipients), int(recipients * faults))
@@ -156,7 +157,7 @@ async def run(recipients: int, faults: float, database: str) -> None:
                 if left == 0:
                     break
                 elapsed = time.monotonic() - started
-                if elapsed >= next_report:
+                if progress and elapsed >= next_report:
                     print(f"  {elapsed:5.0f} s: {recipients - left} sent", flush=True)
                     next_report += 30.0
             await asyncio.sleep(0.5)
@@ -164,12 +165,18 @@ async def run(recipients: int, faults: float, database: str) -> None:
         ours.send("stop")
         record: ServerRecord = ours.recv()
         server.join()
-        report(runtime, record, broadcast_id, recipients, len(faulty), reminder_at)
+        return report(runtime, record, broadcast_id, recipients, set(faulty), reminder_at, progress)
 
 
 def report(
-    runtime: Runtime, record: ServerRecord, broadcast_id: int, recipients: int, faults: int, reminder_at: float | None
-) -> None:
+    runtime: Runtime,
+    record: ServerRecord,
+    broadcast_id: int,
+    recipients: int,
+    faulty: set[int],
+    reminder_at: float | None,
+    verbose: bool = True,
+) -> dict[str, float]:
     ok = [c for c in record.calls if c.status == 200]
     per_chat = Counter(c.chat_id for c in ok if isinstance(c.chat_id, int) and c.chat_id >= FIRST_CHAT)
     lost = recipients - len(per_chat)
@@ -177,20 +184,40 @@ def report(
     times = sorted(c.time for c in ok)
     span = times[-1] - times[0] if len(times) > 1 else float("nan")
     rate = (len(times) - 1) / span if span else float("nan")
+    # The rate without the chats that answered an injected 429: their retries (retry_after 2 s) may come after
+    # every other send and stretch the span of a short broadcast
+    clean = sorted(c.time for c in ok if c.chat_id not in faulty)
+    clean_span = clean[-1] - clean[0] if len(clean) > 1 else float("nan")
+    sustained = (len(clean) - 1) / clean_span if clean_span else float("nan")
     busiest = max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
     chat_refusals = [d for d in record.refusals if "chat" in d]
     overall_refusals = [d for d in record.refusals if "global" in d]
     injected = sum(1 for c in record.calls if c.status == 429) - len(chat_refusals) - len(overall_refusals)
     reminder = [c for c in ok if c.chat_id == REMINDER_CHAT]
-    delay = f"{reminder[0].time - reminder_at:.2f} s" if reminder and reminder_at else "not sent"
+    delay_s = reminder[0].time - reminder_at if reminder and reminder_at else float("inf")
+    delay = f"{delay_s:.2f} s" if reminder and reminder_at else "not sent"
     with runtime.db.transaction() as session:
         outcome = broadcast_reports.broadcast_report(session, broadcast_id, runtime.clock.now()).by_status
-    print(f"broadcast to {recipients} Telegram residents, {faults} chats answering an injected 429 once")
+    figures = {
+        "rate": rate,
+        "share_of_limit": rate / 30,
+        "sustained_share": sustained / 30,
+        "reminder_delay_s": delay_s,
+        "lost": lost,
+        "duplicated": duplicated,
+        "busiest_second": busiest,
+        "flood_refusals": len(chat_refusals) + len(overall_refusals),
+    }
+    if not verbose:
+        return figures
+    print(f"broadcast to {recipients} Telegram residents, {len(faulty)} chats answering an injected 429 once")
     print(f"  sent {len(times)} messages in {span:.1f} s: {rate:.2f} msg/s = {rate / 30:.3f} of the 30 msg/s limit")
+    print(f"  without the chats that answered a 429: {sustained / 30:.3f} of the limit")
     print(f"  busiest second at the server: {busiest} messages")
     print(f"  lost {lost}, duplicated {duplicated}; outbox rows {outcome}")
     print(f"  flood refusals: per-chat {len(chat_refusals)}, overall {len(overall_refusals)}; injected 429s {injected}")
     print(f"  reminder enqueued mid-broadcast reached the server after {delay}")
+    return figures
 
 
 def main() -> None:
@@ -199,7 +226,7 @@ def main() -> None:
     parser.add_argument("--faults", type=float, default=0.01, help="share of chats answering a 429 once")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    asyncio.run(run(args.recipients, args.faults, args.database))
+    asyncio.run(measure(args.recipients, args.faults, args.database))
 
 
 if __name__ == "__main__":

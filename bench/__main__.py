@@ -1,0 +1,5 @@
+"""`make bench`: see bench/harness.py."""
+
+from bench.harness import main
+
+main()

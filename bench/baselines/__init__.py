@@ -1,0 +1,1 @@
+"""The bare stacks the service is measured against: the same libraries, none of our code."""
