@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from relai_bot.clock import FrozenClock
@@ -233,3 +234,25 @@ def test_other_channels_pass_through_unchanged(runtime: Runtime) -> None:
     assert WELCOME in turn.text
     with runtime.db.transaction() as session:
         assert staff_telegram.link_status(session, account.id, runtime.clock.now()).linked is False
+
+
+async def test_a_residents_message_through_the_desk_is_one_transaction(stack: TelegramStack) -> None:
+    """The desk looks for a staff chat inside the turn's transaction, not in one of its own."""
+    chat = await stack.onboarded(10_500)
+    await stack.channel.idle()
+    begins: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    engine = stack.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await chat.send("menu")
+        await stack.channel.idle()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert "Que voulez-vous faire ?" in chat.text
+    # the turn, then the batch of Telegram ids written on its log rows
+    assert len(begins) == 2, begins

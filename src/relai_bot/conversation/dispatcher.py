@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 MAX_LOCKS = 10_000
 RETRIES = 3
+# Something that may answer a message before the residents' engine, in the turn's transaction (the staff
+# desk on Telegram): a Turn, or None to let the engine answer
+Front = Callable[[Session, Inbound], Turn | None]
 
 
 class Dispatcher:
@@ -56,12 +59,13 @@ class Dispatcher:
                 break
             del self._locks[key]
 
-    async def handle(self, inbound: Inbound) -> Turn:
+    async def handle(self, inbound: Inbound, front: Front | None = None) -> Turn:
+        """Run the turn of `inbound`; `front` (the staff desk) may answer it first, in the same transaction."""
         async with self._lock(inbound):
             if not self._one_writer:
-                return await asyncio.to_thread(self.handle_sync, inbound)
+                return await asyncio.to_thread(self.handle_sync, inbound, front)
             async with self._gate():  # FIFO: first come, first served
-                return await asyncio.to_thread(self.handle_sync, inbound)
+                return await asyncio.to_thread(self.handle_sync, inbound, front)
 
     def _gate(self) -> asyncio.Lock:
         """The lock turns queue on (one per event loop: tests and the CLI may run several loops in turn)."""
@@ -70,10 +74,16 @@ class Dispatcher:
             self._writer_gate = (loop, asyncio.Lock())
         return self._writer_gate[1]
 
-    def handle_sync(self, inbound: Inbound) -> Turn:
-        """Run one turn in its own transaction (retried when the database was busy)."""
+    def handle_sync(self, inbound: Inbound, front: Front | None = None) -> Turn:
+        """Run one turn in its own transaction (retried when the database was busy): `front`'s answer if it
+        has one, else the engine's."""
         started = time.perf_counter()
-        turn, done = self.attempt(inbound, lambda session: self.engine.handle(session, inbound), what="turn")
+
+        def work(session: Session) -> Turn:
+            answer = front(session, inbound) if front is not None else None
+            return answer if answer is not None else self.engine.handle(session, inbound)
+
+        turn, done = self.attempt(inbound, work, what="turn")
         if done and turn is not None:
             log.info(
                 "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",

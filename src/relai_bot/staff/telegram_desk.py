@@ -23,7 +23,6 @@ short hash and never carry a text.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -33,7 +32,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from relai_bot.conversation.dispatcher import Dispatcher
+from relai_bot.conversation.dispatcher import Dispatcher, Front
 from relai_bot.services import accounts, dedup, staff_telegram
 from relai_bot.services.accounts import Account
 from relai_bot.services.broadcast_text import BroadcastTextError
@@ -82,24 +81,20 @@ class StaffDesk(Dispatcher):
         self.renderer = residents.engine.renderer
         self.texts = texts or StaffTexts()
 
-    async def handle(self, inbound: Inbound) -> Turn:
+    async def handle(self, inbound: Inbound, front: Front | None = None) -> Turn:
         if inbound.channel != CHANNEL:
-            return await self.residents.handle(inbound)
-        async with self._lock(inbound):
-            turn = await asyncio.to_thread(self.staff_turn, inbound)
-        return turn if turn is not None else await self.residents.handle(inbound)
+            return await self.residents.handle(inbound, front)
+        return await self.residents.handle(inbound, self.front)
 
-    def handle_sync(self, inbound: Inbound) -> Turn:
-        turn = self.staff_turn(inbound) if inbound.channel == CHANNEL else None
-        return turn if turn is not None else self.residents.handle_sync(inbound)
+    def handle_sync(self, inbound: Inbound, front: Front | None = None) -> Turn:
+        return self.residents.handle_sync(inbound, self.front if inbound.channel == CHANNEL else front)
 
-    def staff_turn(self, inbound: Inbound) -> Turn | None:
-        """The desk's answer in its own transaction, or None when the message is the residents' engine's."""
+    def front(self, session: Session, inbound: Inbound) -> Turn | None:
+        """The desk's answer, in the turn's transaction, or None when the message is the residents' engine's
+        (the lookup of a staff chat costs one query of that transaction, not a transaction of its own)."""
         started = time.perf_counter()
-        turn, done = self.attempt(
-            inbound, lambda session: self._turn(session, inbound, self.clock.now()), what="staff turn"
-        )
-        if done and turn is not None:
+        turn = self._turn(session, inbound, self.clock.now())
+        if turn is not None:
             ms = (time.perf_counter() - started) * 1000
             tag = address_tag(inbound.channel, inbound.address)
             log.info("staff turn who=%s kind=%s step=%s ms=%.1f", tag, inbound.kind, turn.step, ms)
