@@ -8,7 +8,7 @@ client, and FakeTwilioServer where Twilio would be. A resident's phone posts sig
         await phone.tap("Oui, je suis d'accord")    # answers with the option's number: "1"
 
 `SmsStack` is the SMS `ChatDriver`: the shared scenarios run through it.
-No pytest import: bench/bench_sms_webhook.py uses it too.
+No pytest import: bench/loads.py uses it too.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ POSTs updates to it with the secret header.
         assert "quartier" in chat.text
 
 `TelegramStack` is the Telegram `ChatDriver`: the shared scenarios run through it.
-No pytest import: bench/bench_telegram.py uses it too.
+No pytest import (a script may use it outside pytest).
 """
 
 from __future__ import annotations
