@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
+from relai_bot.conversation.dispatcher import Front
 from relai_bot.store.db import Database
 from relai_bot.testing.driver import Driver
 from relai_bot.turns import Inbound, Turn
@@ -83,12 +84,12 @@ async def test_turns_on_sqlite_run_one_at_a_time_in_arrival_order(runtime: Runti
     overlap: list[int] = []
     original = runtime.dispatcher.handle_sync
 
-    def watched(inbound: Inbound) -> Turn:
+    def watched(inbound: Inbound, front: Front | None = None) -> Turn:
         running.append(inbound.address)
         overlap.append(len(running))
         order.append(inbound.address)
         try:
-            return original(inbound)
+            return original(inbound, front)
         finally:
             running.remove(inbound.address)
 
