@@ -277,13 +277,17 @@ async def telegram_run(system: str, mode: str, ws: Workspace, cfg: Config, loads
             await asyncio.to_thread(sut.stop)
 
 
+def spawn_sms_system(system: str, ws: Workspace, srv: BenchTwilio) -> Spawned:
+    """The bare SMS app, or relai-bot serve with Twilio's settings pointing at the fake."""
+    if system == "bare":
+        return spawn_sms_app(ws.folder, srv.auth_token)
+    return spawn_relai(ws.folder, ws.database(), twilio=(srv.account_sid, srv.auth_token, srv.base_url))
+
+
 async def sms_run(system: str, ws: Workspace, cfg: Config, loads: list[Load]) -> list[Figures]:
     """Signed SMS webhooks into the bare SMS app or relai-bot serve, under `loads`."""
     async with BenchTwilio() as srv:
-        if system == "bare":
-            sut = spawn_sms_app(ws.folder, srv.auth_token)
-        else:
-            sut = spawn_relai(ws.folder, ws.database(), twilio=(srv.account_sid, srv.auth_token, srv.base_url))
+        sut = spawn_sms_system(system, ws, srv)
         try:
             await sut.wait_healthy()
             assert sut.base_url is not None
@@ -304,10 +308,7 @@ async def sms_run(system: str, ws: Workspace, cfg: Config, loads: list[Load]) ->
 async def memory_run(system: str, ws: Workspace, cfg: Config) -> Figures:
     """RSS of the SMS system idle, then after `cfg.memory_turns` SMS turns (`cfg.chats` phones at once)."""
     async with BenchTwilio() as srv:
-        if system == "bare":
-            sut = spawn_sms_app(ws.folder, srv.auth_token)
-        else:
-            sut = spawn_relai(ws.folder, ws.database(), twilio=(srv.account_sid, srv.auth_token, srv.base_url))
+        sut = spawn_sms_system(system, ws, srv)
         try:
             await sut.wait_healthy()
             assert sut.base_url is not None
