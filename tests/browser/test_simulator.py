@@ -31,14 +31,27 @@ def make_agent(runtime: Runtime) -> None:
 
 
 async def _played(page: Any, act: Any) -> None:
-    """Do `act` (a click, a key press), then wait until htmx appended the turn and renewed the controls."""
+    """Do `act` (a click, a key press), then wait until htmx appended the turn and renewed the controls.
+
+    The new controls are in the page before htmx has bound them (htmx binds them when the swap settles,
+    some 20 ms later): a form used in between would be posted by the browser itself, a full page load.
+    So the wait is for htmx's own `htmx:load` of the new controls, not for their presence."""
     before = await page.locator("#sim-log > li").count()
-    old_id = await page.locator("#sim-controls input[name=message_id]").first.get_attribute("value")
+    await page.evaluate(
+        """() => {
+          window.simControlsBound = false;
+          if (!window.simWatching) {
+            window.simWatching = true;
+            document.body.addEventListener('htmx:load', (event) => {
+              if (event.target.id === 'sim-controls') window.simControlsBound = true;
+            });
+          }
+        }"""
+    )
     await act()
     await page.wait_for_function(
-        "([before, old]) => document.querySelectorAll('#sim-log > li').length > before"
-        " && document.querySelector('#sim-controls input[name=message_id]').value !== old",
-        arg=[before, old_id],
+        "(before) => window.simControlsBound && document.querySelectorAll('#sim-log > li').length > before",
+        arg=before,
     )
 
 
