@@ -40,15 +40,18 @@ OPTIONAL = (
     "holidays",  # the first day checked for a public holiday
     "relai_bot.seed.load",  # the demo data: an empty database only
     "sqlalchemy.dialects.postgresql",  # PostgreSQL only
+    "pygments",  # httpx's command-line client would bring it (and rich's console) with python-telegram-bot
+    "rich.console",
 )
 
 # Builds the app as `serve` does (up to uvicorn.run), then says which of OPTIONAL got imported
 PROBE = """
 import json, sys
-from relai_bot.cli import _prepare_database, _runtime, _serving_app, _settings
-runtime = _runtime(_settings())
-_prepare_database(runtime)
-app, channels = _serving_app(runtime)
+from relai_bot.cli import _prepare_database, _runtime, _serving_app, _settings, _start_up
+with _start_up():
+    runtime = _runtime(_settings())
+    _prepare_database(runtime)
+    app, channels = _serving_app(runtime)
 optional = json.loads(sys.argv[1])
 print(json.dumps({"loaded": [m for m in optional if m in sys.modules], "channels": [c.name for c in channels]}))
 """
@@ -87,6 +90,7 @@ def test_a_telegram_token_brings_python_telegram_bot_and_the_staff_desk(tmp_path
     assert "telegram" in started["channels"]
     assert {"telegram", "relai_bot.staff.telegram_desk"} <= set(started["loaded"])
     assert "twilio" not in started["loaded"]
+    assert "pygments" not in started["loaded"] and "rich.console" not in started["loaded"]
 
 
 # -- the back-office, built by its first request ----------------------------------------------------------
