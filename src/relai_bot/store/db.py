@@ -148,9 +148,38 @@ def upgrade(db: Database, revision: str = "head") -> None:
     from alembic import command
 
     config = alembic_config(db.url)
-    with db.engine.begin() as connection:
+    with db.engine.connect() as connection, _foreign_keys_off(connection), connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        _check_foreign_keys(connection)
+
+
+@contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys not enforced while the migrations run (SQLite's own procedure for changing a table).
+    Alembic changes a SQLite table by copying it and dropping the old one; with foreign keys on, that drop
+    deletes the rows pointing at it first (ON DELETE CASCADE, SET NULL) or fails (the others). The pragma is
+    a no-op inside a transaction: set on the driver's connection before BEGIN, and set back on afterwards."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """SQLite: refuse (and roll back) a migrated schema with rows whose foreign key points nowhere, as the
+    enforcement off during the migrations would have let it through. Names the tables only."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = sorted({row[0] for row in connection.exec_driver_sql("PRAGMA foreign_key_check")})
+    if broken:
+        raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere in: {', '.join(broken)}")
 
 
 def current_revision(db: Database) -> str | None:
