@@ -65,9 +65,6 @@ class Sample:
         defaults = {later.column: later.default for later in self.later if ORDER[later.revision] > ORDER[revision]}
         return self.written_at(revision) | defaults
 
-    def columns(self) -> set[str]:
-        return set(self.row) | {later.column for later in self.later}
-
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """An instant in November 2026 (UTC), with microseconds: the precision is part of what must survive."""
