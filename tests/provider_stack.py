@@ -12,10 +12,11 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import select
 
+from relai_bot.channels.base import ChannelAdapter
 from relai_bot.channels.registry import build_channels
 from relai_bot.clock import Clock
 from relai_bot.config import load_settings
@@ -43,6 +44,7 @@ class Site:
     runtime: Runtime
     telegram: FakeTelegramServer
     twilio: FakeTwilioServer
+    channels: list[ChannelAdapter] = field(default_factory=list)
 
 
 def _socket(port: int) -> socket.socket:
@@ -85,7 +87,7 @@ async def serving_with_fake_providers(
             channels = build_channels(config, runtime.dispatcher, runtime.renderer, records)
             app = create_app(runtime, channels=channels)
             async with serving(app, sock):
-                yield Site(url_of(sock), runtime, telegram, twilio)
+                yield Site(url_of(sock), runtime, telegram, twilio, channels)
         finally:
             sock.close()
             runtime.close()

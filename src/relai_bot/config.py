@@ -201,6 +201,27 @@ class Settings(BaseSettings):
             )
         return value
 
+    # --- Operations: /metrics and /readyz -------------------------------------------------------
+    # The bearer token Prometheus sends to read /metrics (Authorization: Bearer ...); empty = /metrics is off
+    metrics_token: SecretStr | None = None
+    # /readyz says "not ready" when a message other than a broadcast has waited past its time this long
+    # (seconds): a reminder, a notice or a waitlist offer the outbox does not manage to send
+    ready_backlog_seconds: int = Field(default=300, ge=10, le=86_400)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_metrics_token(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError(
+                "use at least 24 random characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
     # Conversation behaviour
     resume_after_hours: float = Field(default=24.0, gt=0)
     slots_offered: int = Field(default=5, ge=1, le=9)

@@ -21,6 +21,7 @@ from typing import Literal
 
 from starlette.routing import BaseRoute
 
+from relai_bot.channels.base import ChannelHealth
 from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.render import SmsComposer
 from relai_bot.config import Settings
@@ -110,6 +111,9 @@ class WebChannel:
 
     async def stop(self) -> None:
         return None
+
+    async def health(self) -> ChannelHealth:
+        return ChannelHealth(ok=True, state="simulator")
 
     # -- a staff member's turn (sync: the back-office's pages run in a worker thread) ---------------
     @staticmethod

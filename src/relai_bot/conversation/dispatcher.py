@@ -18,6 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from relai_bot import metrics
 from relai_bot.conversation.engine import Engine
 from relai_bot.services.residents import address_tag
 from relai_bot.store.db import Database
@@ -84,7 +85,12 @@ class Dispatcher:
             return answer if answer is not None else self.engine.handle(session, inbound)
 
         turn, done = self.attempt(inbound, work, what="turn")
+        seconds = time.perf_counter() - started
+        metrics.TURN_SECONDS.labels(inbound.channel).observe(seconds)
         if done and turn is not None:
+            metrics.TURNS.labels(inbound.channel, turn.flow or "none").inc()
+            if not turn.duplicate:
+                metrics.REPLIES.labels(inbound.channel).inc(len(turn.replies))
             log.info(
                 "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",
                 inbound.channel,
@@ -93,7 +99,7 @@ class Dispatcher:
                 turn.flow,
                 turn.step,
                 len(turn.replies),
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
                 " duplicate" if turn.duplicate else "",
             )
         return turn if turn is not None else self.apology(inbound)
@@ -112,6 +118,7 @@ class Dispatcher:
             except OperationalError:
                 log.warning("database busy (attempt %d) %s channel=%s who=%s", attempt, what, inbound.channel, tag)
                 if attempt == RETRIES:
+                    metrics.TURN_FAILURES.labels(inbound.channel, "busy").inc()
                     break
                 time.sleep(0.05 * attempt)
             except Exception:
@@ -119,6 +126,7 @@ class Dispatcher:
                     raise
                 # The edge of the system: log the error (no personal data), answer kindly
                 log.exception("%s failed channel=%s who=%s kind=%s", what, inbound.channel, tag, inbound.kind)
+                metrics.TURN_FAILURES.labels(inbound.channel, "error").inc()
                 break
         return self.apology(inbound), False
 

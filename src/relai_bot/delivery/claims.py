@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from relai_bot import metrics
 from relai_bot.delivery.adviser_messages import notify_unreached
 from relai_bot.services import (
     appointment_status,
@@ -26,6 +27,7 @@ from relai_bot.services import (
     reminders,
     waitlist,
 )
+from relai_bot.store.db import after_commit
 from relai_bot.store.models import Appointment, ChannelAddress, OutboxMessage, Resident, id_of
 from relai_bot.turns import Reply
 from relai_bot.wiring import Runtime
@@ -149,6 +151,7 @@ def _resident_reason(session: Session, row: OutboxMessage) -> str | None:
 def _skip(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:
     log.info("outbox skip id=%s kind=%s reason=%s", row.id, row.kind, reason)
     outbox.mark_final(session, id_of(row), "skipped", now, reason)
+    after_commit(session, metrics.OUTBOX_SKIPPED.labels(row.kind, reason[:32]).inc)
     return None
 
 
@@ -248,6 +251,7 @@ def settle_unserved(runtime: Runtime, served: Collection[str], worker: str, limi
                     outbox.move_to(session, id_of(row), other[0], other[1], now, f"{channel}: no sender here")
                     continue
                 outbox.mark_final(session, id_of(row), "skipped", now, f"{channel}: no sender configured")
+                after_commit(session, metrics.OUTBOX_SKIPPED.labels(row.kind, "no_sender").inc)
                 if row.kind == "reminder" and row.appointment_id is not None:
                     notify_unreached(runtime, session, row.appointment_id, now)
     if settled:

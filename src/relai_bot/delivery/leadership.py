@@ -56,6 +56,25 @@ class LaneLock:
         connection.close()
         return False
 
+    @property
+    def holding(self) -> bool:
+        """This worker sends on the channel now (as far as it last knew: no database round trip)."""
+        return not self.enabled or self._connection is not None
+
+    def taken_elsewhere(self) -> bool:
+        """Another session holds the channel's lock (another instance sends on it). Blocking, one query."""
+        if not self.enabled:
+            return False
+        with self.db.engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = 0 AND objid::bigint = :key AND objsubid = 1 AND pid <> pg_backend_pid()"
+                ),
+                {"key": self.key},
+            ).scalar()
+        return bool(found)
+
     def release(self) -> None:
         if self._connection is None:
             return

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from relai_bot import metrics
 from relai_bot.delivery.claims import FALLBACK_KINDS, Job, settle_unreachable
 from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.sending.retry import OUTBOX
@@ -50,6 +51,10 @@ def apply_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
             else:
                 assert outcome.failure is not None
                 _failed(runtime, session, outcome.job, outcome.failure, now)
+    for outcome in outcomes:  # written: counted
+        if not outcome.released:
+            result = "sent" if outcome.result is not None else outcome.failure.kind if outcome.failure else "none"
+            metrics.OUTBOX_SENDS.labels(outcome.job.kind, result).inc()
 
 
 def _sent(session: Session, job: Job, result: SendResult, now: datetime) -> None:

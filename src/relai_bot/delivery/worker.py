@@ -137,6 +137,18 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
+    @property
+    def running(self) -> bool:
+        return self._claimer is not None and not self._claimer.done()
+
+    def lane_states(self) -> dict[str, str]:
+        """Who sends on each channel: "here", "elsewhere" (another instance holds its lock, PostgreSQL) or
+        "nobody" (no instance does yet: nothing goes out on it). Blocking: one query per lane not held here."""
+        return {
+            name: "here" if lane.lock.holding else "elsewhere" if lane.lock.taken_elsewhere() else "nobody"
+            for name, lane in self.lanes.items()
+        }
+
     def notify(self) -> None:
         """Something was enqueued in this process: look at the outbox now."""
         self._wake.set()

@@ -315,3 +315,43 @@ def counts(session: Session, **where: Any) -> dict[str, int]:
     for name, value in where.items():
         statement = statement.where(getattr(OutboxMessage, name) == value)
     return {status: n for status, n in session.exec(statement)}
+
+
+# -- figures for the operators (/metrics, /readyz) -------------------------------------------------------
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox at a glance: rows by (kind, status); per kind, how long its oldest due row has waited
+    (pending, its time come: not one held for quiet hours or a retry); broadcasts with rows still to go."""
+
+    rows: dict[tuple[str, str], int]
+    waited: dict[str, float]
+    broadcasts_in_flight: int
+
+
+def backlog(session: Session, now: datetime) -> Backlog:
+    """Three grouped queries; read-only."""
+    rows = session.exec(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count()).group_by(
+            OutboxMessage.kind, OutboxMessage.status
+        )
+    )
+    oldest = session.exec(
+        select(OutboxMessage.kind, func.min(OutboxMessage.next_attempt_at))
+        .where(col(OutboxMessage.status) == "pending", col(OutboxMessage.next_attempt_at) <= now)
+        .group_by(OutboxMessage.kind)
+    )
+    in_flight = session.exec(
+        select(func.count(func.distinct(OutboxMessage.broadcast_id))).where(
+            col(OutboxMessage.broadcast_id).is_not(None), col(OutboxMessage.status).in_(("pending", "sending"))
+        )
+    ).one()
+    return Backlog(
+        rows={(kind, status): n for kind, status, n in rows},
+        waited={kind: max(0.0, (now - _aware(due, now)).total_seconds()) for kind, due in oldest if due is not None},
+        broadcasts_in_flight=int(in_flight or 0),
+    )
+
+
+def _aware(moment: datetime, like: datetime) -> datetime:
+    """func.min() comes back without the column's type on SQLite: naive UTC there."""
+    return moment.replace(tzinfo=like.tzinfo) if moment.tzinfo is None and like.tzinfo is not None else moment

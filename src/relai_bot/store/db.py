@@ -12,16 +12,18 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 import relai_bot.store.models  # noqa: F401  (registers the tables)
+from relai_bot import metrics
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -71,6 +73,7 @@ def upsert_insert(dialect: str, table: Any) -> pg.Insert | sqlite.Insert:
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Build the SQLAlchemy engine for a database URL (sqlite:///… or postgresql+psycopg://…)."""
+    engine: Engine
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_WAIT})
 
@@ -88,8 +91,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         def _sqlite_begin(connection: Any) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _count_error)
+    return engine
+
+
+def _count_error(context: ExceptionContext) -> None:
+    """Every error the driver raised, by its class (relai_database_errors); the error goes on as before."""
+    metrics.DATABASE_ERRORS.labels(type(context.original_exception).__name__[:40]).inc()
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction is committed, never if it rolls back (a counter counts
+    what happened, not what was tried)."""
+    event.listen(session, "after_commit", lambda _session: action(), once=True)
 
 
 class Database:
@@ -121,6 +137,7 @@ class Database:
             yield
             return
         if not self._writer.acquire(timeout=SQLITE_WAIT):
+            metrics.DATABASE_ERRORS.labels("WriterBusy").inc()
             raise OperationalError("BEGIN IMMEDIATE", None, TimeoutError("the database stayed busy"))
         try:
             yield

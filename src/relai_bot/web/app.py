@@ -1,5 +1,5 @@
-"""The web application: GET /healthz, the channels' webhooks, the back-office under /admin, the advisers'
-private agenda feeds under /calendar."""
+"""The web application: GET /healthz (liveness), /readyz and /metrics (web/operations.py), the channels'
+webhooks, the back-office under /admin, the advisers' private agenda feeds under /calendar."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import head_revision, revision_of
 from relai_bot.web.admin.app import admin_mount
 from relai_bot.web.calendar_feed import calendar_feed_route
+from relai_bot.web.operations import operations_routes
 from relai_bot.wiring import Runtime
 
 
@@ -64,8 +65,10 @@ def create_app(
             if with_scheduler:  # the outbox worker sends through the channels that started
                 outbox_worker = DeliveryWorker(runtime, {channel.name: channel for channel in started})
                 outbox_worker.start()
+                app.state.outbox_worker = outbox_worker
             yield
         finally:
+            app.state.outbox_worker = None
             if outbox_worker is not None:
                 await outbox_worker.stop()
             for channel in reversed(started):
@@ -73,8 +76,13 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
 
+    def worker() -> DeliveryWorker | None:
+        found: DeliveryWorker | None = getattr(app.state, "outbox_worker", None)
+        return found
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        *operations_routes(runtime, channels, expected, worker),
         admin_mount(runtime, admin_secret),
         calendar_feed_route(runtime),  # an adviser's private agenda feed: the secret token, no session
     ]

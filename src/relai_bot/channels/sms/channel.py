@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from relai_bot.channels.base import ChannelHealth
 from relai_bot.channels.recording import Recorder
 from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.records import CHANNEL, SmsRecords, Taken, error_code
@@ -111,6 +112,11 @@ class SmsChannel:
     async def stop(self) -> None:
         await self.idle()
         await self.api.close()
+
+    async def health(self) -> ChannelHealth:
+        """Twilio has no cheap question to ask: its last answers tell (a refusal of the credentials)."""
+        problem = None if self.api.opened else "not started"
+        return self.api.watch.health("sending", problem)
 
     async def idle(self) -> None:
         """Wait until every reply being sent has been sent (or given up)."""

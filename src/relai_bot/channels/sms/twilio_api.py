@@ -19,6 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from relai_bot.channels.base import ProviderWatch
 from relai_bot.config import Settings
 from relai_bot.sending.contract import SendFailure
 
@@ -82,6 +83,7 @@ class TwilioMessages:
         self.api_url = settings.twilio_api_url.rstrip("/")
         self.timeout = settings.twilio_timeout_seconds
         self.status_callback = status_callback
+        self.watch = ProviderWatch("sms")
         self._http: AsyncTwilioHttpClient | None = None
         self._client: Client | None = None
 
@@ -97,6 +99,10 @@ class TwilioMessages:
         client.api.base_url = self.api_url
         self._client = client
 
+    @property
+    def opened(self) -> bool:
+        return self._client is not None
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
@@ -104,6 +110,15 @@ class TwilioMessages:
 
     async def create(self, to: str, body: str, sender: SmsSender) -> Accepted:
         """One attempt; raises SendFailure (`ambiguous` when Twilio may have taken the message)."""
+        try:
+            accepted = await self._create(to, body, sender)
+        except SendFailure as failure:
+            self.watch.refused(failure)
+            raise
+        self.watch.accepted("201")
+        return accepted
+
+    async def _create(self, to: str, body: str, sender: SmsSender) -> Accepted:
         if self._client is None:
             await self.open()
         assert self._client is not None

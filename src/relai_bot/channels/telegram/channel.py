@@ -20,9 +20,11 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -37,11 +39,12 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import Conflict, EndPointNotFound, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from relai_bot.channels.base import ChannelHealth
 from relai_bot.channels.telegram.handlers import CHANNEL, TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
 from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
@@ -67,6 +70,11 @@ MAX_REMEMBERED = 10_000
 # Polling: updates handled at once (different chats), pause after an error (doubling up to the cap)
 MAX_IN_FLIGHT = 64
 POLL_BACKOFF = (1.0, 30.0)
+# health(): a long poll lasts telegram_poll_seconds; this much longer without an answer and polling is stuck
+POLL_SILENCE = 60.0
+# health(): getWebhookInfo at most this often; a delivery error Telegram reports counts this long (s)
+WEBHOOK_CHECK_SECONDS = 30.0
+WEBHOOK_ERROR_RECENT = 600.0
 STOP_WAIT = 10.0
 
 
@@ -131,6 +139,11 @@ class TelegramChannel:
         self._answers: set[asyncio.Task[None]] = set()
         self._poll_task: asyncio.Task[None] | None = None
         self._offset: int | None = None
+        # For health(): when getUpdates last answered (monotonic), whether the token was refused, and the
+        # last look at the webhook's registration (when, what was wrong)
+        self._polled_at: float | None = None
+        self._token_refused = False
+        self._webhook_seen: tuple[float, str | None] | None = None
         # getUpdates goes through do_api_request, to read each update on its own (one we cannot read
         # is skipped instead of blocking the queue); PTB would rather we called get_updates
         warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
@@ -180,6 +193,49 @@ class TelegramChannel:
             with contextlib.suppress(TelegramError):  # confirm what was handled, so it is not fetched again
                 await self.app.bot.get_updates(offset=self._offset, limit=1, timeout=0)
         await self.app.shutdown()
+
+    async def health(self) -> ChannelHealth:
+        """Polling: getUpdates answered lately. Webhook: Telegram has our URL and is not failing to deliver
+        (getWebhookInfo, looked at most every WEBHOOK_CHECK_SECONDS). Either: the token works."""
+        watch = self.sender.watch
+        if self.bot_link is None:
+            return watch.health(self.mode, "not started: Telegram did not answer getMe")
+        if self.mode == "webhook":
+            return watch.health("webhook", await self._webhook_problem())
+        problem = None
+        if self._token_refused:
+            problem = "Telegram refused the token (RELAI_TELEGRAM_TOKEN): polling stopped"
+        elif self._poll_task is None or self._poll_task.done():
+            problem = "polling stopped"
+        else:
+            quiet = time.monotonic() - (self._polled_at or 0.0)
+            if quiet > self.settings.telegram_poll_seconds + POLL_SILENCE:
+                problem = f"getUpdates has not answered for {quiet:.0f} s"
+        return watch.health("polling", problem)
+
+    async def _webhook_problem(self) -> str | None:
+        now = time.monotonic()
+        if self._webhook_seen is not None and now - self._webhook_seen[0] < WEBHOOK_CHECK_SECONDS:
+            return self._webhook_seen[1]
+        problem: str | None = None
+        try:
+            info = await self.app.bot.get_webhook_info()
+        except InvalidToken:
+            problem = "Telegram refused the token (RELAI_TELEGRAM_TOKEN)"
+        except TelegramError as error:
+            problem = f"getWebhookInfo failed: {type(error).__name__}"
+        else:
+            if info.url != self.webhook_url:
+                problem = f"Telegram's webhook is {info.url or 'not set'!r}, not {self.webhook_url!r}: restart serve"
+            elif info.pending_update_count and info.last_error_date is not None:
+                age = datetime.now(UTC) - info.last_error_date
+                if age.total_seconds() < WEBHOOK_ERROR_RECENT:
+                    problem = (
+                        f"Telegram cannot deliver {info.pending_update_count} update(s) to the webhook: "
+                        f"{info.last_error_message or 'no reason given'}"
+                    )
+        self._webhook_seen = (now, problem)
+        return problem
 
     async def idle(self) -> None:
         """Wait until every update received so far is handled and its replies sent (tests, benchmarks)."""
@@ -269,8 +325,9 @@ class TelegramChannel:
             except RetryAfter as error:
                 await self._sleep(retry_seconds(error))
                 continue
-            except InvalidToken:
+            except (InvalidToken, EndPointNotFound):  # do_api_request says EndPointNotFound for a 401 or 404
                 log.critical("telegram polling stopped: the token was refused")
+                self._token_refused = True
                 return
             except (Conflict, TelegramError) as error:
                 log.warning("telegram getUpdates failed (%s); again in %.0f s", type(error).__name__, pause)
@@ -278,6 +335,7 @@ class TelegramChannel:
                 pause = min(pause * 2, POLL_BACKOFF[1])
                 continue
             pause = POLL_BACKOFF[0]
+            self._polled_at = time.monotonic()
             for data in batch if isinstance(batch, list) else []:
                 if isinstance(data, dict) and isinstance(data.get("update_id"), int):
                     self._offset = max(self._offset or 0, data["update_id"] + 1)

@@ -41,6 +41,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from relai_bot.channels.base import ProviderWatch
 from relai_bot.channels.telegram.render import Outgoing
 from relai_bot.sending.contract import SendFailure
 from relai_bot.sending.pacing import Pacer
@@ -102,6 +103,7 @@ class TelegramSender:
     ) -> None:
         self.bot = bot
         self.pacer = pacer
+        self.watch = ProviderWatch("telegram")
         self._sleep = sleep
 
     async def send(self, chat_id: int, message: Outgoing, *, policy: RetryPolicy, urgent: bool) -> Message:
@@ -110,11 +112,15 @@ class TelegramSender:
         while True:
             async with self.pacer.slot(str(chat_id), urgent=urgent) as slot:
                 try:
-                    return await self._post(chat_id, message)
+                    sent = await self._post(chat_id, message)
                 except TelegramError as error:
                     failure = failure_for(error)
+                    self.watch.refused(failure)
                     if failure.retry_after is not None:  # refused unread: the chat waits, the request is free
                         slot.refused(retry_after=failure.retry_after)
+                else:
+                    self.watch.accepted("200")
+                    return sent
             decision = policy.decide(failure, tries, waited=waited)
             if not decision.retry:
                 raise failure
