@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relai_bot.logs import LogFormat
 from relai_bot.time_settings import ReminderOffset, SendingWindow, parse_offsets, parse_window
 
 
@@ -208,6 +209,8 @@ class Settings(BaseSettings):
     # Where conversations/ and templates/ live; empty = the copy shipped with the package
     content_dir: Path | None = None
     log_level: str = "INFO"
+    # "text": a line a person reads; "json": one JSON object a line, for a log collector (relai_bot.logs)
+    log_format: LogFormat = "text"
 
     @field_validator("timezone")
     @classmethod
@@ -245,6 +248,15 @@ class Settings(BaseSettings):
         if value.upper() not in logging.getLevelNamesMapping():
             raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR)")
         return value.upper()
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"unknown log format {value!r} (text or json)")
+        return value.strip().lower()
 
     @field_validator("public_url")
     @classmethod
