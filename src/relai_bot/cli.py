@@ -150,11 +150,14 @@ def serve() -> None:
 
 def _server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options besides the address. Its loggers keep no handler of their own (log_config=None):
-    their records reach the root logger, in RELAI_LOG_FORMAT; no access log."""
+    their records reach the root logger, in RELAI_LOG_FORMAT; no access log. X-Forwarded-For and
+    X-Forwarded-Proto count only from RELAI_FORWARDED_ALLOW_IPS (uvicorn would otherwise trust 127.0.0.1)."""
     return {
         "log_config": None,
         "log_level": "warning",
         "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_networks,
         "loop": SERVER_LOOP,
         "http": SERVER_HTTP,
     }
