@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -92,11 +92,10 @@ def _prepare_database(runtime: Runtime) -> None:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    """One line per event on stderr, as text or JSON (RELAI_LOG_FORMAT), uvicorn's lines included."""
+    from relai_bot.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, sys.stderr)
     # Alembic reports every schema look-up (each /healthz) at INFO: keep its warnings only
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -146,7 +145,22 @@ def serve() -> None:
             err=True,
         )
         _first_admin_hint(runtime)
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning", loop=SERVER_LOOP, http=SERVER_HTTP)
+    uvicorn.run(app_, host=settings.host, port=settings.port, **_server_options(settings))
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options besides the address. Its loggers keep no handler of their own (log_config=None):
+    their records reach the root logger, in RELAI_LOG_FORMAT; no access log. X-Forwarded-For and
+    X-Forwarded-Proto count only from RELAI_FORWARDED_ALLOW_IPS (uvicorn would otherwise trust 127.0.0.1)."""
+    return {
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_networks,
+        "loop": SERVER_LOOP,
+        "http": SERVER_HTTP,
+    }
 
 
 def _serving_app(runtime: Runtime) -> tuple[Starlette, list[ChannelAdapter]]:

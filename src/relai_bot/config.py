@@ -5,6 +5,7 @@ Nothing reads settings at import time: the CLI and the app factory call `load_se
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from datetime import time, timedelta
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relai_bot.logs import LogFormat
 from relai_bot.time_settings import ReminderOffset, SendingWindow, parse_offsets, parse_window
 
 
@@ -31,6 +33,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
+    # Behind a reverse proxy: the proxy's addresses or networks (comma-separated), the only ones whose
+    # X-Forwarded-For and X-Forwarded-Proto are believed; empty = no proxy, the headers are ignored
+    forwarded_allow_ips: str = ""
 
     # --- Telegram channel (issue 3) -----------------------------------------------------------
     telegram_token: SecretStr | None = None
@@ -229,6 +234,8 @@ class Settings(BaseSettings):
     # Where conversations/ and templates/ live; empty = the copy shipped with the package
     content_dir: Path | None = None
     log_level: str = "INFO"
+    # "text": a line a person reads; "json": one JSON object a line, for a log collector (relai_bot.logs)
+    log_format: LogFormat = "text"
 
     @field_validator("timezone")
     @classmethod
@@ -267,6 +274,32 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR)")
         return value.upper()
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"unknown log format {value!r} (text or json)")
+        return value.strip().lower()
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        allowed = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            try:
+                allowed.append(
+                    str(ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item))
+                )
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network: name the proxy's, e.g. 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+        return ",".join(allowed)
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -298,6 +331,11 @@ class Settings(BaseSettings):
     @property
     def resume_after(self) -> timedelta:
         return timedelta(hours=self.resume_after_hours)
+
+    @property
+    def forwarded_networks(self) -> list[str]:
+        """RELAI_FORWARDED_ALLOW_IPS as a list (validated when the settings were read; empty: no proxy)."""
+        return self.forwarded_allow_ips.split(",") if self.forwarded_allow_ips else []
 
     @property
     def is_sqlite(self) -> bool:

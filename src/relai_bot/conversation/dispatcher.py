@@ -33,6 +33,12 @@ RETRIES = 3
 Front = Callable[[Session, Inbound], Turn | None]
 
 
+def turn_context(inbound: Inbound) -> dict[str, object]:
+    """The fields a turn's log lines carry (`extra=`): its channel, the sender's tag (never the address
+    itself), what they did."""
+    return {"channel": inbound.channel, "who": address_tag(inbound.channel, inbound.address), "kind": inbound.kind}
+
+
 class Dispatcher:
     def __init__(self, db: Database, engine: Engine, *, strict: bool = False) -> None:
         self.db = db
@@ -91,16 +97,18 @@ class Dispatcher:
             metrics.TURNS.labels(inbound.channel, turn.flow or "none").inc()
             if not turn.duplicate:
                 metrics.REPLIES.labels(inbound.channel).inc(len(turn.replies))
+            context = turn_context(inbound) | {"flow": turn.flow, "step": turn.step, "replies": len(turn.replies)}
             log.info(
                 "turn channel=%s who=%s kind=%s flow=%s step=%s replies=%d ms=%.1f%s",
                 inbound.channel,
-                address_tag(inbound.channel, inbound.address),
+                context["who"],
                 inbound.kind,
                 turn.flow,
                 turn.step,
                 len(turn.replies),
                 seconds * 1000,
                 " duplicate" if turn.duplicate else "",
+                extra=context | {"ms": round(seconds * 1000, 1), "duplicate": turn.duplicate},
             )
         return turn if turn is not None else self.apology(inbound)
 
@@ -110,13 +118,21 @@ class Dispatcher:
         """Run `work` in one transaction, tried again while the database is busy (the one place a turn's
         failures are handled). Returns (what `work` returned, True), or (the apology, False) after an
         unexpected error or a database busy every time; in strict mode (tests) the error is raised."""
-        tag = address_tag(inbound.channel, inbound.address)
+        context = turn_context(inbound)
+        tag = context["who"]
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.db.transaction() as session:
                     return work(session), True
             except OperationalError:
-                log.warning("database busy (attempt %d) %s channel=%s who=%s", attempt, what, inbound.channel, tag)
+                log.warning(
+                    "database busy (attempt %d) %s channel=%s who=%s",
+                    attempt,
+                    what,
+                    inbound.channel,
+                    tag,
+                    extra=context | {"attempt": attempt},
+                )
                 if attempt == RETRIES:
                     metrics.TURN_FAILURES.labels(inbound.channel, "busy").inc()
                     break
@@ -125,7 +141,9 @@ class Dispatcher:
                 if self.strict:
                     raise
                 # The edge of the system: log the error (no personal data), answer kindly
-                log.exception("%s failed channel=%s who=%s kind=%s", what, inbound.channel, tag, inbound.kind)
+                log.exception(
+                    "%s failed channel=%s who=%s kind=%s", what, inbound.channel, tag, inbound.kind, extra=context
+                )
                 metrics.TURN_FAILURES.labels(inbound.channel, "error").inc()
                 break
         return self.apology(inbound), False

@@ -438,7 +438,13 @@ class Engine:
                     for name in handler.say:
                         self._say(ctx, replies, name)
                     return self.flows.resolve(here.flow, handler.goto)
-            log.warning("unhandled %s in %s/%s", type(error).__name__, here.flow, here.step)
+            log.warning(
+                "unhandled %s in %s/%s",
+                type(error).__name__,
+                here.flow,
+                here.step,
+                extra={"channel": ctx.channel, "flow": here.flow, "step": here.step},
+            )
             self._say(ctx, replies, "common/sorry")
             return self._home(ctx)
         if before is not None:

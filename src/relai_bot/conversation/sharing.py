@@ -58,7 +58,9 @@ def contact(ctx: Context, step: StepSpec) -> Sharing:
     if ctx.resident is None or ctx.resident.id is None:
         return Sharing(say="common/unsupported_contact", reprompt=True)
     result = linking.link_phone(ctx.session, ctx.resident.id, phone, ctx.now)
-    log.info("phone linked who=%s outcome=%s", address_tag(ctx.channel, ctx.inbound.address), result.outcome)
+    who = address_tag(ctx.channel, ctx.inbound.address)
+    context = {"channel": ctx.channel, "who": who, "outcome": result.outcome}
+    log.info("phone linked who=%s outcome=%s", who, result.outcome, extra=context)
     return Sharing(say="account/phone_linked", context={"merged": result.outcome == "merged"}, share_phone="withdraw")
 
 

@@ -37,7 +37,13 @@ def notify_adviser(
     """Enqueue a message to an adviser's linked account; False (and a log line) when they have none."""
     address = adviser_address(session, adviser_id)
     if address is None:
-        log.warning("adviser %s has no linked account: %s not sent (key=%s)", adviser_id, kind, key.split(":")[0])
+        log.warning(
+            "adviser %s has no linked account: %s not sent (key=%s)",
+            adviser_id,
+            kind,
+            key.split(":")[0],
+            extra={"adviser_id": adviser_id, "kind": kind},
+        )
         return False
     body = runtime.renderer.render(template, language=None, channel=address.channel, context=context)
     return outbox.enqueue(
@@ -59,7 +65,12 @@ def notify_unreached(runtime: Runtime, session: Session, appointment_id: int, no
     if appointment is None or adviser_id is None:
         return
     resident = session.get(Resident, appointment.resident_id)
-    log.warning("reminder reached no channel appointment=%s adviser=%s", appointment_id, adviser_id)
+    log.warning(
+        "reminder reached no channel appointment=%s adviser=%s",
+        appointment_id,
+        adviser_id,
+        extra={"appointment_id": appointment_id, "adviser_id": adviser_id},
+    )
     notify_adviser(
         runtime,
         session,

@@ -149,7 +149,10 @@ def _resident_reason(session: Session, row: OutboxMessage) -> str | None:
 
 
 def _skip(session: Session, row: OutboxMessage, now: datetime, reason: str) -> None:
-    log.info("outbox skip id=%s kind=%s reason=%s", row.id, row.kind, reason)
+    context = {"outbox_id": row.id, "kind": row.kind, "channel": row.channel, "reason": reason}
+    if row.broadcast_id is not None:
+        context["broadcast_id"] = row.broadcast_id
+    log.info("outbox skip id=%s kind=%s reason=%s", row.id, row.kind, reason, extra=context)
     outbox.mark_final(session, id_of(row), "skipped", now, reason)
     after_commit(session, metrics.OUTBOX_SKIPPED.labels(row.kind, reason[:32]).inc)
     return None
@@ -179,10 +182,23 @@ def settle_unreachable(
     if kind in FALLBACK_KINDS and resident_id is not None:
         other = outbox.next_address(session, resident_id, channel)
         if other is not None:
-            log.info("outbox fallback id=%s kind=%s %s->%s", row_id, kind, channel, other.channel)
+            log.info(
+                "outbox fallback id=%s kind=%s %s->%s",
+                row_id,
+                kind,
+                channel,
+                other.channel,
+                extra={"outbox_id": row_id, "kind": kind, "channel": channel, "to_channel": other.channel},
+            )
             outbox.move_to(session, row_id, other.channel, other.address, now, f"{channel}: {error}")
             return
-    log.info("outbox gave up id=%s kind=%s channel=%s", row_id, kind, channel)
+    log.info(
+        "outbox gave up id=%s kind=%s channel=%s",
+        row_id,
+        kind,
+        channel,
+        extra={"outbox_id": row_id, "kind": kind, "channel": channel},
+    )
     outbox.mark_final(session, row_id, status, now, f"{channel}: {error}"[:200])
     if kind == "reminder" and appointment_id is not None:
         notify_unreached(runtime, session, appointment_id, now)
@@ -211,7 +227,13 @@ def _reply(runtime: Runtime, session: Session, row: OutboxMessage, now: datetime
                 session, row.channel, row.address, row.target_flow, row.target_step or "", dict(row.target_data)
             )
     except Exception:  # a broken flow must not block the rest of the batch
-        log.exception("outbox push failed id=%s kind=%s flow=%s", row.id, row.kind, row.target_flow)
+        log.exception(
+            "outbox push failed id=%s kind=%s flow=%s",
+            row.id,
+            row.kind,
+            row.target_flow,
+            extra={"outbox_id": row.id, "kind": row.kind, "channel": row.channel, "flow": row.target_flow},
+        )
         outbox.mark_final(session, id_of(row), "failed", now, "push failed")
         return None
     if not turn.replies:

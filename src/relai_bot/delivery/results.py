@@ -85,7 +85,14 @@ def _give_up(runtime: Runtime, session: Session, job: Job, now: datetime, error:
 
 def _failed(runtime: Runtime, session: Session, job: Job, failure: SendFailure, now: datetime) -> None:
     detail = f"{failure.kind}: {failure.detail}"[:200]
-    log.info("outbox send failed id=%s kind=%s channel=%s %s", job.row_id, job.kind, job.channel, failure.kind)
+    log.info(
+        "outbox send failed id=%s kind=%s channel=%s %s",
+        job.row_id,
+        job.kind,
+        job.channel,
+        failure.kind,
+        extra={"outbox_id": job.row_id, "kind": job.kind, "channel": job.channel, "failure": failure.kind},
+    )
     if failure.kind == "retry":
         policy = replace(OUTBOX, attempts=runtime.settings.outbox_max_attempts)
         time_left = (job.expires_at - now).total_seconds() if job.expires_at is not None else None

@@ -263,7 +263,13 @@ class DeliveryWorker:
         except TimeoutError:
             return Outcome(job, failure=SendFailure("retry", "no answer from the provider", ambiguous=True))
         except Exception as error:  # a sender's bug must not stop the lane; the row is tried again later
-            log.warning("sender %s raised %s for outbox id=%s", lane.name, type(error).__name__, job.row_id)
+            log.warning(
+                "sender %s raised %s for outbox id=%s",
+                lane.name,
+                type(error).__name__,
+                job.row_id,
+                extra={"outbox_id": job.row_id, "kind": job.kind, "channel": lane.name, "worker": self.worker_id},
+            )
             return Outcome(job, failure=SendFailure("retry", f"sender error {type(error).__name__}", ambiguous=True))
 
     # -- writing results ----------------------------------------------------------------------------

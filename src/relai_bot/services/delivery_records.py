@@ -122,7 +122,8 @@ class DeliveryRecords:
             return False
         gone = delivery_reports.note_delivery_failure(session, channel, address, now)
         if gone:
-            log.info("address unreachable channel=%s who=%s", channel, residents.address_tag(channel, address))
+            who = residents.address_tag(channel, address)
+            log.info("address unreachable channel=%s who=%s", channel, who, extra={"channel": channel, "who": who})
         return gone
 
     def is_stopped(self, channel: str, address: str) -> bool:

@@ -97,7 +97,14 @@ class StaffDesk(Dispatcher):
         if turn is not None:
             ms = (time.perf_counter() - started) * 1000
             tag = address_tag(inbound.channel, inbound.address)
-            log.info("staff turn who=%s kind=%s step=%s ms=%.1f", tag, inbound.kind, turn.step, ms)
+            context = {
+                "channel": inbound.channel,
+                "who": tag,
+                "kind": inbound.kind,
+                "step": turn.step,
+                "ms": round(ms, 1),
+            }
+            log.info("staff turn who=%s kind=%s step=%s ms=%.1f", tag, inbound.kind, turn.step, ms, extra=context)
         return turn
 
     # -- one turn ---------------------------------------------------------------------------------

@@ -202,7 +202,8 @@ class SmsChannel:
         try:
             await self._deliver_turn(address, turn)
         except Exception:
-            log.exception("sms replies failed who=%s", residents.address_tag(CHANNEL, address))
+            who = residents.address_tag(CHANNEL, address)
+            log.exception("sms replies failed who=%s", who, extra={"channel": CHANNEL, "who": who})
             raise
 
     async def _deliver_turn(self, address: str, turn: Turn) -> None:
@@ -217,11 +218,13 @@ class SmsChannel:
             try:
                 await self._send_batch(address, batch, sender, policy=INLINE, urgent=True)
             except SendFailure as failure:
+                who = residents.address_tag(CHANNEL, address)
                 log.warning(
                     "sms reply not sent who=%s kind=%s code=%s",
-                    residents.address_tag(CHANNEL, address),
+                    who,
                     failure.kind,
                     failure.code,
+                    extra={"channel": CHANNEL, "who": who, "failure": failure.kind, "code": failure.code},
                 )
                 rest = [i for b in batches[index + 1 :] for i in b.log_ids]
                 await asyncio.to_thread(self.records.record_not_sent, rest, "failed", "not_tried")

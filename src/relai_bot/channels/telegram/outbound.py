@@ -72,7 +72,8 @@ class TelegramOutbound:
 
     async def _failed(self, chat_id: int, failure: SendFailure, unsent: list[Outgoing]) -> None:
         who = address_tag(CHANNEL, str(chat_id))
-        log.warning("telegram reply not sent who=%s kind=%s code=%s", who, failure.kind, failure.code)
+        context = {"channel": CHANNEL, "who": who, "failure": failure.kind, "code": failure.code}
+        log.warning("telegram reply not sent who=%s kind=%s code=%s", who, failure.kind, failure.code, extra=context)
         if failure.kind == "unreachable":
             await asyncio.to_thread(self.records.note_address, CHANNEL, str(chat_id), "unreachable")
         log_ids = [m.log_id for m in unsent if m.log_id is not None]
