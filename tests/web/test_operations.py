@@ -9,6 +9,8 @@ a reminder waits past its time, or nobody sends on an outbox lane.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
 
 from relai_bot.channels.sms.channel import INBOUND_PATH
 from relai_bot.clock import FrozenClock
@@ -30,6 +33,7 @@ from tests.app_server import bound_socket, serving, url_of
 from tests.conftest import TEST_ADMIN_SECRET, make_runtime
 from tests.delivery_support import add_residents
 from tests.fakes.twilio_api import inbound_sms_params, signed_form
+from tests.paths import REPO
 from tests.provider_stack import Site, serving_with_fake_providers
 from tests.sms_harness import TWO_WAY
 from tests.telegram_harness import RELAXED_CHANNEL, TOKEN, telegram_stack
@@ -142,6 +146,49 @@ async def test_the_counters_move_while_residents_write_and_the_outbox_sends(sqli
     assert value(after, "relai_turn_failures_total", channel="telegram", reason="error") == value(
         before, "relai_turn_failures_total", channel="telegram", reason="error"
     )
+
+
+def test_the_grafana_dashboard_reads_only_what_metrics_shows(sqlite_url: str) -> None:
+    """Every series docs/grafana-dashboard.json queries is one /metrics exposes (a renamed counter would
+    leave an empty panel): the names come from a real scrape's families, the outbox's included."""
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:relai|process)_[a-z_]+", target["expr"])
+    }
+    runtime = make_runtime(
+        sqlite_url, FrozenClock(MORNING), metrics_token=METRICS_TOKEN, admin_secret_key=TEST_ADMIN_SECRET
+    )
+    try:
+        with runtime.db.transaction() as session:  # one row, so that the outbox's families have a sample
+            (resident,) = add_residents(session, 1, MORNING, first_address=9002)
+            outbox.enqueue(
+                session,
+                key="n:1",
+                kind="notification",
+                channel="telegram",
+                address="9002",
+                now=MORNING,
+                body="Bonjour",
+                resident_id=resident,
+            )
+        with TestClient(create_app(runtime, with_scheduler=False)) as client:
+            page = client.get("/metrics", headers=BEARER)
+        assert page.status_code == 200
+        exposed = set()
+        for family in text_string_to_metric_families(page.text):
+            exposed.add(family.name)
+            exposed.update(sample.name for sample in family.samples)
+            if family.type == "counter":
+                exposed.add(f"{family.name}_total")
+            if family.type == "histogram":
+                exposed.update(f"{family.name}_{suffix}" for suffix in ("bucket", "count", "sum"))
+    finally:
+        runtime.close()
+    assert queried - exposed == set()
+    assert len(queried) >= 12
 
 
 # -- /readyz -----------------------------------------------------------------------------------------------
