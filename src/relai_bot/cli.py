@@ -723,6 +723,62 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     db.dispose()
 
 
+def _rows(rows: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in rows.items())
+
+
+@app.command()
+def backup(
+    to: Annotated[
+        Path | None, typer.Option(help="Where to write the copy (default: beside the database, dated).")
+    ] = None,
+) -> None:
+    """A consistent copy of the embedded SQLite database, taken while serve runs (PostgreSQL: pg_dump)."""
+    from datetime import UTC, datetime
+
+    from relai_bot.store.backup import BackupError, default_destination, sqlite_file
+    from relai_bot.store.backup import backup as make_backup
+
+    settings = _settings()
+    try:
+        destination = to or default_destination(sqlite_file(settings.database_url), datetime.now(UTC))
+        made = make_backup(settings.database_url, destination)
+    except BackupError as error:
+        _fail(str(error))
+    typer.echo(f"backup written: {made.path} ({made.size // 1024} KiB, schema {made.revision}): {_rows(made.rows)}")
+    typer.echo("keep it away from the server, and the file <database>.admin-secret too (staff sessions)")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A file made by relai-bot backup.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the database: stop relai-bot serve first.")] = False,
+) -> None:
+    """Bring a backup back over the embedded SQLite database (what was there is copied aside first)."""
+    from datetime import UTC, datetime
+
+    from relai_bot.store.backup import BackupError, describe, sqlite_file
+    from relai_bot.store.backup import restore as restore_backup
+
+    settings = _settings()
+    try:
+        target = sqlite_file(settings.database_url)
+        found = describe(source)
+    except BackupError as error:
+        _fail(str(error))
+    typer.echo(f"{source}: schema {found.revision}: {_rows(found.rows)}")
+    if not yes:
+        _fail(f"this replaces {target}: stop relai-bot serve, then run again with --yes")
+    keep = target.with_name(f"{target.stem}-before-restore-{datetime.now(UTC):%Y%m%d-%H%M%S}.sqlite3")
+    try:
+        restored = restore_backup(settings.database_url, source, keep=keep)
+    except BackupError as error:
+        _fail(str(error))
+    if keep.exists():
+        typer.echo(f"the database as it was: {keep}")
+    typer.echo(f"restored {target}: {_rows(restored.rows)}; serve brings the schema up to date when it starts")
+
+
 def _checked_content() -> tuple[FlowSet, Renderer]:
     """The flows and templates, validated as at start-up; problems are printed and exit with 1."""
     from relai_bot.conversation.engine import Engine
