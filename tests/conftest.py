@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -26,6 +27,20 @@ POSTGRES_URL = os.environ.get("RELAI_TEST_POSTGRES_URL", "postgresql+psycopg://p
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server at 127.0.0.1:5432")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz tests' count (tests/conversation/test_fuzz.py), when they ran."""
+    from tests.fuzzing import FUZZ
+
+    if FUZZ["inputs"]:
+        waiting: set[tuple[str, str]] = FUZZ.get("waiting", set())
+        reached = FUZZ["steps"] & waiting
+        unreached = ", ".join(f"{flow}/{step}" for flow, step in sorted(waiting - reached)) or "none"
+        terminalreporter.write_line(
+            f"fuzz: {FUZZ['inputs']} inputs tried; answers at {len(reached)} of the {len(waiting)} steps that wait"
+            f" for the resident (not reached this run: {unreached})"
+        )
 
 
 @pytest.fixture(autouse=True)
