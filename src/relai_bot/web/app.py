@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -18,6 +19,7 @@ from relai_bot.scheduler import build_scheduler
 from relai_bot.store.db import head_revision, revision_of
 from relai_bot.web.admin.app import admin_mount
 from relai_bot.web.calendar_feed import calendar_feed_route
+from relai_bot.web.limits import BodyLimit
 from relai_bot.web.operations import operations_routes
 from relai_bot.wiring import Runtime
 
@@ -88,6 +90,6 @@ def create_app(
     ]
     for channel in channels:
         routes += channel.routes()
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
     app.state.runtime = runtime
     return app

@@ -110,8 +110,13 @@ async def test_bad_bodies_are_refused(stack: TelegramStack) -> None:
     headers = {SECRET_HEADER: stack.channel.secret}
     assert (await post(stack, ["not", "an", "update"], headers)).status_code == 400
     async with httpx.AsyncClient(base_url=stack.public_url or "") as client:
-        response = await client.post(WEBHOOK_PATH, content=b"{not json", headers=headers)
+        as_json = headers | {"Content-Type": "application/json"}
+        response = await client.post(WEBHOOK_PATH, content=b"{not json", headers=as_json)
         assert response.status_code == 400
+        # Telegram posts JSON: another type is refused unread
+        for other in ({}, {"Content-Type": "text/plain"}, {"Content-Type": "application/x-www-form-urlencoded"}):
+            response = await client.post(WEBHOOK_PATH, content=b'{"update_id": 1}', headers=headers | other)
+            assert response.status_code == 415, other
         # Telegram does not retry what we could not read: an unknown shape is acknowledged and skipped
         response = await client.post(WEBHOOK_PATH, json={"update_id": "x"}, headers=headers)
         assert response.status_code == 200

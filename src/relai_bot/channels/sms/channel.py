@@ -54,6 +54,12 @@ STATUS_PATH = "/webhooks/twilio/status"
 _EMPTY_TWIML = str(MessagingResponse())
 
 
+def _form_encoded(request: Request) -> bool:
+    """Twilio posts its webhooks as a URL-encoded form, never multipart or JSON."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/x-www-form-urlencoded"
+
+
 class SmsChannel:
     name = CHANNEL
 
@@ -132,6 +138,8 @@ class SmsChannel:
         return bool(signature) and self.validator.validate(url, form, signature)
 
     async def inbound_webhook(self, request: Request) -> Response:
+        if not _form_encoded(request):
+            return Response(status_code=415)
         form = await request.form()
         if not self._signed(request, form, self.inbound_url):
             log.warning("sms webhook refused: bad signature")
@@ -162,6 +170,8 @@ class SmsChannel:
         return Response(_EMPTY_TWIML, media_type="text/xml", background=background)
 
     async def status_webhook(self, request: Request) -> Response:
+        if not _form_encoded(request):
+            return Response(status_code=415)
         form = await request.form()
         if not self._signed(request, form, self.status_url):
             log.warning("sms status callback refused: bad signature")

@@ -87,6 +87,10 @@ def file_url(api_url: str) -> str:
     return api_url.removesuffix("/bot") + "/file/bot" if api_url.endswith("/bot") else api_url
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 class TelegramChannel:
     name = CHANNEL
 
@@ -266,6 +270,8 @@ class TelegramChannel:
             return Response("Forbidden", status_code=403, media_type="text/plain")
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
             return Response(status_code=413)
+        if _media_type(request) != "application/json":  # Telegram posts JSON, nothing else
+            return Response(status_code=415)
         try:
             data = json.loads(await request.body())
         except ValueError:
