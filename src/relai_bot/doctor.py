@@ -364,7 +364,8 @@ def _credentials_problem(error: Any, sid: str, token: str) -> Check:
     if error.status == 401:
         detail = f"Twilio refused the credentials (account {sid[:6]}…, auth token ending {masked(token)})"
         fix = (
-            "copy the Account SID and Auth Token from the Twilio console into RELAI_TWILIO_ACCOUNT_SID and _AUTH_TOKEN"
+            "copy the Account SID and Auth Token from the Twilio console "
+            "into RELAI_TWILIO_ACCOUNT_SID and RELAI_TWILIO_AUTH_TOKEN"
         )
     elif error.status == 404:
         detail = f"Twilio knows no account {sid}"
@@ -401,6 +402,13 @@ async def _sender_check(client: Any, sid: str, sender: str | None) -> Check:
             return Check(name, True, f"short code {sender}: not looked up (the doctor reads phone numbers only)")
         numbers = await client.api.v2010.accounts(sid).incoming_phone_numbers.list_async(phone_number=sender)
     except TwilioRestException as error:
+        if sender.startswith("MG") and error.status == 404:
+            return Check(
+                name,
+                False,
+                f"Twilio knows no Messaging Service {sender} for this account",
+                "set RELAI_TWILIO_FROM to a Messaging Service SID of the account (Twilio console, Messaging)",
+            )
         what = "Messaging Service" if sender.startswith("MG") else "number"
         return Check(
             name,

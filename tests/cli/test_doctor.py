@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -252,6 +253,37 @@ async def test_a_from_number_not_in_the_account(
     assert code == 1
     found = line(out, "twilio sender")
     assert found.startswith("problem") and "+262262999999 is not a number of this account" in found
+
+
+async def test_an_unknown_messaging_service(
+    head_url: str, telegram: FakeTelegramServer, twilio: FakeTwilioServer, public_url: str, tmp_path: Path
+) -> None:
+    """The fake has no Messaging API (its spec is not committed): it answers 404 / 20404 as Twilio does for a
+    service that does not exist; the request goes to the messaging domain's path at RELAI_TWILIO_API_URL."""
+    await set_webhook(telegram, public_url + WEBHOOK_PATH)
+    service = "MG" + "0a" * 16
+    env = settings_env(head_url, telegram, twilio, public_url) | {"RELAI_TWILIO_FROM": service}
+    code, out = await doctor(env, tmp_path)
+    assert code == 1
+    assert f"Twilio knows no Messaging Service {service}" in line(out, "twilio sender")
+    assert f"/v1/Services/{service}" in [request.path for request in twilio.requests]
+
+
+async def test_an_old_delivery_error_is_only_reported(
+    head_url: str, twilio: FakeTwilioServer, public_url: str, tmp_path: Path
+) -> None:
+    async with FakeTelegramServer(token=TOKEN, clock=lambda: time.time() - 3600, deliver_webhooks=True) as telegram:
+        await set_webhook(telegram, public_url + WEBHOOK_PATH)
+        telegram.user_message(1001, "bonjour")
+        await telegram.wait_until(lambda: bool(telegram.webhook_deliveries), 10)
+        telegram.deliver_webhooks = False
+        env = settings_env(head_url, telegram, twilio, public_url) | {"RELAI_TELEGRAM_BOT_USERNAME": "AnotherBot"}
+        code, out = await doctor(env, tmp_path)
+    assert code == 0, out
+    found = line(out, "telegram webhook")
+    assert found.startswith("ok") and "1 update(s) pending; last error at" in found
+    warned = line(out, "telegram username")
+    assert warned.startswith("warning") and "RELAI_TELEGRAM_BOT_USERNAME=relai_possession_bot" in warned
 
 
 async def test_the_public_url_unreachable(
