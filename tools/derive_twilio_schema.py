@@ -19,6 +19,11 @@ What is kept:
 * ``fetch_message``: GET ``/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`` and its path parameters;
 * ``message_resource``: the fields of ``api.v2010.account.message`` (type, format, nullable, enum);
 * ``message_enum_status``: the message status values;
+* ``fetch_account`` and ``account_resource``: GET ``/2010-04-01/Accounts/{Sid}.json`` and the fields of
+  ``api.v2010.account`` (what ``relai-bot doctor`` reads to check the credentials);
+* ``list_incoming_phone_numbers`` and ``incoming_phone_number_resource``: GET
+  ``/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json``, its query parameters and page fields, and
+  the fields of ``api.v2010.account.incoming_phone_number`` (the doctor looks RELAI_TWILIO_FROM up there);
 * ``source``: repository, file, commit, sha256 of the spec.
 """
 
@@ -40,6 +45,8 @@ CREATE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 FETCH_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 MESSAGE_SCHEMA = "api.v2010.account.message"
 STATUS_ENUM = "message_enum_status"
+ACCOUNT_PATH = "/2010-04-01/Accounts/{Sid}.json"
+NUMBERS_PATH = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json"
 
 # JSON-schema keywords copied as they are (renamed to snake_case in the output).
 _KEYWORDS = {
@@ -128,6 +135,59 @@ def _path_params(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, A
     return params
 
 
+def _query_params(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for param in operation.get("parameters", []):
+        if param.get("in") != "query":
+            continue
+        entry = _describe(spec, param.get("schema", {}))
+        entry["required"] = bool(param.get("required"))
+        params[param["name"]] = entry
+    return params
+
+
+def _resource(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    node = spec["components"]["schemas"][name]
+    return {"schema": name, "fields": {field: _describe(spec, item) for field, item in node["properties"].items()}}
+
+
+def _reads(spec: dict[str, Any]) -> dict[str, Any]:
+    """The two reads of the doctor: the account, and the page of the account's incoming phone numbers."""
+    account = _operation(spec, ACCOUNT_PATH, "get")
+    account_ok = next(code for code in sorted(account["responses"]) if code.startswith("2"))
+    account_ref = account["responses"][account_ok]["content"]["application/json"]["schema"]["$ref"]
+    numbers = _operation(spec, NUMBERS_PATH, "get")
+    numbers_ok = next(code for code in sorted(numbers["responses"]) if code.startswith("2"))
+    page = numbers["responses"][numbers_ok]["content"]["application/json"]["schema"]
+    items_key = next(name for name, node in page["properties"].items() if node.get("type") == "array")
+    item_ref = page["properties"][items_key]["items"]["$ref"].rsplit("/", 1)[-1]
+    return {
+        "fetch_account": {
+            "method": "GET",
+            "path": ACCOUNT_PATH,
+            "operation_id": account.get("operationId"),
+            "path_params": _path_params(spec, account),
+            "response_status": int(account_ok),
+            "response_schema": account_ref.rsplit("/", 1)[-1],
+        },
+        "account_resource": _resource(spec, account_ref.rsplit("/", 1)[-1]),
+        "list_incoming_phone_numbers": {
+            "method": "GET",
+            "path": NUMBERS_PATH,
+            "operation_id": numbers.get("operationId"),
+            "path_params": _path_params(spec, numbers),
+            "query_params": _query_params(spec, numbers),
+            "response_status": int(numbers_ok),
+            "page_fields": {
+                name: _describe(spec, node) for name, node in page["properties"].items() if name != items_key
+            },
+            "items_key": items_key,
+            "response_schema": item_ref,
+        },
+        "incoming_phone_number_resource": _resource(spec, item_ref),
+    }
+
+
 def _operation(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
     try:
         return spec["paths"][path][method]
@@ -199,6 +259,7 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
         "message_resource": {"schema": MESSAGE_SCHEMA, "fields": fields},
         "message_enum_status": list(schemas[STATUS_ENUM]["enum"]),
         "security": {name: scheme for name, scheme in sorted(security.items())},
+        **_reads(spec),
     }
 
 

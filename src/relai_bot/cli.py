@@ -1,4 +1,4 @@
-"""`relai-bot` commands: serve, chat, seed, db, flows, broadcast."""
+"""`relai-bot` commands: serve, chat, seed, db, flows, broadcast, doctor."""
 
 from __future__ import annotations
 
@@ -705,6 +705,23 @@ def _account_by_email(email: str) -> Iterator[tuple[Runtime, Session, Account]]:
 def _fail(message: str) -> NoReturn:
     typer.echo(f"relai-bot: {message}", err=True)
     raise typer.Exit(2)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the installation: settings, database, Telegram, Twilio, the public URL, the clock; one line per
+    check and how to fix each problem (exit 1 when one fails)."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"problem  settings: {error}\n            fix: correct that setting (environment or .env)")
+        raise typer.Exit(2) from None
+    from relai_bot.doctor import run
+
+    report = run(settings)
+    typer.echo("\n".join(report.lines()))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

@@ -42,6 +42,10 @@ What the fake does, like Twilio:
   (``sid`` "SM"+32 hex, ``status`` "queued", or "accepted" with a Messaging Service, ``num_segments`` computed
   with ``relai_bot.channels.sms.encoding.measure``, "0" while "accepted"), RFC 2822 dates.
 * GET ``/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``: the stored message (404, 20404 if unknown).
+* GET ``/2010-04-01/Accounts/{Sid}.json``: the account (``api.v2010.account``; another SID is 404, 20404), and
+  GET ``/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json``: a page of the account's numbers
+  (``srv.incoming_numbers``, E.164; the ``PhoneNumber`` query filters on its digits), what
+  ``relai-bot doctor`` reads to check the credentials and the sender.
 * Numbers in ``srv.opted_out`` answer 400 / 21610. Throughput is not enforced by refusing (Twilio queues):
   each accepted message records its send time per sender (``srv.send_times``) and the time it would wait in
   Twilio's queue at ``mps`` segments per second (``FakeMessage.queued_for``); only a backlog above
@@ -112,7 +116,7 @@ DEFAULT_ACCOUNT_SID = "AC" + "5e1a" * 8
 DEFAULT_AUTH_TOKEN = "f4ce" * 8  # Twilio auth tokens are 32 hex characters
 MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
 
-Operation = Literal["create", "fetch", "any"]
+Operation = Literal["create", "fetch", "fetch_account", "list_numbers", "any"]
 
 # Twilio error codes used by the fake (titles from Twilio's error dictionary, see platform.md §5).
 UNKNOWN_PARAMETER = 20001
@@ -376,6 +380,8 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
         opted_out: E.164 numbers that sent STOP (sends answer 21610); ``srv.opted_out`` is a mutable set.
         service_sender: the From reported in status callbacks of Messaging Service sends without From.
         schema: the compact schema (default: the committed ``specs/twilio_messages.json``).
+        incoming_numbers: the E.164 numbers the account owns (IncomingPhoneNumbers); ``srv.incoming_numbers``
+            is a mutable list.
     """
 
     def __init__(
@@ -390,6 +396,7 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
         opted_out: Iterable[str] = (),
         service_sender: str = "MAIRIE",
         schema: Mapping[str, Any] | None = None,
+        incoming_numbers: Iterable[str] = (),
     ) -> None:
         if not re.fullmatch(r"AC[0-9a-fA-F]{32}", account_sid):
             raise ValueError("account_sid must be 'AC' followed by 32 hex digits")
@@ -408,6 +415,12 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
         self._create_re = _path_regex(self._create["path"])
         self._fetch_re = _path_regex(self._fetch["path"])
         self.statuses: tuple[str, ...] = tuple(self.schema["message_enum_status"])
+        self._account = self.schema["fetch_account"]
+        self._numbers = self.schema["list_incoming_phone_numbers"]
+        self._account_re = _path_regex(self._account["path"])
+        self._numbers_re = _path_regex(self._numbers["path"])
+        self.incoming_numbers: list[str] = list(incoming_numbers)
+        self._number_sids: dict[str, str] = {}
 
         self.messages: list[FakeMessage] = []
         self.violations: list[RecordedRequest] = []
@@ -634,11 +647,24 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
         if not ok:
             raise _Refusal(401, AUTHENTICATE, "Authenticate")
 
+    def _route(self, path: str) -> tuple[str, re.Match[str], str, str] | None:
+        """The operation a path names, its match, the method it takes and its account SID's group."""
+        routes = (
+            ("create", self._create_re, "POST", "AccountSid"),
+            ("fetch", self._fetch_re, "GET", "AccountSid"),
+            ("fetch_account", self._account_re, "GET", "Sid"),
+            ("list_numbers", self._numbers_re, "GET", "AccountSid"),
+        )
+        for operation, pattern, method, account in routes:
+            match = pattern.match(path)
+            if match is not None:
+                return operation, match, method, account
+        return None
+
     async def _dispatch(self, request: web.Request) -> web.Response:
         path = request.path
-        create_match = self._create_re.match(path)
-        fetch_match = self._fetch_re.match(path)
-        operation = "create" if create_match else "fetch" if fetch_match else None
+        route = self._route(path)
+        operation = route[0] if route else None
         record = RecordedRequest(
             method=request.method, path=path, form=[], headers=dict(request.headers), operation=operation
         )
@@ -650,15 +676,13 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
                 await request.read()
         try:
             self._check_auth(request)
-            match = create_match or fetch_match
-            expected_method = "POST" if create_match else "GET"
-            if match is None:
+            if route is None:
                 raise _Refusal(404, NOT_FOUND, f"The requested resource {path} was not found")
+            operation, match, expected_method, account_group = route
             if request.method != expected_method:
                 raise _Refusal(405, METHOD_NOT_ALLOWED, "Method not allowed")
-            if match.group("AccountSid") != self.account_sid:
+            if match.group(account_group) != self.account_sid:
                 raise _Refusal(404, NOT_FOUND, f"The requested resource {path} was not found")
-            assert operation is not None
             fault = record.fault = self.faults.take(operation=operation, to=record.params.get("To"))
             await self.apply(fault)
             if fault is not None and fault.status is not None:
@@ -669,6 +693,10 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
                 message = self._accept(record)
                 record.sid = message.sid
                 return self._json(record, self._create["response_status"], message.resource())
+            if operation == "fetch_account":
+                return self._json(record, self._account["response_status"], self._account_resource())
+            if operation == "list_numbers":
+                return self._json(record, self._numbers["response_status"], self._numbers_page(request))
             sid = match.group("Sid")
             message = self._by_sid.get(sid)
             if message is None:
@@ -677,6 +705,97 @@ class FakeTwilioServer(FakeServer[RecordedRequest]):
             return self._json(record, self._fetch["response_status"], message.resource())
         except _Refusal as refusal:
             return self._refuse(record, refusal)
+
+    # -- the account and its numbers ---------------------------------------------------------------
+
+    def _account_resource(self) -> dict[str, Any]:
+        """The account (fields of ``api.v2010.account``); its auth token is never echoed back."""
+        moment = _rfc2822(datetime(2024, 1, 15, 8, 0, tzinfo=UTC))
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}"
+        return {
+            "auth_token": None,
+            "date_created": moment,
+            "date_updated": moment,
+            "friendly_name": "Mairie de La Possession",
+            "owner_account_sid": self.account_sid,
+            "sid": self.account_sid,
+            "status": "active",
+            "subresource_uris": {
+                "incoming_phone_numbers": f"{base}/IncomingPhoneNumbers.json",
+                "messages": f"{base}/Messages.json",
+            },
+            "type": "Full",
+            "uri": f"{base}.json",
+        }
+
+    def _number_resource(self, number: str) -> dict[str, Any]:
+        """One incoming phone number (fields of ``api.v2010.account.incoming_phone_number``)."""
+        sid = self._number_sids.setdefault(number, _new_sid("PN"))
+        moment = _rfc2822(datetime(2024, 1, 15, 8, 0, tzinfo=UTC))
+        return {
+            "account_sid": self.account_sid,
+            "address_requirements": "none",
+            "address_sid": None,
+            "api_version": API_VERSION,
+            "beta": False,
+            "bundle_sid": None,
+            "capabilities": {"voice": False, "sms": True, "mms": False, "fax": False},
+            "date_created": moment,
+            "date_updated": moment,
+            "emergency_address_sid": None,
+            "emergency_address_status": "unregistered",
+            "emergency_status": "Inactive",
+            "friendly_name": number,
+            "identity_sid": None,
+            "origin": "twilio",
+            "phone_number": number,
+            "sid": sid,
+            "sms_application_sid": None,
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": None,
+            "sms_method": "POST",
+            "sms_url": None,
+            "status": "in-use",
+            "status_callback": None,
+            "status_callback_method": "POST",
+            "trunk_sid": None,
+            "type": "local",
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+            "voice_application_sid": None,
+            "voice_caller_id_lookup": False,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": None,
+            "voice_method": "POST",
+            "voice_receive_mode": "voice",
+            "voice_url": None,
+        }
+
+    def _numbers_page(self, request: web.Request) -> dict[str, Any]:
+        """A page of the account's numbers; query parameters are checked against the schema (unknown: 20001)."""
+        spec: dict[str, dict[str, Any]] = self._numbers["query_params"]
+        query = dict(request.query)
+        unknown = sorted(name for name in query if name not in spec)
+        if unknown:
+            raise _Refusal(400, UNKNOWN_PARAMETER, f"Unknown parameters: {', '.join(unknown)}")
+        for name, value in query.items():
+            self._check_value(name, value, spec[name])
+        size = int(query.get("PageSize", "50"))
+        page = int(query.get("Page", "0"))
+        wanted = query.get("PhoneNumber", "").removeprefix("+")
+        found = [number for number in self.incoming_numbers if wanted in number.removeprefix("+")]
+        items = found[page * size : (page + 1) * size]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        return {
+            "end": page * size + max(len(items) - 1, 0),
+            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+            self._numbers["items_key"]: [self._number_resource(number) for number in items],
+            "next_page_uri": f"{uri}?PageSize={size}&Page={page + 1}" if len(found) > (page + 1) * size else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": f"{uri}?PageSize={size}&Page={page - 1}" if page > 0 else None,
+            "start": page * size,
+            "uri": f"{uri}?PageSize={size}&Page={page}",
+        }
 
     # -- create: validation and acceptance ---------------------------------------------------------
 

@@ -367,6 +367,48 @@ async def test_unknown_route_and_method(srv: FakeTwilioServer) -> None:
     assert len(srv.violations) == 2
 
 
+# --------------------------------------------------------------------------- the account and its numbers
+
+
+async def test_fetch_account_has_exactly_the_schema_fields(srv: FakeTwilioServer, async_client: Client) -> None:
+    account = await async_client.api.v2010.accounts(srv.account_sid).fetch_async()
+    assert (account.sid, account.status) == (srv.account_sid, "active")
+    async with httpx.AsyncClient(auth=srv.auth) as http:
+        body = (await http.get(f"{srv.base_url}/2010-04-01/Accounts/{srv.account_sid}.json")).json()
+    assert set(body) == set(load_schema()["account_resource"]["fields"])
+    assert body["auth_token"] is None  # never echoed back
+
+
+async def test_fetch_another_account_is_404_and_wrong_token_401(srv: FakeTwilioServer) -> None:
+    async with httpx.AsyncClient(auth=srv.auth) as http:
+        other = await http.get(f"{srv.base_url}/2010-04-01/Accounts/{'AC' + '1' * 32}.json")
+    assert (other.status_code, other.json()["code"]) == (404, 20404)
+    client = Client(srv.account_sid, "wrong-token")
+    client.api.base_url = srv.base_url
+    with pytest.raises(TwilioRestException) as excinfo:
+        await asyncio.to_thread(client.api.v2010.accounts(srv.account_sid).fetch)
+    assert (excinfo.value.status, excinfo.value.code) == (401, 20003)
+
+
+async def test_incoming_numbers_list_and_filter() -> None:
+    async with FakeTwilioServer(incoming_numbers=["+262262000001", "+262262000002"]) as srv:
+        client = srv.client()
+        found = await asyncio.to_thread(client.incoming_phone_numbers.list, phone_number="+262262000002")
+        everything = await asyncio.to_thread(client.incoming_phone_numbers.list)
+        none = await asyncio.to_thread(client.incoming_phone_numbers.list, phone_number="+33612345678")
+        async with httpx.AsyncClient(auth=srv.auth) as http:
+            url = f"{srv.base_url}/2010-04-01/Accounts/{srv.account_sid}/IncomingPhoneNumbers.json"
+            page = (await http.get(url)).json()
+            unknown = await http.get(url, params={"Colour": "blue"})
+        assert [number.phone_number for number in found] == ["+262262000002"]
+        assert [number.phone_number for number in everything] == ["+262262000001", "+262262000002"]
+        assert none == []
+        schema = load_schema()
+        assert set(page) == set(schema["list_incoming_phone_numbers"]["page_fields"]) | {"incoming_phone_numbers"}
+        assert set(page["incoming_phone_numbers"][0]) == set(schema["incoming_phone_number_resource"]["fields"])
+        assert (unknown.status_code, unknown.json()["code"]) == (400, 20001)
+
+
 # ------------------------------------------------------------------------------------ status callbacks
 
 
