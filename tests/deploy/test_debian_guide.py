@@ -175,7 +175,7 @@ def test_the_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
 # --- the stack, for real -------------------------------------------------------------------------------
 @pytest.fixture
 def guide_database() -> Iterator[tuple[str, str]]:
-    """The guide's step 3 on this server: a role with a password and a database it owns; both dropped after.
+    """The guide's step 4 on this server: a role with a password and a database it owns; both dropped after.
     Yields the role and the database (they share the name relai_deploy_<random>)."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"relai_deploy_{secrets.token_hex(6)}"
@@ -323,7 +323,9 @@ async def test_the_guides_stack_answers_through_nginx_over_tls(tmp_path: Path, g
                 health = await https.get("/healthz")
                 assert health.status_code == 200 and health.json()["status"] == "ok"
                 ready = await https.get("/readyz")
-                assert ready.status_code in (200, 503) and ready.json()["status"] in ("ready", "not ready")
+                # ready: the database at its schema, Telegram's webhook registered (asked of the fake), both lanes here
+                assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
+                assert ready.json()["channels"]["telegram"]["state"] == "webhook"
 
                 login = await https.get("/admin/login")
                 assert login.status_code == 200 and 'name="csrf"' in login.text
