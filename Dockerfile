@@ -36,7 +36,8 @@ ENV PATH=/opt/relai-bot/bin:$PATH \
 # The SQLite file (and its session key) when no PostgreSQL is named: kept out of the image
 VOLUME ["/var/lib/relai-bot"]
 WORKDIR /var/lib/relai-bot
-USER relai-bot:relai-bot
+# Numeric, so that an orchestrator can tell it is not root without reading /etc/passwd (runAsNonRoot)
+USER 10001:10001
 EXPOSE 8000
 # /healthz: 200 while the process answers and its database is at the expected schema (no curl in the image)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -88,6 +88,9 @@ def test_it_runs_serve_as_a_user_that_is_not_root_on_every_address() -> None:
     cmd_at = max(i for i, (name, _) in enumerate(FINAL) if name == "CMD")
     user_at = max(i for i, (name, _) in enumerate(FINAL) if name == "USER")
     assert users and users[-1] not in ("root", "0") and user_at < cmd_at
+    # the user exists in the image: made by name, or by the number USER gives
+    made = [arguments for name, arguments in FINAL[:user_at] if name == "RUN" and "useradd" in arguments]
+    assert made and re.search(rf"useradd .*(--uid {users[-1]}\b|\b{users[-1]}$)", made[0]), made
     assert json.loads(FINAL[cmd_at][1]) == ["relai-bot", "serve"]
     environment: dict[str, str] = {}
     for name, arguments in FINAL:
@@ -181,3 +184,10 @@ DEPLOYMENT_FILES = [
 def test_the_settings_a_deployment_file_names_exist(name: str) -> None:
     named = set(re.findall(r"\bRELAI_[A-Z0-9_]+", (REPO / name).read_text()))
     assert not named - set(SETTINGS), f"{name} names settings that do not exist: {sorted(named - set(SETTINGS))}"
+
+
+def test_the_guide_installs_every_shipped_file_and_only_those() -> None:
+    guide = (REPO / "docs" / "deploy-debian.md").read_text()
+    installed = set(re.findall(r"/opt/relai-bot/deploy/([\w.-]+)", guide))
+    shipped = {path.name for path in (REPO / "deploy").iterdir()}
+    assert installed == shipped, (installed, shipped)
