@@ -35,6 +35,7 @@ from tests.web.test_serve import RELAI_BOT, free_port, serve_env
 pytestmark = pytest.mark.slow
 
 DEPLOY = REPO / "deploy"
+GUIDE = REPO / "docs" / "deploy-debian.md"
 TELEGRAM_TOKEN = "123456:DEPLOY-relai-token"
 WEBHOOK_SECRET = "deploy-webhook-secret"
 CHAT = 7_200_001
@@ -180,10 +181,16 @@ def guide_database() -> Iterator[tuple[str, str]]:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"relai_deploy_{secrets.token_hex(6)}"
     password = secrets.token_urlsafe(16)
+    statements = re.findall(r'^runuser -u postgres -- psql -c "(.+)"$', GUIDE.read_text(), re.MULTILINE)
+    assert statements == [
+        "CREATE ROLE relai LOGIN PASSWORD 'THE-PASSWORD'",
+        "CREATE DATABASE relai OWNER relai",
+    ], "the guide's step 4 changed: this test runs its statements"
     try:
         with admin.connect() as connection:
-            connection.execute(text(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'"))
-            connection.execute(text(f"CREATE DATABASE {name} OWNER {name}"))
+            for statement in statements:
+                statement = re.sub(r"\brelai\b", name, statement).replace("THE-PASSWORD", password)
+                connection.execute(text(statement))
     except OperationalError as error:
         admin.dispose()
         if os.environ.get("RELAI_REQUIRE_POSTGRES") == "1":
@@ -390,3 +397,19 @@ async def test_the_guides_stack_answers_through_nginx_over_tls(tmp_path: Path, g
     assert re.fullmatch(r"relai-\d{8}T\d{6}Z\.dump", dump.name) and not list(backups.glob("*.part"))
     listed = run(["pg_restore", "--list", str(dump)], pg, tmp_path)
     assert "TABLE DATA public scheme" in listed and "TABLE DATA public alembic_version" in listed
+    # The guide's restore, over the database the dump came from (serve stopped): everything comes back
+    [restore] = re.findall(r"^runuser -u postgres -- (pg_restore .+)$", GUIDE.read_text(), re.MULTILINE)
+    command = shlex.split(restore)
+    assert command[:-1] == ["pg_restore", "--clean", "--if-exists", "--dbname=relai"], restore
+    url = f"postgresql+psycopg://{role}:{password}@127.0.0.1:5432/{role}"
+    engine = create_engine(url)
+    try:
+        names = text("SELECT code, name FROM scheme ORDER BY code")
+        with engine.begin() as connection:
+            before = connection.execute(names).all()
+            connection.execute(text("UPDATE scheme SET name = 'damaged'"))
+        run([*command[:-2], f"--dbname={role}", str(dump)], pg, tmp_path)
+        with engine.connect() as connection:
+            assert connection.execute(names).all() == before and len(before) > 20
+    finally:
+        engine.dispose()
