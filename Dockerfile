@@ -32,7 +32,8 @@ ENV PATH=/opt/relai-bot/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     RELAI_HOST=0.0.0.0 \
     RELAI_PORT=8000 \
-    RELAI_DATABASE_URL=sqlite:////var/lib/relai-bot/relai_bot.sqlite3
+    RELAI_DATABASE_URL=sqlite:////var/lib/relai-bot/relai_bot.sqlite3 \
+    RELAI_DEMO_ACTIVITY=false
 # The SQLite file (and its session key) when no PostgreSQL is named: kept out of the image
 VOLUME ["/var/lib/relai-bot"]
 WORKDIR /var/lib/relai-bot

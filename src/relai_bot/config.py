@@ -227,6 +227,11 @@ class Settings(BaseSettings):
             )
         return value
 
+    # An empty embedded SQLite database gets the demo catalog at start (districts, venues, schemes, slots)
+    # and, with this, fictional residents and their appointments around today: the demo of `make run`.
+    # false for a real service on SQLite: only people who wrote to it are residents
+    demo_activity: bool = True
+
     # Conversation behaviour
     resume_after_hours: float = Field(default=24.0, gt=0)
     slots_offered: int = Field(default=5, ge=1, le=9)

@@ -71,7 +71,8 @@ def seed_demo(runtime: Runtime) -> SeedReport:
 
 
 def prepare_embedded(runtime: Runtime) -> SeedReport | None:
-    """On the embedded SQLite database: migrate, and load the demo data into an empty database."""
+    """On the embedded SQLite database: migrate, and load the demo data into an empty database (its fictional
+    residents only with RELAI_DEMO_ACTIVITY, the default)."""
     was_empty = is_empty(runtime.db)
     migrate(runtime)
     with runtime.db.transaction() as session:
@@ -80,8 +81,9 @@ def prepare_embedded(runtime: Runtime) -> SeedReport | None:
     if was_empty or (not has_schemes and residents == 0):
         report = seed_demo(runtime)
         log.info("demo data loaded: %s", report)
-        activity = seed_demo_activity(runtime)
-        log.info("demo activity loaded: %s", activity)
+        if runtime.settings.demo_activity:
+            activity = seed_demo_activity(runtime)
+            log.info("demo activity loaded: %s", activity)
         return report
     return None
 

@@ -21,7 +21,7 @@ from relai_bot.cli import app as cli
 from relai_bot.clock import FrozenClock
 from relai_bot.config import load_settings
 from relai_bot.services.appointment_status import next_morning
-from relai_bot.store.models import Adviser, Appointment, ChannelAddress, OutboxMessage, Resident, Slot
+from relai_bot.store.models import Adviser, Appointment, ChannelAddress, OutboxMessage, Resident, Scheme, Slot
 from relai_bot.wiring import build_runtime, prepare_embedded
 from tests.conftest import TEST_ADMIN_SECRET
 from tests.provider_stack import Site, serving_with_fake_providers
@@ -149,3 +149,18 @@ async def test_an_adviser_made_by_the_cli_fills_in_the_demo_day_and_the_absent_r
                 rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice")).all()
                 states = [(r.status, r.error, r.due_at, r.channel) for r in rows]
             raise AssertionError(f"the follow-up never reached the resident by {channel}: {states}, {clock.now()}")
+
+
+def test_a_real_service_on_sqlite_gets_the_catalog_without_the_fictional_residents(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'relai_bot.sqlite3'}"
+    fresh = build_runtime(load_settings(database_url=url, demo_activity=False), clock)
+    try:
+        assert prepare_embedded(fresh) is not None
+        with fresh.db.transaction() as session:
+            assert session.exec(select(Scheme)).first() is not None
+            assert session.exec(select(Resident)).first() is None
+            assert session.exec(select(Appointment)).first() is None
+    finally:
+        fresh.close()
