@@ -124,7 +124,8 @@ async def test_the_counters_move_while_residents_write_and_the_outbox_sends(sqli
 
         async def notice_sent() -> bool:
             page = await scrape(client)
-            return value(page, "relai_outbox_sends_total", kind="notification", result="sent") > 0
+            sent = value(page, "relai_outbox_sends_total", kind="notification", result="sent")
+            return sent > value(before, "relai_outbox_sends_total", kind="notification", result="sent")
 
         await eventually(notice_sent)
         after = await scrape(client)
