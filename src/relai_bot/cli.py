@@ -763,7 +763,10 @@ def backup(
     except BackupError as error:
         _fail(str(error))
     typer.echo(f"backup written: {made.path} ({made.size // 1024} KiB, schema {made.revision}): {_rows(made.rows)}")
-    typer.echo("keep it away from the server, and the file <database>.admin-secret too (staff sessions)")
+    typer.echo(
+        "store a copy off this server; the key beside the database (<database>.admin-secret) signs staff"
+        " sessions: without it after a restore, staff just sign in again"
+    )
 
 
 @app.command()
