@@ -75,6 +75,7 @@ POLL_SILENCE = 60.0
 # health(): getWebhookInfo at most this often; a delivery error Telegram reports counts this long (s)
 WEBHOOK_CHECK_SECONDS = 30.0
 WEBHOOK_ERROR_RECENT = 600.0
+WEBHOOK_CHECK_TIMEOUT = 5.0
 STOP_WAIT = 10.0
 
 
@@ -223,11 +224,13 @@ class TelegramChannel:
             return self._webhook_seen[1]
         problem: str | None = None
         try:
-            info = await self.app.bot.get_webhook_info()
+            info = await self.app.bot.get_webhook_info(read_timeout=WEBHOOK_CHECK_TIMEOUT)
         except InvalidToken:
             problem = "Telegram refused the token (RELAI_TELEGRAM_TOKEN)"
         except TelegramError as error:
-            problem = f"getWebhookInfo failed: {type(error).__name__}"
+            # Telegram slow or out of reach for a moment says nothing of the webhook: the last answer stands
+            log.info("telegram getWebhookInfo failed for /readyz: %s", type(error).__name__)
+            return self._webhook_seen[1] if self._webhook_seen is not None else None
         else:
             if info.url != self.webhook_url:
                 problem = f"Telegram's webhook is {info.url or 'not set'!r}, not {self.webhook_url!r}: restart serve"
