@@ -25,6 +25,16 @@ class SettingsError(RuntimeError):
     """A setting is missing or invalid; the message names it in one line."""
 
 
+def _long_enough(value: SecretStr | None, minimum: int) -> SecretStr | None:
+    """A secret setting of at least `minimum` characters (the message says how to make one)."""
+    if value is not None and len(value.get_secret_value()) < minimum:
+        raise ValueError(
+            f"use at least {minimum} random characters,"
+            " e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RELAI_", env_file=".env", extra="ignore")
 
@@ -192,19 +202,15 @@ class Settings(BaseSettings):
     # A staff session ends after this many minutes without a request
     admin_session_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
-    @field_validator("admin_secret_key", mode="before")
+    @field_validator("admin_secret_key", "metrics_token", mode="before")
     @classmethod
-    def _empty_admin_secret(cls, value: object) -> object:
+    def _empty_secret(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_secret_key")
     @classmethod
     def _admin_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError(
-                "use at least 32 random characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
-        return value
+        return _long_enough(value, 32)
 
     # --- Operations: /metrics and /readyz -------------------------------------------------------
     # The bearer token Prometheus sends to read /metrics (Authorization: Bearer ...); empty = /metrics is off
@@ -213,19 +219,10 @@ class Settings(BaseSettings):
     # (seconds): a reminder, a notice or a waitlist offer the outbox does not manage to send
     ready_backlog_seconds: int = Field(default=300, ge=10, le=86_400)
 
-    @field_validator("metrics_token", mode="before")
-    @classmethod
-    def _empty_metrics_token(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("metrics_token")
     @classmethod
     def _metrics_token_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 24:
-            raise ValueError(
-                "use at least 24 random characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
-        return value
+        return _long_enough(value, 24)
 
     # An empty embedded SQLite database gets the demo catalog at start (districts, venues, schemes, slots)
     # and, with this, fictional residents and their appointments around today: the demo of `make run`.

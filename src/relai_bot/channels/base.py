@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from relai_bot import metrics
@@ -37,6 +38,11 @@ class ChannelAdapter(Protocol):
     async def health(self) -> ChannelHealth:
         """Whether residents can reach the service and hear from it through this channel now (/readyz)."""
         ...
+
+
+def media_type(request: Request) -> str:
+    """A webhook request's Content-Type without its parameters, lower case ("" when none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 @dataclass(frozen=True)

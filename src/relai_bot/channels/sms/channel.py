@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from relai_bot.channels.base import ChannelHealth
+from relai_bot.channels.base import ChannelHealth, media_type
 from relai_bot.channels.recording import Recorder
 from relai_bot.channels.sms.encoding import measure
 from relai_bot.channels.sms.records import CHANNEL, SmsRecords, Taken, error_code
@@ -56,8 +56,7 @@ _EMPTY_TWIML = str(MessagingResponse())
 
 def _form_encoded(request: Request) -> bool:
     """Twilio posts its webhooks as a URL-encoded form, never multipart or JSON."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return media_type == "application/x-www-form-urlencoded"
+    return media_type(request) == "application/x-www-form-urlencoded"
 
 
 class SmsChannel:

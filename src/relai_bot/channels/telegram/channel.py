@@ -44,7 +44,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from relai_bot.channels.base import ChannelHealth
+from relai_bot.channels.base import ChannelHealth, media_type
 from relai_bot.channels.telegram.handlers import CHANNEL, TelegramHandlers
 from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
 from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
@@ -86,10 +86,6 @@ def webhook_secret(token: str) -> str:
 
 def file_url(api_url: str) -> str:
     return api_url.removesuffix("/bot") + "/file/bot" if api_url.endswith("/bot") else api_url
-
-
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 class TelegramChannel:
@@ -273,7 +269,7 @@ class TelegramChannel:
             return Response("Forbidden", status_code=403, media_type="text/plain")
         if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
             return Response(status_code=413)
-        if _media_type(request) != "application/json":  # Telegram posts JSON, nothing else
+        if media_type(request) != "application/json":  # Telegram posts JSON, nothing else
             return Response(status_code=415)
         try:
             data = json.loads(await request.body())
