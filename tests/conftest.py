@@ -30,8 +30,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The fuzz tests' count (tests/conversation/test_fuzz.py), when they ran."""
+    """The fuzz tests' count (tests/conversation/test_fuzz.py), when they ran; then every suite's figures
+    for the reliability report (tests/proof.py)."""
     from tests.fuzzing import FUZZ
+    from tests.paths import REPO
+    from tests.proof import record, write
 
     if FUZZ["inputs"]:
         waiting: set[tuple[str, str]] = FUZZ.get("waiting", set())
@@ -41,6 +44,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"fuzz: {FUZZ['inputs']} inputs tried; answers at {len(reached)} of the {len(waiting)} steps that wait"
             f" for the resident (not reached this run: {unreached})"
         )
+        record("fuzz", inputs=FUZZ["inputs"], steps_reached=len(reached), steps_waiting=len(waiting))
+        record("fuzz", steps_not_reached=sorted(f"{flow}/{step}" for flow, step in waiting - reached))
+    written = write()
+    if written is not None:
+        terminalreporter.write_line(f"proof: figures of this run in {written.relative_to(REPO)}")
 
 
 @pytest.fixture(autouse=True)
