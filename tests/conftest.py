@@ -27,6 +27,7 @@ POSTGRES_URL = os.environ.get("RELAI_TEST_POSTGRES_URL", "postgresql+psycopg://p
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server at 127.0.0.1:5432")
+    config.addinivalue_line("markers", "slow: starts real servers or processes; takes seconds, not milliseconds")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     sms_rate: float = Field(default=10.0, gt=0, le=1000)
     # An outbox worker owns the rows it claimed this long; then another may take them (a crashed one's)
     outbox_lease_seconds: float = Field(default=120.0, ge=10, le=3600)
+    # A turn's replies wait in the outbox while their channel sends them (inline retries take up to 60 s):
+    # past this, a reply not marked sent is taken to have been lost with its process and is sent again
+    reply_lease_seconds: float = Field(default=90.0, ge=5, le=3600)
     outbox_max_attempts: int = Field(default=8, ge=1, le=50)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # Broadcast composer: what an SMS segment costs (the preview's estimate), and when a broadcast waits for

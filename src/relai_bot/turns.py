@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 InboundKind = Literal["text", "choice", "start", "media", "location", "contact"]
 # A one-tap way to share the phone number: "offer" it with a reply, or "withdraw" it (the number came).
@@ -90,6 +91,12 @@ class Turn:
     duplicate: bool = False
     flow: str | None = None
     step: str | None = None
+    # The database was busy or out of reach every time: nothing was done, the replies are an apology. A
+    # channel whose provider delivers a message again when refused answers "try later" (503) instead
+    unavailable: bool = False
+    # The outbox row that holds the replies until the channel has sent them (services.reply_journal):
+    # None when nothing was written (no reply, a duplicate, a channel that does not journal)
+    outbox_id: int | None = None
 
     @property
     def text(self) -> str:
@@ -98,3 +105,35 @@ class Turn:
     @property
     def options(self) -> list[Option]:
         return [option for reply in self.replies for option in reply.options]
+
+
+def reply_data(reply: Reply) -> dict[str, Any]:
+    """A reply as JSON-ready data, to be sent later by another process (the outbox's replies)."""
+    data: dict[str, Any] = {"text": reply.text}
+    if reply.options:
+        data["options"] = [[o.id, o.label, o.number] for o in reply.options]
+    if reply.attachment is not None:
+        attachment = reply.attachment
+        content = base64.b64encode(attachment.content).decode("ascii")
+        data["attachment"] = [attachment.filename, attachment.media_type, content]
+    for name in ("log_id", "kind", "share_phone", "language"):
+        if getattr(reply, name) is not None:
+            data[name] = getattr(reply, name)
+    return data
+
+
+def reply_from_data(data: dict[str, Any]) -> Reply:
+    """The reply `reply_data` wrote."""
+    attachment = None
+    if data.get("attachment"):
+        filename, media_type, content = data["attachment"]
+        attachment = Attachment(str(filename), str(media_type), base64.b64decode(content))
+    return Reply(
+        text=str(data.get("text") or ""),
+        options=[Option(str(i), str(label), int(number)) for i, label, number in data.get("options") or []],
+        attachment=attachment,
+        log_id=data.get("log_id"),
+        kind=data.get("kind"),
+        share_phone=cast(SharePhone | None, data.get("share_phone")),
+        language=data.get("language"),
+    )

@@ -52,7 +52,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *, strict: boo
     flows, renderer = load_content(settings)
     engine = Engine(flows, renderer, settings, clock, strict=strict)
     db = Database(settings.database_url)
-    return Runtime(settings, clock, db, renderer, flows, engine, Dispatcher(db, engine, strict=strict))
+    dispatcher = Dispatcher(db, engine, strict=strict, reply_lease_seconds=settings.reply_lease_seconds)
+    return Runtime(settings, clock, db, renderer, flows, engine, dispatcher)
 
 
 def migrate(runtime: Runtime) -> None:

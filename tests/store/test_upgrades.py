@@ -495,11 +495,11 @@ SAMPLES: list[Sample] = [
                 "kind": kind,
                 "priority": id_,
                 "resident_id": resident,
-                "adviser_id": None if resident else 1,
+                "adviser_id": None if resident or kind == "reply" else 1,
                 "appointment_id": appointment,
                 "broadcast_id": broadcast,
                 "channel": "telegram",
-                "address": "100200300" if resident else "555000111",
+                "address": "100200300" if resident or kind == "reply" else "555000111",
                 "body": f"{kind} : {CREOLE}",
                 "target_flow": "appointment" if appointment else None,
                 "target_step": "remind" if appointment else None,
@@ -518,6 +518,14 @@ SAMPLES: list[Sample] = [
                 "sent_at": at(23, 4, 1) if status in ("sent", "delivered") else None,
                 "updated_at": at(23, 4, 2),
             },
+            (
+                Later(
+                    "0011_reply_outbox",
+                    "replies",
+                    [{"text": f"Bonjour ! {CREOLE}", "options": [["menu", "Menu", 1]]}] if kind == "reply" else None,
+                    None,
+                ),
+            ),
         )
         for id_, revision, key, kind, status, resident, appointment, broadcast in (
             (1, "0002", "reminder:3:24h", "reminder", "delivered", 1, 3, None),
@@ -525,6 +533,8 @@ SAMPLES: list[Sample] = [
             (3, "0002", "broadcast:1:2", "broadcast", "sending", 2, None, 1),
             (4, "0002", "digest:1:2026-11-23", "digest", "pending", None, None, None),
             (5, "0006_agenda", "notice:4:excused", "notice", "sent", 1, 4, None),
+            # before anyone said yes: a reply has no resident
+            (6, "0011_reply_outbox", "reply:telegram:100200300:7", "reply", "sending", None, None, None),
         )
     ),
     # 0003: staff accounts

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from relai_bot import metrics
 from relai_bot.conversation.engine import Engine
+from relai_bot.services import reply_journal
 from relai_bot.services.residents import address_tag
 from relai_bot.store.db import Database
 from relai_bot.turns import Inbound, Reply, Turn
@@ -40,14 +41,25 @@ def turn_context(inbound: Inbound) -> dict[str, object]:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, engine: Engine, *, strict: bool = False) -> None:
+    def __init__(
+        self, db: Database, engine: Engine, *, strict: bool = False, reply_lease_seconds: float = 90.0
+    ) -> None:
         self.db = db
         self.engine = engine
         # Tests set strict: an unexpected error is raised instead of apologised for
         self.strict = strict
+        # Channels whose turns hold their replies in the outbox until sent (services.reply_journal): the
+        # ones that say how each send went (TelegramChannel, SmsChannel call `journal_replies`)
+        self.journaled: set[str] = set()
+        self.reply_lease_seconds = reply_lease_seconds
         self._locks: OrderedDict[tuple[str, str], asyncio.Lock] = OrderedDict()
         self._one_writer = db.dialect == "sqlite"
         self._writer_gate: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def journal_replies(self, channel: str) -> None:
+        """From now on, the turns of `channel` write their replies in the outbox in their transaction; the
+        channel then settles each row (services.reply_journal.settle) once it sent them."""
+        self.journaled.add(channel)
 
     def _lock(self, inbound: Inbound) -> asyncio.Lock:
         key = (inbound.channel, inbound.address)
@@ -88,7 +100,18 @@ class Dispatcher:
 
         def work(session: Session) -> Turn:
             answer = front(session, inbound) if front is not None else None
-            return answer if answer is not None else self.engine.handle(session, inbound)
+            turn = answer if answer is not None else self.engine.handle(session, inbound)
+            if turn.replies and not turn.duplicate and inbound.channel in self.journaled:
+                turn.outbox_id = reply_journal.write(
+                    session,
+                    inbound.channel,
+                    inbound.address,
+                    inbound.message_id,
+                    turn,
+                    self.engine.clock.now(),
+                    lease_seconds=self.reply_lease_seconds,
+                )
+            return turn
 
         turn, done = self.attempt(inbound, work, what="turn")
         seconds = time.perf_counter() - started
@@ -117,7 +140,9 @@ class Dispatcher:
     ) -> tuple[Turn | None, bool]:
         """Run `work` in one transaction, tried again while the database is busy (the one place a turn's
         failures are handled). Returns (what `work` returned, True), or (the apology, False) after an
-        unexpected error or a database busy every time; in strict mode (tests) the error is raised."""
+        unexpected error or a database busy or unreachable every time (then the apology is marked
+        `unavailable`: the message was not handled at all); in strict mode (tests) an unexpected error is
+        raised."""
         context = turn_context(inbound)
         tag = context["who"]
         for attempt in range(1, RETRIES + 1):
@@ -135,7 +160,10 @@ class Dispatcher:
                 )
                 if attempt == RETRIES:
                     metrics.TURN_FAILURES.labels(inbound.channel, "busy").inc()
-                    break
+                    # Nothing was done: a channel whose provider delivers again asks it to (a 503)
+                    apology = self.apology(inbound)
+                    apology.unavailable = True
+                    return apology, False
                 time.sleep(0.05 * attempt)
             except Exception:
                 if self.strict:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from relai_bot import metrics
+from relai_bot import instance, metrics
 from relai_bot.delivery.adviser_messages import notify_unreached
 from relai_bot.services import (
     appointment_status,
@@ -25,6 +25,7 @@ from relai_bot.services import (
     outbox,
     quiet_hours,
     reminders,
+    reply_journal,
     waitlist,
 )
 from relai_bot.store.db import after_commit
@@ -79,6 +80,14 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
     if row.expires_at is not None and now >= row.expires_at:
         _skip(session, row, now, "expired")
         return None
+    if row.kind == reply_journal.KIND:
+        # A turn's replies whose process died before sending them, or that a provider refused for a moment:
+        # an answer to what the resident wrote (no quiet hours, no stop check: it may confirm the STOP)
+        reply = reply_journal.as_reply(row)
+        if reply is None:
+            _skip(session, row, now, "nothing to say")
+            return None
+        return Job(row.id, row.kind, row.priority, row.channel, row.address, reply, row.attempts, row.resident_id, None)
     appointment_start: datetime | None = None
     if row.resident_id is not None:
         reason = _resident_reason(session, row)
@@ -288,3 +297,13 @@ def _served_address(session: Session, resident_id: int | None, served: Collectio
         if address.reachable and address.channel in served:
             return address.channel, address.address
     return None
+
+
+def take_back_gone(runtime: Runtime) -> int:
+    """Rows claimed by a process of this host that died (relai_bot.instance) come back at once, not at the
+    end of their lease: a restarted service sends what its earlier life left in flight. Returns how many."""
+    with runtime.db.transaction() as session:
+        taken = outbox.take_back(session, runtime.clock.now(), instance.is_gone)
+    if taken:
+        log.info("outbox: %d row(s) of a process that died taken back", taken, extra={"rows": taken})
+    return taken

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from relai_bot import metrics
 from relai_bot.delivery.claims import FALLBACK_KINDS, Job, settle_unreachable
 from relai_bot.sending.contract import SendFailure, SendResult
-from relai_bot.sending.retry import OUTBOX
-from relai_bot.services import message_log, outbox, residents
+from relai_bot.sending.retry import OUTBOX, REPLY_OUTBOX
+from relai_bot.services import message_log, outbox, reply_journal, residents
 from relai_bot.store.models import OutboxMessage, Resident
 from relai_bot.wiring import Runtime
 
@@ -94,7 +94,9 @@ def _failed(runtime: Runtime, session: Session, job: Job, failure: SendFailure, 
         extra={"outbox_id": job.row_id, "kind": job.kind, "channel": job.channel, "failure": failure.kind},
     )
     if failure.kind == "retry":
-        policy = replace(OUTBOX, attempts=runtime.settings.outbox_max_attempts)
+        policy = replace(
+            REPLY_OUTBOX if job.kind == reply_journal.KIND else OUTBOX, attempts=runtime.settings.outbox_max_attempts
+        )
         time_left = (job.expires_at - now).total_seconds() if job.expires_at is not None else None
         decision = policy.decide(failure, job.attempts, time_left=time_left)
         if decision.reason == "attempts":

@@ -17,14 +17,12 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import socket
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from relai_bot.delivery.claims import Job, claim_jobs, settle_unserved
+from relai_bot import instance
+from relai_bot.delivery.claims import Job, claim_jobs, settle_unserved, take_back_gone
 from relai_bot.delivery.leadership import LaneLock
 from relai_bot.delivery.results import Outcome, apply_outcomes
 from relai_bot.sending.contract import Sender, SendFailure, SendResult
@@ -91,7 +89,7 @@ class DeliveryWorker:
     ) -> None:
         """`exclusive`: on PostgreSQL, send on a channel only while holding its lane lock (see leadership)."""
         self.runtime = runtime
-        self.worker_id = worker_id or f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.worker_id = worker_id or instance.new_id()
         known = {**channel_limits(runtime.settings), **(limits or {})}
         self.lanes = {
             name: Lane(
@@ -213,6 +211,7 @@ class DeliveryWorker:
         if time.monotonic() >= self._next_unserved_check:
             self._next_unserved_check = time.monotonic() + UNSERVED_CHECK_SECONDS
             await asyncio.to_thread(settle_unserved, self.runtime, list(self.lanes), self.worker_id)
+            await asyncio.to_thread(take_back_gone, self.runtime)
         for lane in self.lanes.values():
             room = lane.room
             if not room:

@@ -9,6 +9,9 @@ only in their numbers:
   outbox retries it itself (retries of retries would multiply: 3 tries x 8 attempts for a dead server).
 - `OUTBOX`: the outbox's rows (30 s, 1 min, 2 min … up to 1 h apart with jitter, `outbox_max_attempts`
   tries, never after the row's expiry).
+- `REPLY_OUTBOX`: a conversation turn's replies that could not go inline (services.reply_journal): the
+  outbox's numbers, but an ambiguous failure is final as it is inline: the resident is in the
+  conversation and would read the same answer twice.
 
 The rule:
 
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from relai_bot.sending.contract import SendFailure
@@ -127,3 +130,4 @@ OUTBOX = RetryPolicy(
     throttle_jitter=0.2,
     resend_ambiguous=True,
 )
+REPLY_OUTBOX = replace(OUTBOX, resend_ambiguous=False)

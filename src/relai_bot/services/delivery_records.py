@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 from sqlmodel import Session
 
 from relai_bot.clock import Clock
-from relai_bot.services import dedup, delivery_reports, message_log, residents
+from relai_bot.services import dedup, delivery_reports, message_log, reply_journal, residents
 from relai_bot.services.message_log import NotSent, StatusUpdate
 from relai_bot.store.db import Database
 
@@ -69,6 +69,11 @@ class DeliveryRecords:
                 )
 
         self._run(work)
+
+    def settle_replies(self, settled: Sequence[reply_journal.Settled]) -> None:
+        """How the sending of turns' replies went (several rows at once: one transaction)."""
+        if settled:
+            self._run(lambda session: reply_journal.settle(session, settled, self.clock.now()))
 
     def record_not_sent(self, log_ids: Sequence[int], status: NotSent, error_code: str | None = None) -> None:
         """Messages the provider did not take: "failed", "unknown" (no answer in time) or "suppressed"."""

@@ -10,7 +10,7 @@ the provider accepted ("sent") is final and never sent again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,6 +192,7 @@ def mark_sent(session: Session, row_id: int, provider_message_id: str | None, no
             sent_at=now,
             claimed_by=None,
             claimed_until=None,
+            replies=None,  # a reply row's text: no longer needed once it went
             updated_at=now,  # an error of an earlier attempt stays, for the record
         )
     )
@@ -212,10 +213,31 @@ def mark_final(
             error_code=code[:16] if code else None,
             claimed_by=None,
             claimed_until=None,
+            replies=None,
             updated_at=now,
         )
     )
     return bool(result.rowcount)
+
+
+def take_back(session: Session, now: datetime, gone: Callable[[str], bool]) -> int:
+    """Rows still leased to a claimer that is `gone` (a process of this host that died: see
+    relai_bot.instance) end their lease now, so the next claim takes them. Returns how many."""
+    claimers = session.exec(
+        select(OutboxMessage.claimed_by)
+        .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_until) >= now)
+        .distinct()
+    ).all()
+    dead = [claimer for claimer in claimers if claimer is not None and gone(claimer)]
+    if not dead:
+        return 0
+    result = session.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_by).in_(dead))
+        .values(claimed_until=now - timedelta(seconds=1), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def reschedule(

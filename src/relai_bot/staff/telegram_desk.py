@@ -81,6 +81,10 @@ class StaffDesk(Dispatcher):
         self.renderer = residents.engine.renderer
         self.texts = texts or StaffTexts()
 
+    def journal_replies(self, channel: str) -> None:
+        """The turns run in the residents' dispatcher: that is where their replies are written."""
+        self.residents.journal_replies(channel)
+
     async def handle(self, inbound: Inbound, front: Front | None = None) -> Turn:
         if inbound.channel != CHANNEL:
             return await self.residents.handle(inbound, front)

@@ -45,6 +45,7 @@ from relai_bot.services import residents
 from relai_bot.services.delivery_records import DeliveryRecords
 from relai_bot.services.message_log import NotSent
 from relai_bot.services.phones import normalise_phone
+from relai_bot.services.reply_journal import Settled
 from relai_bot.turns import Inbound, InboundKind, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class SmsChannel:
             raise SettingsError("setting RELAI_TWILIO_FROM is required for the SMS channel: the sender of replies")
         self.settings = settings
         self.dispatcher = dispatcher
+        dispatcher.journal_replies(CHANNEL)  # _deliver_turn settles each turn's outbox row
         self.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
         self.inbound_url = settings.public_url + INBOUND_PATH
         self.status_url = settings.public_url + STATUS_PATH
@@ -100,6 +102,7 @@ class SmsChannel:
         self._sleep = sleep
         self.records = SmsRecords(records)
         self.recorder: Recorder[Taken] = Recorder(self.records.record_taken, what="twilio sids")
+        self.settler: Recorder[Settled] = Recorder(records.settle_replies, what="reply rows")
         self._tails: dict[str, asyncio.Task[None]] = {}
 
     # -- adapter ----------------------------------------------------------------------------------
@@ -128,6 +131,7 @@ class SmsChannel:
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
         await self.recorder.idle()
+        await self.settler.idle()
 
     # -- webhooks ---------------------------------------------------------------------------------
     def _signed(self, request: Request, form: FormData, url: str) -> bool:
@@ -152,6 +156,12 @@ class SmsChannel:
         if turn.duplicate or not turn.replies:
             return self._twiml()
         task = self._schedule(address, turn)
+        if turn.unavailable:
+            # The database was out of reach: nothing was done. The resident gets the apology (Twilio sends
+            # an SMS again only when the webhook's URL asks for retries: docs/deploy-debian.md), and the
+            # 503 lets Twilio try once more where it was asked to
+            log.warning("sms refused for now: the database is unavailable")
+            return Response("try again later", status_code=503, background=BackgroundTask(self._finish, task))
         return self._twiml(BackgroundTask(self._finish, task))
 
     def _inbound(self, form: FormData, address: str, sid: str) -> Inbound:
@@ -216,10 +226,13 @@ class SmsChannel:
             raise
 
     async def _deliver_turn(self, address: str, turn: Turn) -> None:
+        """Send a turn's replies; then settle its outbox row (services.reply_journal). A cancelled sending
+        (the service stopping) leaves the row to the outbox, as a crash would."""
         log_ids = [r.log_id for r in turn.replies if r.log_id is not None]
         if any(effect.name == "stopped_reminder" for effect in turn.effects):
             # STOP means silence by SMS: the resident had their one confirmation
             await asyncio.to_thread(self.records.record_not_sent, log_ids, "suppressed")
+            self._settle(turn)
             return
         sender = self.conversation_sender
         batches = self.composer.batches(turn.replies, one_way=sender.one_way, flow=turn.flow)
@@ -227,6 +240,7 @@ class SmsChannel:
             try:
                 await self._send_batch(address, batch, sender, policy=INLINE, urgent=True)
             except SendFailure as failure:
+                self._settle(turn, [reply for b in batches[index:] for reply in b.replies], failure)
                 who = residents.address_tag(CHANNEL, address)
                 log.warning(
                     "sms reply not sent who=%s kind=%s code=%s",
@@ -238,6 +252,11 @@ class SmsChannel:
                 rest = [i for b in batches[index + 1 :] for i in b.log_ids]
                 await asyncio.to_thread(self.records.record_not_sent, rest, "failed", "not_tried")
                 return
+        self._settle(turn)
+
+    def _settle(self, turn: Turn, unsent: list[Reply] | None = None, failure: SendFailure | None = None) -> None:
+        if turn.outbox_id is not None:
+            self.settler.add(Settled(turn.outbox_id, unsent or (), failure))
 
     async def _send_batch(
         self, address: str, batch: SmsBatch, sender: SmsSender, *, policy: RetryPolicy, urgent: bool

@@ -50,6 +50,8 @@ class SmsBatch:
 
     parts: list[str]
     log_ids: list[int] = field(default_factory=list)
+    # The replies it carries, in order (what goes back to the outbox if it could not be sent)
+    replies: list[Reply] = field(default_factory=list)
 
     @property
     def encoding(self) -> str:
@@ -213,8 +215,9 @@ class SmsComposer:
                 if self.fits(merged) and measure(merged).segments <= cost_apart:
                     previous.parts[:] = [merged, *parts[1:]]
                     previous.log_ids += ids
+                    previous.replies.append(reply)
                     continue
-            batches.append(SmsBatch(parts=parts, log_ids=ids))
+            batches.append(SmsBatch(parts=parts, log_ids=ids, replies=[reply]))
         return batches
 
 

@@ -24,6 +24,7 @@ import time
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,8 +47,8 @@ from telegram.warnings import PTBUserWarning
 
 from relai_bot.channels.base import ChannelHealth, media_type
 from relai_bot.channels.telegram.handlers import CHANNEL, TelegramHandlers
-from relai_bot.channels.telegram.outbound import TelegramOutbound, reply_key
-from relai_bot.channels.telegram.render import Outgoing, plain_message, render_replies, render_reply
+from relai_bot.channels.telegram.outbound import HeldReplies, TelegramOutbound, reply_key
+from relai_bot.channels.telegram.render import Outgoing, plain_message, render_reply
 from relai_bot.channels.telegram.send import TelegramSender, retry_seconds
 from relai_bot.config import Settings, SettingsError
 from relai_bot.conversation.dispatcher import Dispatcher
@@ -77,6 +78,10 @@ WEBHOOK_CHECK_SECONDS = 30.0
 WEBHOOK_ERROR_RECENT = 600.0
 WEBHOOK_CHECK_TIMEOUT = 5.0
 STOP_WAIT = 10.0
+# Set by the webhook around one update: the turns the database could not take (then a 503, and Telegram
+# delivers the update again after a while)
+_UNAVAILABLE: ContextVar[list[Inbound] | None] = ContextVar("telegram_unavailable", default=None)
+RETRY_LATER = "5"
 
 
 def webhook_secret(token: str) -> str:
@@ -108,6 +113,7 @@ class TelegramChannel:
         token = settings.telegram_token.get_secret_value()
         self.settings = settings
         self.dispatcher = dispatcher
+        dispatcher.journal_replies(CHANNEL)  # deliver_turn settles each turn's outbox row
         self.renderer = renderer
         self.records = records
         self.mode = "webhook" if settings.public_url else "polling"
@@ -279,7 +285,16 @@ class TelegramChannel:
             return Response(status_code=400)
         update = self._accept(data)
         if update is not None:
-            await self._process(update)  # the turn is committed before Telegram hears 200
+            refused: list[Inbound] = []
+            token = _UNAVAILABLE.set(refused)
+            try:
+                await self._process(update)  # the turn is committed before Telegram hears 200
+            finally:
+                _UNAVAILABLE.reset(token)
+            if refused:  # the database was out of reach: nothing was done, Telegram delivers it again later
+                self._seen.pop(update.update_id, None)
+                log.warning("telegram update refused for now: the database is unavailable")
+                return Response("try again later", status_code=503, headers={"Retry-After": RETRY_LATER})
         return Response(status_code=200)
 
     def _accept(self, data: dict[str, Any]) -> Update | None:
@@ -376,8 +391,13 @@ class TelegramChannel:
         self.errors.append(error)
 
     async def converse(self, inbound: Inbound) -> None:
-        """Run the turn, then queue its replies for the chat."""
+        """Run the turn, then queue its replies for the chat. A turn the database could not take, in webhook
+        mode, is not answered: the webhook asks Telegram to deliver the update again (polling apologises)."""
         turn = await self.dispatcher.handle(inbound)
+        refused = _UNAVAILABLE.get()
+        if turn.unavailable and refused is not None:
+            refused.append(inbound)
+            return
         self.deliver_turn(int(inbound.address), turn)
 
     def deliver_turn(self, chat_id: int, turn: Turn) -> None:
@@ -386,7 +406,14 @@ class TelegramChannel:
         language = turn.replies[-1].language
         offer = self.phone_offer(language) if any(reply.share_phone == "offer" for reply in turn.replies) else None
         fallback = self.text("common/choose", language)
-        self.outbound.queue(chat_id, render_replies(turn.replies, fallback_text=fallback, phone_offer=offer))
+        messages: list[Outgoing] = []
+        owners: list[int] = []
+        for index, reply in enumerate(turn.replies):
+            rendered = render_reply(reply, fallback_text=fallback, phone_offer=offer)
+            messages += rendered
+            owners += [index] * len(rendered)
+        held = HeldReplies(turn.outbox_id, turn.replies, owners) if turn.outbox_id is not None else None
+        self.outbound.queue(chat_id, messages, held)
 
     def phone_offer(self, language: str | None = None) -> Outgoing:
         """The message offering to share the phone number: a keyboard with a request_contact button."""

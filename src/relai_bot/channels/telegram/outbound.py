@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from relai_bot.channels.recording import Recorder
 from relai_bot.channels.telegram.render import Outgoing
@@ -22,13 +23,24 @@ from relai_bot.sending.contract import SendFailure, SendResult
 from relai_bot.sending.retry import INLINE, ONE_TRY
 from relai_bot.services.delivery_records import DeliveryRecords, Sent
 from relai_bot.services.message_log import NotSent
+from relai_bot.services.reply_journal import Settled
 from relai_bot.services.residents import address_tag
+from relai_bot.turns import Reply
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_REMEMBERED = 1000
 Key = tuple[int, int | str]
+
+
+@dataclass(frozen=True)
+class HeldReplies:
+    """The outbox row that holds a turn's replies, and which reply each message to send stands for."""
+
+    row_id: int
+    replies: list[Reply]
+    owners: list[int]
 
 
 def reply_key(chat_id: int, log_id: int | None, text: str) -> Key:
@@ -45,13 +57,18 @@ class TelegramOutbound:
         self._progress: OrderedDict[Key, tuple[int, int | None]] = OrderedDict()
         self._finished: OrderedDict[Key, SendResult] = OrderedDict()
         self.recorder: Recorder[Sent] = Recorder(lambda sent: records.record_sent(*sent), what="telegram ids")
+        self.settler: Recorder[Settled] = Recorder(records.settle_replies, what="reply rows")
 
     # -- conversation replies (fire and forget, in order per chat) -------------------------------
-    def queue(self, chat_id: int, messages: list[Outgoing]) -> None:
+    def queue(self, chat_id: int, messages: list[Outgoing], held: HeldReplies | None = None) -> None:
+        """Send these messages after what is already on its way to the chat. `held`: the outbox row that
+        holds the turn's replies (services.reply_journal), settled once they went or could not."""
         if messages:
-            self.lanes.submit(chat_id, lambda: self._deliver(chat_id, messages))
+            self.lanes.submit(chat_id, lambda: self._deliver(chat_id, messages, held))
+        elif held is not None:
+            self.settler.add(Settled(held.row_id))
 
-    async def _deliver(self, chat_id: int, messages: list[Outgoing]) -> None:
+    async def _deliver(self, chat_id: int, messages: list[Outgoing], held: HeldReplies | None = None) -> None:
         """Send a turn's messages in order; the first failure stops the rest (they would make no sense)."""
         sent: list[tuple[int, str]] = []
         try:
@@ -59,10 +76,16 @@ class TelegramOutbound:
                 try:
                     result = await self.sender.send(chat_id, message, policy=INLINE, urgent=True)
                 except SendFailure as failure:
+                    if held is not None:  # the reply that failed and those after it: to the outbox, or failed
+                        self.settler.add(Settled(held.row_id, held.replies[held.owners[index] :], failure))
                     await self._failed(chat_id, failure, messages[index:])
                     return
                 if message.log_id is not None:
                     sent.append((message.log_id, f"{chat_id}:{result.message_id}"))
+            # Not reached when the sending is cancelled (the service stopping): the row's lease then runs
+            # out and the outbox sends what is left, as after a crash
+            if held is not None:
+                self.settler.add(Settled(held.row_id))
         finally:
             self._record(sent)
 
@@ -129,13 +152,13 @@ class TelegramOutbound:
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
     def busy(self) -> int:
-        return self.lanes.busy + self.recorder.busy
+        return self.lanes.busy + self.recorder.busy + self.settler.busy
 
     async def idle(self, timeout: float | None = None) -> bool:
         """Wait until everything queued is sent and recorded; False if `timeout` passed first."""
         if not await self.lanes.idle(timeout):
             return False
-        return await self.recorder.idle(timeout)
+        return await self.recorder.idle(timeout) and await self.settler.idle(timeout)
 
     def cancel(self) -> None:
         self.lanes.cancel()

@@ -10,21 +10,36 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
 
 # notification and digest go to advisers; notice tells a resident the service changed their appointment
-OUTBOX_KINDS = ("reminder", "broadcast", "notification", "waitlist_offer", "digest", "notice")
+# reply: a conversation turn's replies, written in the turn's transaction and sent after its commit
+# (services.reply_journal); it needs no resident (someone who has not said yes yet gets replies too)
+OUTBOX_KINDS = ("reply", "reminder", "broadcast", "notification", "waitlist_offer", "digest", "notice")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "skipped")
-# Lower goes first: a reminder never waits behind a broadcast
-PRIORITIES = {"reminder": 0, "waitlist_offer": 1, "notice": 1, "notification": 2, "digest": 3, "broadcast": 5}
+# Lower goes first: a reply before anything, a reminder never waits behind a broadcast
+PRIORITIES = {
+    "reply": -1,
+    "reminder": 0,
+    "waitlist_offer": 1,
+    "notice": 1,
+    "notification": 2,
+    "digest": 3,
+    "broadcast": 5,
+}
 BROADCAST_STATUSES = ("pending_approval", "queued", "interrupted")
 WAITLIST_STATUSES = ("waiting", "offered", "accepted", "expired", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+RECIPIENT_RULE = "resident_id IS NOT NULL OR adviser_id IS NOT NULL OR kind = 'reply'"
+REPLY_ROWS = "kind = 'reply' AND status IN ('pending', 'sending')"
 
 
 class Broadcast(SQLModel, table=True):
@@ -86,8 +101,16 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint("key", name="uq_outbox_message_key"),
         CheckConstraint(_in("kind", OUTBOX_KINDS), name="ck_outbox_message_kind"),
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_message_status"),
-        CheckConstraint("resident_id IS NOT NULL OR adviser_id IS NOT NULL", name="ck_outbox_message_recipient"),
+        CheckConstraint(RECIPIENT_RULE, name="ck_outbox_message_recipient"),
         Index("ix_outbox_message_due", "channel", "status", "priority", "next_attempt_at"),
+        # A turn looks for its address's replies still waiting (after a crash or an outage) to send first
+        Index(
+            "ix_outbox_message_replies",
+            "channel",
+            "address",
+            sqlite_where=sql_text(REPLY_ROWS),
+            postgresql_where=sql_text(REPLY_ROWS),
+        ),
         Index("ix_outbox_message_resident_kind", "resident_id", "kind", "created_at"),
     )
 
@@ -118,6 +141,8 @@ class OutboxMessage(SQLModel, table=True):
     target_flow: str | None = Field(default=None, max_length=40)
     target_step: str | None = Field(default=None, max_length=60)
     target_data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # kind reply: the replies to send, in order (turns.reply_data); cleared once they went
+    replies: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     # When it should go (reminders: the offset's time); next_attempt_at moves with retries and quiet hours
