@@ -5,7 +5,7 @@ calls (and across the parametrised cases of one suite), other values (a list of 
 database's name) are kept as given, the last one winning. At the end of the session tests/conftest.py
 writes everything recorded to build/proof/figures.json, with how the session went (tests passed and
 failed), which tools/proof_report.py turns into the report. Figures that must be 0 for the run to be a
-proof (`lost`, `failures`, `leaks`, `server_errors`, `rows_written`: see tools/proof_report.py) are
+proof (`lost`, `failures`, `leaks`, `server_errors`, `rows_written`, `wrong_status`: see tools/proof_report.py) are
 recorded as measured, before the test asserts on them, so that a failing run says what it found.
 A suite that did not run this session leaves no entry: the report says so rather than repeat old figures.
 """
@@ -76,7 +76,8 @@ def write(path: Path = FIGURES_FILE, session: Mapping[str, Any] | None = None) -
         "session": dict(session or {}),
         "suites": FIGURES,
     }
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, default=_plain) + "\n", encoding="utf-8")
+    # In the order recorded (the report keeps it: a suite says first what it tried), which is the tests' order
+    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n", encoding="utf-8")
     return path
 
 

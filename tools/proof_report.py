@@ -11,9 +11,9 @@ times, what was lost, duplicated and refused, and a line for each suite this rep
 run, so that old figures are never shown as new.
 
 Some figures must be 0 for the run to count as a proof: `lost` (or any `*_lost`, `lost_*`), `failures`,
-`leaks`, `server_errors` and `rows_written`. If one is not, or if a test failed in the session, the report
-is still written (it says what went wrong) and the command exits with 1. Without a figures file it exits
-with 2.
+`leaks`, `server_errors`, `rows_written` and `wrong_status`. If one is not, or if a test failed in the
+session, the report is still written (it says what went wrong) and the command exits with 1. Without a
+figures file it exits with 2.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ KNOWN: dict[str, Suite] = {
     "backup": Suite(
         "Backup and restore",
         "`relai-bot backup` taken while residents are being written, then `relai-bot restore` after a wrong"
-        " manipulation: the copy must be whole and bring back every resident and appointment.",
+        " manipulation: the copy must be whole and bring back every resident and appointment it holds (what was"
+        " committed when it was taken; what the writer added after that moment is rightly not in it).",
     ),
     "fuzz": Suite(
         "Bad input",
@@ -74,7 +75,8 @@ KNOWN: dict[str, Suite] = {
         "Webhook attacks",
         "Hostile requests to the Telegram and SMS webhooks of a running `relai-bot serve`: forged, unsigned,"
         " oversized (declared or streamed), malformed, of the wrong content type or method; each must be"
-        " refused with its 4xx, never a 500, and write nothing; a genuine request sent twice is handled once.",
+        " refused with its 4xx, never a 500, and write nothing; a genuine request sent twice is answered and"
+        " handled once.",
     ),
     "admin_attacks": Suite(
         "Back-office attacks",
@@ -90,7 +92,7 @@ KNOWN: dict[str, Suite] = {
     ),
 }
 
-MUST_BE_ZERO = ("lost", "failures", "leaks", "server_errors", "rows_written")
+MUST_BE_ZERO = ("lost", "failures", "leaks", "server_errors", "rows_written", "wrong_status")
 # Said in words rather than as a bare name, when a suite records them.
 LABELS = {
     "lost": "Lost",
@@ -101,6 +103,7 @@ LABELS = {
     "leaks": "Leaks found",
     "server_errors": "Answered with a 5xx",
     "rows_written": "Rows written",
+    "wrong_status": "Answered with another status than expected",
 }
 
 
@@ -117,7 +120,7 @@ def problems(suites: Mapping[str, Mapping[str, Any]], session: Mapping[str, Any]
     found = [
         f"{KNOWN[name].title if name in KNOWN else name}: {label(key).lower()} {number(value)}"
         for name, figures in suites.items()
-        for key, value in sorted(figures.items())
+        for key, value in figures.items()
         if must_be_zero(key) and is_number(value) and value != 0
     ]
     failed = int(session.get("failed", 0)) + int(session.get("errors", 0))
@@ -155,9 +158,9 @@ def plain(value: object) -> str:
 
 
 def figure_lines(figures: Mapping[str, Any]) -> list[str]:
-    """The suite's figures, one bullet each: the counts first, then lost, duplicated and refused said
-    plainly (0 lost is "nothing"), the other values (lists, names) last."""
-    keys = sorted(figures)
+    """The suite's figures, one bullet each: the counts first (in the order recorded), then lost,
+    duplicated and refused said plainly (0 lost is "nothing"), the other values (lists, names) last."""
+    keys = list(figures)  # in the order the suite recorded them
     expected = {k.removesuffix("_expected"): figures[k] for k in keys if k.endswith("_expected")}
     refused = {k: figures[k] for k in keys if k == "refused" or k.startswith("refused_")}
     special = {"lost", "duplicates", "duplicated", *refused}
@@ -239,7 +242,7 @@ def render(document: Mapping[str, Any]) -> str:
     else:
         zeros = [
             f"{KNOWN[name].title.lower() if name in KNOWN else name}: "
-            + ", ".join(label(key).lower() for key in sorted(suites[name]) if must_be_zero(key))
+            + ", ".join(label(key).lower() for key in suites[name] if must_be_zero(key))
             for name in suites
             if any(must_be_zero(key) for key in suites[name])
         ]

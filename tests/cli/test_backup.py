@@ -89,7 +89,7 @@ def test_a_backup_taken_while_residents_are_written_is_whole_and_brings_everyone
     record(
         "backup",
         backups_taken_while_writing=1,
-        residents_written_meanwhile=written[0],
+        residents_written_during_the_backup=written[0],
         residents_expected=residents,  # as many as the copy holds: the 30, and whole turns of the writer
         residents_restored=len(back["resident"]),
         appointments_expected=5,

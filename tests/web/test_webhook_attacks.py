@@ -183,12 +183,12 @@ async def test_each_hostile_request_is_refused_with_its_4xx_and_leaves_nothing(s
     record(
         "webhook_attacks",
         requests_tried=len(answers),
-        failures=sum(answers[name] != expected for name, (_attack, expected) in ATTACKS.items()),
+        **{f"refused_{code}": count for code, count in sorted(refused.items())},
+        accepted_and_ignored=sum(200 <= code < 300 for code in answers.values()),
+        wrong_status=sum(answers[name] != expected for name, (_attack, expected) in ATTACKS.items()),
         server_errors=sum(code >= 500 for code in answers.values()),
         rows_written=sum(abs(n) for changed in written.values() for n in changed.values()),
         replies_to_an_attack=replies,
-        accepted_and_ignored=sum(200 <= code < 300 for code in answers.values()),
-        **{f"refused_{code}": count for code, count in sorted(refused.items())},
     )
     assert written == {}, f"rows were written: {written}"
     assert answers == {name: expected for name, (_attack, expected) in ATTACKS.items()}
@@ -214,7 +214,7 @@ async def test_a_replayed_genuine_request_is_answered_and_handled_once(site: Sit
             once += stored(site) == after_first
     with site.runtime.db.transaction() as session:
         handled = session.exec(select(func.count()).select_from(ProcessedMessage)).one()
-    record("webhook_attacks", replays_sent=2, replays_handled_once=once)
+    record("webhook_attacks", genuine_requests_sent_twice=2, genuine_requests_handled_once=once)
     assert statuses == [200, 200, 200, 200]
     assert once == 2
     assert handled == 2  # one Telegram update, one SMS: each once
