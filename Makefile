@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench proof
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ lint: $(STAMP)
 # `make bench BENCH_ARGS=--quick` for a shorter run, BENCH_ARGS="--only sms --no-docs" for one scenario.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The fault, fuzz and attack suites only (pytest marker `proof`; all of tests/faults/), then docs/reliability.md
+# from the figures they recorded (build/proof/figures.json). `make test` runs them too. The report is written even when a test failed
+# (it says which); the target fails if a test failed or the report finds something lost.
+proof: $(STAMP)
+	rm -f build/proof/figures.json  # a run that records nothing must not leave an older run's figures
+	$(BIN)/python -m pytest -m proof; status=$$?; \
+	$(BIN)/python tools/proof_report.py || exit 1; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -30,12 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts real servers or processes; takes seconds, not milliseconds")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.proof import start
+
+    start()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The fuzz tests' count (tests/conversation/test_fuzz.py), when they ran; then every suite's figures
     for the reliability report (tests/proof.py)."""
     from tests.fuzzing import FUZZ
     from tests.paths import REPO
-    from tests.proof import record, write
+    from tests.proof import outcome, record, write
 
     if FUZZ["inputs"]:
         waiting: set[tuple[str, str]] = FUZZ.get("waiting", set())
@@ -47,7 +53,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
         record("fuzz", inputs=FUZZ["inputs"], steps_reached=len(reached), steps_waiting=len(waiting))
         record("fuzz", steps_not_reached=sorted(f"{flow}/{step}" for flow, step in waiting - reached))
-    written = write()
+    args = terminalreporter.config.invocation_params.args
+    written = write(session=outcome(terminalreporter.stats, args))
     if written is not None:
         terminalreporter.write_line(f"proof: figures of this run in {written.relative_to(REPO)}")
 

@@ -14,9 +14,11 @@ from relai_bot.config import load_settings
 from relai_bot.logs import TALKATIVE, TEXT_FORMAT, json_formatter
 from relai_bot.testing.driver import Chat, ChatDriver
 from tests.journeys import consent_and_settle_in
+from tests.proof import record
 from tests.telegram_harness import TelegramStack
 
 pytestmark = [
+    pytest.mark.proof,  # its figures go to docs/reliability.md (`make proof`)
     # twilio 9.13's async client still passes aiohttp's deprecated BasicAuth: not ours to fix
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
@@ -87,4 +89,5 @@ async def test_no_personal_data_in_any_log_line(every_record: Everything, any_ch
     lines = [formatter.format(record) for record in records for formatter in (text, as_json)]
     assert len(lines) == 2 * len(records) >= 20
     leaks = [(secret, line) for line in lines for secret in secrets_of(chat) if secret.lower() in line.lower()]
+    record("log_privacy", conversations=1, lines_read=len(lines), leaks=len(leaks))
     assert leaks == []

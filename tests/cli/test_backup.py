@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import delete, select, update
 from typer.testing import CliRunner
 
@@ -20,6 +21,9 @@ from relai_bot.wiring import Runtime
 from tests.agenda_support import appointment_at, local
 from tests.conftest import make_runtime
 from tests.delivery_support import add_residents
+from tests.proof import record
+
+pytestmark = pytest.mark.proof  # its figures go to docs/reliability.md (`make proof`)
 
 TABLES = ("resident", "channel_address", "appointment", "slot")
 
@@ -44,13 +48,13 @@ def populated(tmp_path: Path) -> tuple[Runtime, Path, dict[str, str]]:
 def test_a_backup_taken_while_residents_are_written_is_whole_and_brings_everyone_back(tmp_path: Path) -> None:
     runtime, database, env = populated(tmp_path)
     stop = threading.Event()
+    written = [0]  # residents the writer added while the backup ran
 
     def keep_writing() -> None:  # a turn's worth of writes, again and again, as serve would
-        count = 0
         while not stop.is_set():
             with runtime.db.transaction() as session:
-                add_residents(session, 3, runtime.clock.now(), first_address=50_000 + count)
-            count += 3
+                add_residents(session, 3, runtime.clock.now(), first_address=50_000 + written[0])
+            written[0] += 3
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
@@ -81,9 +85,20 @@ def test_a_backup_taken_while_residents_are_written_is_whole_and_brings_everyone
     assert refused.exit_code == 2 and "stop relai-bot serve, then run again with --yes" in refused.output
     assert rows(database, "appointment") == []
     restored = CliRunner().invoke(app, ["restore", str(copy), "--yes"], env=env)
+    back = {table: rows(database, table) for table in TABLES}
+    record(
+        "backup",
+        backups_taken_while_writing=1,
+        residents_written_during_the_backup=written[0],
+        residents_expected=residents,  # as many as the copy holds: the 30, and whole turns of the writer
+        residents_restored=len(back["resident"]),
+        appointments_expected=5,
+        appointments_restored=len(back["appointment"]),
+        lost=sum(len(set(saved[table]) - set(back[table])) for table in TABLES),  # rows of the copy not back
+    )
     assert restored.exit_code == 0, restored.output
     for table in TABLES:
-        assert rows(database, table) == saved[table], table
+        assert back[table] == saved[table], table
     # What was there before the restore was kept aside
     (kept,) = tmp_path.glob("relai-before-restore-*.sqlite3")
     assert rows(kept, "appointment") == [] and len(rows(kept, "channel_address")) == 10

@@ -32,6 +32,8 @@ from tests.conftest import START, make_runtime
 from tests.delivery_support import add_residents
 from tests.fuzzing import FUZZ
 
+pytestmark = pytest.mark.proof  # its count goes to docs/reliability.md (`make proof`)
+
 MINIMUM = 10_000
 JOURNEYS = 430
 

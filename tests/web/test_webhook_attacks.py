@@ -5,6 +5,7 @@ its 4xx, never a 500, and leaves no row behind; a replayed genuine request is an
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,8 +21,11 @@ from relai_bot.store.models import ChannelAddress, Conversation, MessageLog, Out
 from relai_bot.web.limits import MAX_BODY_BYTES
 from tests.conftest import START
 from tests.fakes.twilio_api import inbound_sms_params, signed_form
+from tests.proof import record
 from tests.provider_stack import Site, serving_with_fake_providers
 from tests.sms_harness import TWO_WAY
+
+pytestmark = pytest.mark.proof  # its figures go to docs/reliability.md (`make proof`)
 
 TABLES = (Resident, ChannelAddress, Conversation, ProcessedMessage, MessageLog, OutboxMessage)
 FORM = "application/x-www-form-urlencoded"
@@ -165,31 +169,52 @@ ATTACKS = {f"telegram: {k}": v for k, v in telegram_attacks().items()} | {
 
 async def test_each_hostile_request_is_refused_with_its_4xx_and_leaves_nothing(site: Site) -> None:
     answers: dict[str, int] = {}
+    written: dict[str, dict[str, int]] = {}  # attack: rows it added or removed, by table
     async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
         for name, (attack, _expected) in ATTACKS.items():
             before = stored(site)
             response = await attack(client, site)
             answers[name] = response.status_code
-            assert stored(site) == before, f"{name}: rows were written"
+            after = stored(site)
+            if changed := {table: after[table] - before[table] for table in after if after[table] != before[table]}:
+                written[name] = changed
+    replies = len(site.telegram.sent_messages()) + len(site.twilio.messages)
+    refused = Counter(code for code in answers.values() if 400 <= code < 500)
+    record(
+        "webhook_attacks",
+        requests_tried=len(answers),
+        **{f"refused_{code}": count for code, count in sorted(refused.items())},
+        accepted_and_ignored=sum(200 <= code < 300 for code in answers.values()),
+        wrong_status=sum(answers[name] != expected for name, (_attack, expected) in ATTACKS.items()),
+        server_errors=sum(code >= 500 for code in answers.values()),
+        rows_written=sum(abs(n) for changed in written.values() for n in changed.values()),
+        replies_to_an_attack=replies,
+    )
+    assert written == {}, f"rows were written: {written}"
     assert answers == {name: expected for name, (_attack, expected) in ATTACKS.items()}
     assert not any(code >= 500 for code in answers.values())
-    assert site.telegram.sent_messages() == [] and site.twilio.messages == []  # nobody was answered
+    assert replies == 0  # nobody was answered
 
 
 async def test_a_replayed_genuine_request_is_answered_and_handled_once(site: Site) -> None:
+    statuses: list[int] = []
+    once = 0  # genuine requests whose second delivery wrote nothing
     async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
         telegram = update(8200, "bonjour", 5_000_100)
         headers = {SECRET_HEADER: secret(site)}
-        first = await client.post(WEBHOOK_PATH, json=telegram, headers=headers)
-        after_first = stored(site)
-        again = await client.post(WEBHOOK_PATH, json=telegram, headers=headers)
-        assert (first.status_code, again.status_code) == (200, 200)
-        assert stored(site) == after_first
-
         form = sms_form(sid="SM" + "1" * 32)
         signed = signed_form(site.url + INBOUND_PATH, site.twilio.auth_token, form)
-        replies = [await client.post(INBOUND_PATH, data=form, headers=signed) for _ in range(2)]
-        assert [r.status_code for r in replies] == [200, 200]
+        for send in (
+            lambda: client.post(WEBHOOK_PATH, json=telegram, headers=headers),
+            lambda: client.post(INBOUND_PATH, data=form, headers=signed),
+        ):
+            statuses.append((await send()).status_code)
+            after_first = stored(site)
+            statuses.append((await send()).status_code)
+            once += stored(site) == after_first
     with site.runtime.db.transaction() as session:
         handled = session.exec(select(func.count()).select_from(ProcessedMessage)).one()
+    record("webhook_attacks", genuine_requests_sent_twice=2, genuine_requests_handled_once=once)
+    assert statuses == [200, 200, 200, 200]
+    assert once == 2
     assert handled == 2  # one Telegram update, one SMS: each once
