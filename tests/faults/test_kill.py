@@ -489,12 +489,14 @@ async def scenario(kind: str, url: str, folder: Path) -> Outcome:
                 await serve.start()
                 broadcast_id = await asyncio.to_thread(queue_broadcast, url)
                 tasks = [asyncio.create_task(c.run(stop_chatting, give_up)) for c in chatters]
+                received: Counter[Address] = Counter()  # broadcasts the fakes had at the previous kill
                 for _ in range(KILLS):
                     up = rng.uniform(*RUN_BETWEEN_KILLS)
                     await asyncio.sleep(up)
                     pid = serve.kill()
                     await asyncio.sleep(0.3)  # what was on the wire reaches the fakes
-                    kills.append(await observe_kill(engine, broadcast_id, pid, tally, up))
+                    kills.append(await observe_kill(engine, broadcast_id, pid, tally, received, up))
+                    received = Counter(tally.broadcast)
                     await serve.start()
                 restarted = time.monotonic()
                 await asyncio.sleep(CHAT_AFTER_LAST_RESTART)
@@ -540,13 +542,17 @@ async def scenario(kind: str, url: str, folder: Path) -> Outcome:
             engine.dispose()
 
 
-async def observe_kill(engine: Engine, broadcast_id: int, pid: int, tally: Tally, up: float) -> Kill:
+async def observe_kill(
+    engine: Engine, broadcast_id: int, pid: int, tally: Tally, before: Counter[Address], up: float
+) -> Kill:
+    """What the process just killed left: the rows it held, and those of them it had sent (the provider got
+    the message during its life, `before` being what it had got until the previous kill)."""
     rows = await asyncio.to_thread(held_by, engine, pid)
     left = await asyncio.to_thread(broadcast_left, engine, broadcast_id)
     tally.update()
     held = {Address(r.channel, r.address): r.id for r in rows if r.broadcast_id == broadcast_id and r.id}
-    # A held row whose message the provider already has: sent, its result not written when the process died
-    in_flight = {address for address in held if tally.broadcast[address] > 0}
+    # Sent, and its result not written when the process died: in flight
+    in_flight = {address for address in held if tally.broadcast[address] > before[address]}
     return Kill(up, left, held, in_flight, sum(1 for r in rows if r.broadcast_id != broadcast_id))
 
 
