@@ -656,7 +656,6 @@ def test_every_answered_message_had_its_turn_committed(outcome: Outcome) -> None
     assert "Traceback" not in outcome.logs
 
 
-@pytest.mark.xfail(strict=False, reason="replies through the outbox: lead's branch")
 def test_every_answered_message_gets_its_reply(outcome: Outcome) -> None:
     lost = [s for s in outcome.sent if not s.replied]
     assert lost == [], f"{len(lost)} of {len(outcome.sent)} answered messages got no reply"

@@ -442,7 +442,6 @@ async def text_by_sms(site: Site, number: str, body: str) -> None:
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.xfail(reason="replies through the outbox: lead's branch", strict=False)
 async def test_a_resident_who_writes_during_a_5xx_minute_gets_the_reply_afterwards(
     database_url: str, clock: FrozenClock
 ) -> None:
