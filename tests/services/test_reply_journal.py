@@ -44,6 +44,7 @@ def test_a_turn_holds_its_replies_in_the_outbox_until_they_are_settled(any_runti
     assert row.claimed_by == instance.REPLIES
     assert row.claimed_until == any_runtime.clock.now() + timedelta(seconds=any_runtime.settings.reply_lease_seconds)
     assert row.replies == [reply_data(reply) for reply in replies]
+    assert row.expires_at == any_runtime.clock.now() + reply_journal.EXPIRES_AFTER  # then skipped, not sent
     assert row.resident_id is None  # nobody said yes yet: a reply needs no resident
 
     # The same message delivered again is a duplicate turn: nothing more is written

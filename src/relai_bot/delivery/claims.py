@@ -87,7 +87,17 @@ def _prepare(runtime: Runtime, session: Session, row: OutboxMessage, now: dateti
         if reply is None:
             _skip(session, row, now, "nothing to say")
             return None
-        return Job(row.id, row.kind, row.priority, row.channel, row.address, reply, row.attempts, row.resident_id, None)
+        return Job(
+            row.id,
+            row.kind,
+            row.priority,
+            row.channel,
+            row.address,
+            reply,
+            row.attempts,
+            row.resident_id,
+            row.expires_at,
+        )
     appointment_start: datetime | None = None
     if row.resident_id is not None:
         reason = _resident_reason(session, row)

@@ -34,6 +34,9 @@ from relai_bot.store.models import OutboxMessage
 from relai_bot.turns import Reply, Turn, reply_data, reply_from_data
 
 KIND = "reply"
+# A reply that could not go for this long (a provider or the service down for a day) answers a
+# conversation the resident has left: it is skipped ("expired") rather than sent out of the blue
+EXPIRES_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,13 @@ def write(
     # The key only has to be unique: the turn's own transaction is what makes the row once
     key = f"{KIND}:{channel}:{message_id or '-'}:{uuid.uuid4().hex[:12]}"
     row = outbox.message_row(
-        key=key, kind=KIND, channel=channel, address=address, now=now, resident_id=turn.resident_id
+        key=key,
+        kind=KIND,
+        channel=channel,
+        address=address,
+        now=now,
+        resident_id=turn.resident_id,
+        expires_at=now + EXPIRES_AFTER,
     )
     row |= {
         "replies": [reply_data(reply) for reply in turn.replies],

@@ -126,14 +126,6 @@ def render_reply(reply: Reply, *, fallback_text: str, phone_offer: Outgoing | No
     return messages
 
 
-def render_replies(replies: list[Reply], *, fallback_text: str, phone_offer: Outgoing | None = None) -> list[Outgoing]:
-    return [
-        message
-        for reply in replies
-        for message in render_reply(reply, fallback_text=fallback_text, phone_offer=phone_offer)
-    ]
-
-
 def plain_message(text: str, markup: Markup | None = None) -> Outgoing:
     """A channel's own message (a template it rendered itself), escaped like the engine's."""
     return Outgoing(text=escape(text), markup=markup)
