@@ -51,10 +51,11 @@ class DeliveryRecords:
             return work(session)
 
     # -- the message log --------------------------------------------------------------------------
-    def record_sent(self, *sent: Sent) -> None:
-        """Messages the provider took (several at once: one transaction)."""
+    def record_sent(self, *sent: Sent, settled: Sequence[reply_journal.Settled] = ()) -> None:
+        """Messages the provider took, and how the sending of turns' reply rows went (services.reply_journal):
+        several of each at once, in one transaction (SQLite has one writer: one write after a turn, not two)."""
         sent = tuple(s for s in sent if s.log_ids)
-        if not sent:
+        if not sent and not settled:
             return
 
         def work(session: Session) -> None:
@@ -67,13 +68,10 @@ class DeliveryRecords:
                     encoding=one.encoding,
                     segments=one.segments,
                 )
+            if settled:
+                reply_journal.settle(session, settled, self.clock.now())
 
         self._run(work)
-
-    def settle_replies(self, settled: Sequence[reply_journal.Settled]) -> None:
-        """How the sending of turns' replies went (several rows at once: one transaction)."""
-        if settled:
-            self._run(lambda session: reply_journal.settle(session, settled, self.clock.now()))
 
     def record_not_sent(self, log_ids: Sequence[int], status: NotSent, error_code: str | None = None) -> None:
         """Messages the provider did not take: "failed", "unknown" (no answer in time) or "suppressed"."""

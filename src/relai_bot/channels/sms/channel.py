@@ -101,8 +101,8 @@ class SmsChannel:
         self.pacer = pacer or Pacer(channel_limits(settings)[CHANNEL].pace())
         self._sleep = sleep
         self.records = SmsRecords(records)
-        self.recorder: Recorder[Taken] = Recorder(self.records.record_taken, what="twilio sids")
-        self.settler: Recorder[Settled] = Recorder(records.settle_replies, what="reply rows")
+        # Twilio's sids on the log rows and the turns' reply rows settled, a few at a time in one transaction
+        self.recorder: Recorder[Taken | Settled] = Recorder(self.records.record_taken, what="twilio sids")
         self._tails: dict[str, asyncio.Task[None]] = {}
 
     # -- adapter ----------------------------------------------------------------------------------
@@ -131,7 +131,6 @@ class SmsChannel:
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
         await self.recorder.idle()
-        await self.settler.idle()
 
     # -- webhooks ---------------------------------------------------------------------------------
     def _signed(self, request: Request, form: FormData, url: str) -> bool:
@@ -256,7 +255,7 @@ class SmsChannel:
 
     def _settle(self, turn: Turn, unsent: list[Reply] | None = None, failure: SendFailure | None = None) -> None:
         if turn.outbox_id is not None:
-            self.settler.add(Settled(turn.outbox_id, unsent or (), failure))
+            self.recorder.add(Settled(turn.outbox_id, unsent or (), failure))
 
     async def _send_batch(
         self, address: str, batch: SmsBatch, sender: SmsSender, *, policy: RetryPolicy, urgent: bool

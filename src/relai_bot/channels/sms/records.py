@@ -18,6 +18,7 @@ from relai_bot.sending.contract import SendFailure
 from relai_bot.services.delivery_records import AddressEvent, DeliveryRecords, Sent
 from relai_bot.services.delivery_reports import FAILED_STATUSES
 from relai_bot.services.message_log import NotSent
+from relai_bot.services.reply_journal import Settled
 
 CHANNEL = "sms"
 MAX_PARKED = 10_000
@@ -65,17 +66,19 @@ class SmsRecords:
                     self._parked.popitem(last=False)
 
     # -- sends ------------------------------------------------------------------------------------
-    def record_taken(self, taken: Sequence[Taken]) -> None:
-        """Messages Twilio took (their sids on the log rows, in one transaction), then the delivery
-        reports that came for them before."""
+    def record_taken(self, items: Sequence[Taken | Settled]) -> None:
+        """Messages Twilio took (their sids on the log rows) and the turns' reply rows settled, in one
+        transaction; then the delivery reports that came for those messages before."""
+        taken = [item for item in items if not isinstance(item, Settled)]
+        settled = [item for item in items if isinstance(item, Settled)]
         sent = [
             Sent(tuple(batch.log_ids), sid, status or "queued", batch.encoding, batch.segments)
             for batch, sid, status in taken
             if batch.log_ids
         ]
+        self.records.record_sent(*sent, settled=settled)
         if not sent:
             return
-        self.records.record_sent(*sent)
         with self._park_lock:
             parked = [(one.provider_message_id, self._parked.pop(one.provider_message_id, [])) for one in sent]
         for sid, reports in parked:

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relai_bot.channels.recording import Recorder
@@ -56,8 +57,8 @@ class TelegramOutbound:
         # send(): parts Telegram took before a failure, and results nobody was left to receive
         self._progress: OrderedDict[Key, tuple[int, int | None]] = OrderedDict()
         self._finished: OrderedDict[Key, SendResult] = OrderedDict()
-        self.recorder: Recorder[Sent] = Recorder(lambda sent: records.record_sent(*sent), what="telegram ids")
-        self.settler: Recorder[Settled] = Recorder(records.settle_replies, what="reply rows")
+        # Telegram's ids on the log rows and the turns' reply rows settled, a few at a time in one transaction
+        self.recorder: Recorder[Sent | Settled] = Recorder(self._write, what="telegram ids")
 
     # -- conversation replies (fire and forget, in order per chat) -------------------------------
     def queue(self, chat_id: int, messages: list[Outgoing], held: HeldReplies | None = None) -> None:
@@ -66,7 +67,7 @@ class TelegramOutbound:
         if messages:
             self.lanes.submit(chat_id, lambda: self._deliver(chat_id, messages, held))
         elif held is not None:
-            self.settler.add(Settled(held.row_id))
+            self.recorder.add(Settled(held.row_id))
 
     async def _deliver(self, chat_id: int, messages: list[Outgoing], held: HeldReplies | None = None) -> None:
         """Send a turn's messages in order; the first failure stops the rest (they would make no sense)."""
@@ -77,7 +78,7 @@ class TelegramOutbound:
                     result = await self.sender.send(chat_id, message, policy=INLINE, urgent=True)
                 except SendFailure as failure:
                     if held is not None:  # the reply that failed and those after it: to the outbox, or failed
-                        self.settler.add(Settled(held.row_id, held.replies[held.owners[index] :], failure))
+                        self.recorder.add(Settled(held.row_id, held.replies[held.owners[index] :], failure))
                     await self._failed(chat_id, failure, messages[index:])
                     return
                 if message.log_id is not None:
@@ -85,9 +86,13 @@ class TelegramOutbound:
             # Not reached when the sending is cancelled (the service stopping): the row's lease then runs
             # out and the outbox sends what is left, as after a crash
             if held is not None:
-                self.settler.add(Settled(held.row_id))
+                self.recorder.add(Settled(held.row_id))
         finally:
             self._record(sent)
+
+    def _write(self, batch: Sequence[Sent | Settled]) -> None:
+        sent = [item for item in batch if isinstance(item, Sent)]
+        self.records.record_sent(*sent, settled=[item for item in batch if isinstance(item, Settled)])
 
     def _record(self, sent: list[tuple[int, str]]) -> None:
         """Put Telegram's ids on the log rows soon, with the others sent meanwhile."""
@@ -152,13 +157,13 @@ class TelegramOutbound:
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
     def busy(self) -> int:
-        return self.lanes.busy + self.recorder.busy + self.settler.busy
+        return self.lanes.busy + self.recorder.busy
 
     async def idle(self, timeout: float | None = None) -> bool:
         """Wait until everything queued is sent and recorded; False if `timeout` passed first."""
         if not await self.lanes.idle(timeout):
             return False
-        return await self.recorder.idle(timeout) and await self.settler.idle(timeout)
+        return await self.recorder.idle(timeout)
 
     def cancel(self) -> None:
         self.lanes.cancel()

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
-from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from relai_bot.store.types import UTCDateTime
@@ -39,7 +38,6 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 RECIPIENT_RULE = "resident_id IS NOT NULL OR adviser_id IS NOT NULL OR kind = 'reply'"
-REPLY_ROWS = "kind = 'reply' AND status IN ('pending', 'sending')"
 
 
 class Broadcast(SQLModel, table=True):
@@ -103,14 +101,9 @@ class OutboxMessage(SQLModel, table=True):
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_message_status"),
         CheckConstraint(RECIPIENT_RULE, name="ck_outbox_message_recipient"),
         Index("ix_outbox_message_due", "channel", "status", "priority", "next_attempt_at"),
-        # A turn looks for its address's replies still waiting (after a crash or an outage) to send first
-        Index(
-            "ix_outbox_message_replies",
-            "channel",
-            "address",
-            sqlite_where=sql_text(REPLY_ROWS),
-            postgresql_where=sql_text(REPLY_ROWS),
-        ),
+        # A turn looks for its address's replies still waiting (after a crash or an outage) to send first.
+        # (A partial index would be smaller, but its dialect options load PostgreSQL's dialect at import.)
+        Index("ix_outbox_message_replies", "channel", "address", "kind"),
         Index("ix_outbox_message_resident_kind", "resident_id", "kind", "created_at"),
     )
 

@@ -20,7 +20,6 @@ OLD_KINDS = "kind IN ('reminder', 'broadcast', 'notification', 'waitlist_offer',
 NEW_KINDS = "kind IN ('reply', 'reminder', 'broadcast', 'notification', 'waitlist_offer', 'digest', 'notice')"
 OLD_RECIPIENT = "resident_id IS NOT NULL OR adviser_id IS NOT NULL"
 NEW_RECIPIENT = "resident_id IS NOT NULL OR adviser_id IS NOT NULL OR kind = 'reply'"
-REPLY_ROWS = "kind = 'reply' AND status IN ('pending', 'sending')"
 
 
 def upgrade() -> None:
@@ -30,13 +29,7 @@ def upgrade() -> None:
         batch_op.create_check_constraint("ck_outbox_message_kind", NEW_KINDS)
         batch_op.drop_constraint("ck_outbox_message_recipient", type_="check")
         batch_op.create_check_constraint("ck_outbox_message_recipient", NEW_RECIPIENT)
-    op.create_index(
-        "ix_outbox_message_replies",
-        "outbox_message",
-        ["channel", "address"],
-        sqlite_where=sa.text(REPLY_ROWS),
-        postgresql_where=sa.text(REPLY_ROWS),
-    )
+    op.create_index("ix_outbox_message_replies", "outbox_message", ["channel", "address", "kind"])
 
 
 def downgrade() -> None:
