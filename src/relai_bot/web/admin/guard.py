@@ -40,7 +40,8 @@ STAFF: frozenset[str] = frozenset({"admin", "staff"})
 FEED_OWNERS: frozenset[str] = frozenset({"admin", "adviser"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
 ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
-# The key of the open session (services.staff_sessions): signing out closes it, so an older copy of the cookie
+# The key of the open session (services.staff_sessions): signing out closes it, and an older copy of the
+# cookie opens nothing
 SESSION_KEY = "session"
 # On every answer under /admin (pages, exports, error pages, static files): no inline script or style, never
 # in a frame, no guessing of content types, no address sent to other sites, and nothing kept in a cache
