@@ -624,7 +624,8 @@ def assert_escaped(page: str, where: str, *, shown: bool = True) -> None:
 @pytest.mark.parametrize("role", ["admin", "staff"])
 def test_text_typed_by_residents_is_shown_escaped_everywhere(runtime: Runtime, world: World, role: str) -> None:
     """The resident's name, the call-back note, the appointment note and an absence's reason, each holding
-    markup and a template expression, on every page that shows one: text, never markup."""
+    markup and a template expression, on every page that shows one; the same typed in the simulator (and
+    echoed by the bot) and in a broadcast's preview: text, never markup."""
     mine = world.mine
     pages = [
         "/admin/agenda",
@@ -651,6 +652,26 @@ def test_text_typed_by_residents_is_shown_escaped_everywhere(runtime: Runtime, w
             else:
                 assert_escaped(response.text, path)
             checked += 1
+        typed = {"text": HOSTILE, "vue": "telegram"}
+        for htmx in ({}, {"HX-Request": "true"}):  # the whole page, or the fragment htmx adds to it
+            response = browser.client.post(
+                "/admin/simulator/say", data={**typed, "csrf": browser.csrf}, headers=htmx, follow_redirects=False
+            )
+            assert response.status_code == 200, response.status_code
+            assert_escaped(response.text, f"simulator {htmx}")
+            checked += 1
+        if role == "staff":  # a broadcast's text as the staff member types it: refused ({{7*7}}), or previewed
+            draft = {"districts": "saint-laurent", "when": "now", "step": "preview", "csrf": browser.csrf}
+            refused = browser.client.post("/admin/broadcasts/new", data={**draft, "text": HOSTILE})
+            assert refused.status_code == 400 and "Seuls des champs simples" in refused.text
+            assert_escaped(refused.text, "broadcast refused")
+            markup_only = " ".join(PAYLOADS[:2])
+            for path in ("/admin/broadcasts/preview", "/admin/broadcasts/new"):
+                previewed = browser.client.post(path, data={**draft, "text": markup_only}, follow_redirects=False)
+                assert previewed.status_code == 200, (path, previewed.status_code)
+                assert_escaped(previewed.text, path, shown=False)
+                assert ESCAPED[0] in previewed.text and ESCAPED[1] in previewed.text, path
+            checked += 3
         exported = browser.get("/admin/agenda.csv")
         assert exported.headers["content-type"].startswith("text/csv")
         assert HOSTILE in {row[6] for row in csv.reader(io.StringIO(exported.text))}
