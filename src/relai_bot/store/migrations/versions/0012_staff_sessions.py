@@ -1,7 +1,7 @@
 """staff sessions: the open back-office sessions, so that signing out ends a session for good
 
-Revision ID: 0011_staff_sessions
-Revises: 0010_broadcast_texts
+Revision ID: 0012_staff_sessions
+Revises: 0011_reply_outbox
 Create Date: 2026-12-08 03:30:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import relai_bot.store.types
 
-revision = "0011_staff_sessions"
-down_revision = "0010_broadcast_texts"
+revision = "0012_staff_sessions"
+down_revision = "0011_reply_outbox"
 branch_labels = None
 depends_on = None
 
