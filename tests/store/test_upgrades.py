@@ -620,6 +620,13 @@ SAMPLES: list[Sample] = [
         )
         for id_, kind, resident, district in ((1, "shown", 1, 1), (2, "opened", None, None))
     ),
+    # 0012: the open back-office sessions (the key's SHA-256 hash)
+    Sample(
+        "staff_session",
+        "0012_staff_sessions",
+        {"key_hash": "5" * 64, "staff_user_id": 2, "started_at": at(28, 9)},
+        key=("key_hash",),
+    ),
 ]
 
 

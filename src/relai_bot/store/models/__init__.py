@@ -8,7 +8,7 @@ from relai_bot.store.models.agenda import (
     Opening,
     Slot,
 )
-from relai_bot.store.models.audit import AuditEvent, LoginThrottle
+from relai_bot.store.models.audit import AuditEvent, LoginThrottle, StaffSession
 from relai_bot.store.models.catalog import SCHEME_EVENT_KINDS, AdviserScheme, Scheme, SchemeEvent, SchemeVenue, Venue
 from relai_bot.store.models.delivery import AdviserAddress, Broadcast, OutboxMessage, WaitlistEntry
 from relai_bot.store.models.ids import id_of
@@ -49,6 +49,7 @@ __all__ = [
     "Slot",
     "StaffChat",
     "StaffDistrict",
+    "StaffSession",
     "StaffUser",
     "Venue",
     "WaitlistEntry",

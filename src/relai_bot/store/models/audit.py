@@ -1,4 +1,4 @@
-"""What staff did (the audit log) and the sign-in back-off per client address."""
+"""What staff did (the audit log), the sign-in back-off per client address, and the open back-office sessions."""
 
 from __future__ import annotations
 
@@ -39,3 +39,16 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_failure_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in back-office session. The signed cookie carries a random key, kept here only as its
+    SHA-256 hash; signing out deletes the row, so a copy of the cookie taken before is worth nothing."""
+
+    __tablename__ = "staff_session"
+
+    key_hash: str = Field(primary_key=True, max_length=64)
+    staff_user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("staff_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

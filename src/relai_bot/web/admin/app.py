@@ -15,14 +15,16 @@ from pathlib import Path
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from relai_bot.services.staff_sessions import LIFETIME
 from relai_bot.web.admin.guard import PREFIX
 from relai_bot.web.admin.secret import session_secret
 from relai_bot.wiring import Runtime
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "relai_admin"
-# The cookie's own lifetime caps a session (the inactivity limit, RELAI_ADMIN_SESSION_MINUTES, ends it sooner)
-COOKIE_MAX_AGE = 12 * 3600
+# The cookie's own lifetime caps a session, as its row does (the inactivity limit, RELAI_ADMIN_SESSION_MINUTES,
+# ends it sooner)
+COOKIE_MAX_AGE = int(LIFETIME.total_seconds())
 
 
 def admin_mount(runtime: Runtime, secret: str | None = None) -> Mount:
@@ -32,14 +34,15 @@ def admin_mount(runtime: Runtime, secret: str | None = None) -> Mount:
 
 
 def admin_app(runtime: Runtime, secret: str) -> ASGIApp:
-    """The back-office itself: its routes behind the guard, its static files, the session middleware."""
+    """The back-office itself: its routes behind the guard, its static files, the session middleware, its
+    error pages, and the security headers on everything it answers."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.sessions import SessionMiddleware
     from starlette.routing import BaseRoute
     from starlette.staticfiles import StaticFiles
 
-    from relai_bot.web.admin.guard import build_routes
+    from relai_bot.web.admin.guard import SecurityHeaders, build_routes, error_page
     from relai_bot.web.admin.routes import ROUTES
     from relai_bot.web.admin.templates import admin_environment
 
@@ -58,7 +61,10 @@ def admin_app(runtime: Runtime, secret: str) -> ASGIApp:
             https_only=(settings.public_url or "").startswith("https://"),
         )
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    errors = error_page(templates)
+    return SecurityHeaders(
+        Starlette(routes=routes, middleware=middleware, exception_handlers={404: errors, 405: errors})
+    )
 
 
 class BuiltOnFirstRequest:

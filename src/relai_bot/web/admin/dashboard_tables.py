@@ -3,9 +3,7 @@ page, the CSV and the chart), and each chart as an SVG drawn by pygal without Ja
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from sqlmodel import Session
 
 from relai_bot.services import dashboard
 from relai_bot.services.dashboard import Period, Scope
+from relai_bot.web.admin.spreadsheet import csv_text
 from relai_bot.web.admin.templates import CHANNEL_NAMES
 
 Cell = str | int
@@ -82,11 +81,7 @@ class Table:
     unit: str = ""
 
     def csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(self.columns)
-        writer.writerows(self.rows)
-        return buffer.getvalue()
+        return csv_text(self.columns, self.rows)
 
     def svg(self) -> str:
         """The chart: a title and description for screen readers, no script, no XML prolog."""

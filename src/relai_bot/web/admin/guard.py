@@ -1,5 +1,6 @@
-"""The one place where /admin requests are checked before a page runs: the session (signed cookie, expiry
-after inactivity), the CSRF token on every POST, a forced password change, and the roles a route allows.
+"""The one place where /admin requests are checked before a page runs: the session (signed cookie naming an
+open session, expiry after inactivity), the CSRF token on every POST, a forced password change, and the
+roles a route allows.
 
 A page is a plain function `handler(page: Page) -> Response`, run in a worker thread (it may use the database
 and hash passwords); `AdminRoute` says which roles may open it.
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from relai_bot.services import staff_sessions
 from relai_bot.services.accounts import ROLES, Account, get_account
 from relai_bot.staff import agenda_views
 from relai_bot.wiring import Runtime
@@ -36,12 +40,24 @@ STAFF: frozenset[str] = frozenset({"admin", "staff"})
 FEED_OWNERS: frozenset[str] = frozenset({"admin", "adviser"})
 # Session keys (the cookie is signed, not encrypted: nothing secret goes in it)
 ACCOUNT, SEEN, CSRF, FLASH, PASSWORD_STAMP = "account", "seen", "csrf", "flash", "password"
+# The key of the open session (services.staff_sessions): signing out closes it, and an older copy of the
+# cookie opens nothing
+SESSION_KEY = "session"
+# On every answer under /admin (pages, exports, error pages, static files): no inline script or style, never
+# in a frame, no guessing of content types, no address sent to other sites, and nothing kept in a cache
+# (the static files apart: they hold no one's data)
 SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+NO_STORE = {"Cache-Control": "no-store"}
+STATIC_PREFIX = f"{PREFIX}/static/"
+# The largest id a URL may name (PostgreSQL's INTEGER): a longer number names nothing (404), rather than
+# overflowing the database driver (500)
+MAX_ID = 2**31 - 1
+NOT_FOUND = "Cette adresse ne mène à aucune page de la gestion. Vérifiez-la, ou repartez de l'accueil."
+WRONG_METHOD = "Cette page ne s'ouvre pas ainsi : passez par les liens et les boutons de la gestion."
 
 
 @dataclass
@@ -139,19 +155,22 @@ def _guarded(
             if expired:
                 page.flash("Votre session a expiré après une période sans activité. Connectez-vous à nouveau.")
             target = request.url.path if request.method == "GET" else f"{PREFIX}/"
-            return _secured(page.redirect(f"{LOGIN_PATH}?next={target}"))
+            return page.redirect(f"{LOGIN_PATH}?next={target}")
         if request.method == "POST":
             sent = form.get(CSRF)
-            if not isinstance(sent, str) or not hmac.compare_digest(sent, session[CSRF]):
-                return _secured(page.render("refused_csrf.html", 403))
+            # As bytes: compare_digest refuses a str with non-ASCII characters (a forged token would be a 500)
+            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), str(session[CSRF]).encode()):
+                return page.render("refused_csrf.html", 403)
         if account is not None:
             session[SEEN] = now.isoformat()
             if account.must_change_password and not route.before_password_change and route.roles is not None:
                 page.flash("Choisissez votre mot de passe avant de continuer.")
-                return _secured(page.redirect(PASSWORD_PATH))
+                return page.redirect(PASSWORD_PATH)
         if not route.allows(account):
-            return _secured(page.render("refused_role.html", 403))
-        return _secured(await run_in_threadpool(route.handler, page))
+            return page.render("refused_role.html", 403)
+        if any(isinstance(value, int) and value > MAX_ID for value in request.path_params.values()):
+            return page.render("not_found.html", 404, what=NOT_FOUND, back=f"{PREFIX}/")
+        return await run_in_threadpool(route.handler, page)
 
     return endpoint
 
@@ -174,18 +193,25 @@ def _signed_in(
         return None, True, 0
     with runtime.db.transaction() as db:
         account = get_account(db, account_id)
-        valid = account is not None and account.can_sign_in and session.get(PASSWORD_STAMP) == account.password_stamp
+        valid = (
+            account is not None
+            and account.can_sign_in
+            and session.get(PASSWORD_STAMP) == account.password_stamp
+            and staff_sessions.is_open(db, account_id, session.get(SESSION_KEY), now=now)
+        )
         unstatused = agenda_views.unstatused_count(db, account, now) if account is not None and valid else 0
     if account is None or not valid:
-        end_session(session)  # disabled, or the password changed elsewhere (a reset): sign in again
+        end_session(session)  # disabled, the password changed elsewhere (a reset), or signed out: sign in again
         return None, False, 0
     return account, False, unstatused
 
 
-def start_session(session: dict[str, Any], account: Account, now: datetime) -> None:
-    """A fresh session for a signed-in account (a new CSRF token too)."""
+def start_session(session: dict[str, Any], account: Account, now: datetime, key: str) -> None:
+    """A fresh session for a signed-in account, named by `key` (staff_sessions.open_session); a new CSRF
+    token too, so nothing read from the cookie before signing in is of use after."""
     session.clear()
     session[ACCOUNT] = account.id
+    session[SESSION_KEY] = key
     session[SEEN] = now.isoformat()
     session[CSRF] = secrets.token_urlsafe(32)
     session[PASSWORD_STAMP] = account.password_stamp
@@ -206,7 +232,46 @@ def safe_next(target: str | None) -> str:
     return f"{PREFIX}/"
 
 
-def _secured(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+def error_page(templates: Environment) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The page for an address that names no page (404) or a method a page does not take (405): the same
+    page as the guard's 404, without the menu (no session is read for it)."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        context: dict[str, Any] = {
+            "account": None,
+            "csrf": "",
+            "nav": [],
+            "path": request.url.path,
+            "messages": [],
+            "unstatused": 0,
+        }
+        what = WRONG_METHOD if status == 405 else NOT_FOUND
+        html = templates.get_template("not_found.html").render(context, what=what, back=f"{PREFIX}/")
+        headers = exc.headers if isinstance(exc, HTTPException) else None  # 405: the Allow header
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    return handler
+
+
+class SecurityHeaders:
+    """Around the whole back-office app: SECURITY_HEADERS on every answer it gives, its error pages and the
+    500 of an unexpected error included, and no-store on all but the static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = SECURITY_HEADERS if scope["path"].startswith(STATIC_PREFIX) else SECURITY_HEADERS | NO_STORE
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_secured)

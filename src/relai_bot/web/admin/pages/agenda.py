@@ -4,8 +4,6 @@ the period shown, and an adviser's private calendar feed (ICS)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -16,6 +14,7 @@ from relai_bot.services.errors import NotFound
 from relai_bot.staff import agenda_feed, agenda_views
 from relai_bot.web.admin.guard import Page
 from relai_bot.web.admin.pages.residents import answer_labels
+from relai_bot.web.admin.spreadsheet import csv_text
 from relai_bot.web.admin.templates import CHANNEL_NAMES, appointment_status_name
 
 AGENDA_PATH = "/admin/agenda"
@@ -85,12 +84,10 @@ def export_csv(page: Page) -> Response:
         detail = {"from": period.first.isoformat(), "to": period.last.isoformat(), "rows": len(found.items)}
         audit.record(session, page.account.id, audit.AGENDA_EXPORTED, "agenda", detail, at=page.now)
     tz = page.runtime.settings.tz
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
+    rows = []
     for item in found.items:
         start, end = item.starts_at.astimezone(tz), item.ends_at.astimezone(tz)
-        writer.writerow(
+        rows.append(
             (
                 start.date().isoformat(),
                 start.strftime("%H:%M"),
@@ -107,7 +104,7 @@ def export_csv(page: Page) -> Response:
         )
     name = f"agenda-{period.first.isoformat()}" + (f"-au-{period.last.isoformat()}" if period.week else "")
     headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(csv_text(CSV_HEADER, rows), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def appointment_page(page: Page) -> Response:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from relai_bot.services import accounts
-from relai_bot.web.admin.guard import PASSWORD_PATH, Page, end_session, safe_next, start_session
+from relai_bot.services import accounts, staff_sessions
+from relai_bot.web.admin.guard import PASSWORD_PATH, SESSION_KEY, Page, end_session, safe_next, start_session
 
 WRONG = "Adresse e-mail ou mot de passe incorrect. Vérifiez l'adresse et le mot de passe, puis réessayez."
 
@@ -20,6 +20,7 @@ def login(page: Page) -> Response:
     client = page.request.client.host if page.request.client else None
     with page.runtime.db.transaction() as session:
         result = accounts.sign_in(session, email, page.field("password"), now=page.now, client=client)
+        key = staff_sessions.open_session(session, result.account.id, now=page.now) if result.account else ""
     if result.account is None:
         if result.locked_until is not None:
             local = result.locked_until.astimezone(page.runtime.settings.tz)
@@ -30,7 +31,7 @@ def login(page: Page) -> Response:
             )
             return page.render("login.html", 429, next=target, email=email, error=error)
         return page.render("login.html", 400, next=target, email=email, error=WRONG)
-    start_session(page.session, result.account, page.now)
+    start_session(page.session, result.account, page.now, key)
     if result.account.must_change_password:
         page.flash("Connexion réussie. Choisissez maintenant votre propre mot de passe.")
         return page.redirect(PASSWORD_PATH)
@@ -44,6 +45,7 @@ def logout(page: Page) -> Response:
     if page.account is not None:
         with page.runtime.db.transaction() as session:
             accounts.sign_out(session, page.account.id, now=page.now)
+            staff_sessions.close_session(session, page.session.get(SESSION_KEY))  # a copy of the cookie opens nothing
     end_session(page.session)
     page.flash("Vous êtes déconnecté.")
     return page.redirect("/admin/login")

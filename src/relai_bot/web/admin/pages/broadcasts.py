@@ -14,9 +14,7 @@ text was edited, a resident stopped meanwhile), the new preview is shown again t
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from relai_bot.staff import broadcast_access, compose
 from relai_bot.store.models import Broadcast, Scheme, Venue, id_of
 from relai_bot.store.models.delivery import OUTBOX_STATUSES
 from relai_bot.web.admin.guard import Page
+from relai_bot.web.admin.spreadsheet import csv_text
 from relai_bot.web.admin.templates import STATUS_NAMES
 
 LIST_PATH = "/admin/broadcasts"
@@ -375,9 +374,5 @@ def report_csv(page: Page) -> Response:
     except NotFound:
         page.flash(NOT_FOUND)
         return page.redirect(LIST_PATH)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    writer.writerows(report.csv_rows())
     headers = {"Content-Disposition": f'attachment; filename="diffusion-{broadcast_id}.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(csv_text(CSV_HEADER, report.csv_rows()), media_type="text/csv; charset=utf-8", headers=headers)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from relai_bot.services import accounts, passwords
-from relai_bot.web.admin.guard import FLASH, Page, start_session
+from relai_bot.services import accounts, passwords, staff_sessions
+from relai_bot.web.admin.guard import FLASH, SESSION_KEY, Page, start_session
 
 
 def my_password(page: Page) -> Response:
@@ -21,6 +21,8 @@ def my_password(page: Page) -> Response:
                 changed = accounts.change_password(
                     session, page.account.id, page.field("current_password"), new, now=page.now
                 )
+                staff_sessions.close_session(session, page.session.get(SESSION_KEY))  # a new key goes with it
+                key = staff_sessions.open_session(session, changed.id, now=page.now)
         except accounts.WrongPassword:
             errors["current_password"] = (
                 "Le mot de passe actuel est incorrect. Tapez celui que vous utilisez aujourd'hui."
@@ -33,7 +35,7 @@ def my_password(page: Page) -> Response:
     if errors:
         return page.render("password.html", 400, errors=errors)
     flash = page.session.get(FLASH, [])
-    start_session(page.session, changed, page.now)  # this session goes on; others, opened before, end
+    start_session(page.session, changed, page.now, key)  # this session goes on; others, opened before, end
     page.session[FLASH] = flash
     page.flash("Votre mot de passe est changé.")
     return page.redirect("/admin/")
