@@ -61,6 +61,8 @@ from tests.proof import record
 from tests.web.admin_support import PASSWORD, Staff, admin_browser, make_account
 from tests.web.residents_support import add_resident, ask_callback
 
+pytestmark = pytest.mark.proof  # its figures go to docs/reliability.md (`make proof`)
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
