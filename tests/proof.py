@@ -1,12 +1,13 @@
 """What the fault, fuzz and attack suites proved this session, for docs/reliability.md (`make proof`).
 
-A suite calls `record("kills", runs=1, kills=5, lost=0, duplicates=3)` as it goes: numbers add up across
-calls (and across the parametrised cases of one suite), other values (a list of what was tried, a
-database's name) are kept as given, the last one winning. At the end of the session tests/conftest.py
-writes everything recorded to build/proof/figures.json, with how the session went (tests passed and
-failed), which tools/proof_report.py turns into the report. Figures that must be 0 for the run to be a
-proof (`lost`, `failures`, `leaks`, `server_errors`, `rows_written`, `wrong_status`: see tools/proof_report.py) are
-recorded as measured, before the test asserts on them, so that a failing run says what it found.
+A suite calls `record("kills", runs=1, kills=5, lost=0, duplicates=3)` as it goes: numbers add up
+across calls (and across the parametrised cases of one suite), lists are joined (`database=["sqlite"]`
+then `["postgres"]` gives both, once each), other values are kept as given, the last one winning. At the
+end of the session tests/conftest.py writes everything recorded to build/proof/figures.json, with how
+the session went (tests passed and failed), which tools/proof_report.py turns into the report. Figures
+that must be 0 for the run to be a proof (`lost`, `failures`, `leaks`, `server_errors`, `rows_written`,
+`wrong_status`: see tools/proof_report.py) are recorded as measured, before the test asserts on them,
+so that a failing run says what it found.
 A suite that did not run this session leaves no entry: the report says so rather than repeat old figures.
 """
 
@@ -35,6 +36,8 @@ def record(suite: str, **figures: Any) -> None:
         previous = entry.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool) and isinstance(previous, int | float):
             entry[name] = previous + value
+        elif isinstance(value, list) and isinstance(previous, list):
+            entry[name] = previous + [item for item in value if item not in previous]
         else:
             entry[name] = value
 

@@ -177,7 +177,7 @@ async def test_telegram_webhooks_are_refused_while_the_database_is_away_then_ans
         answered_after=1,
         lost=0,
         half_written=0,
-        server_errors=0,
+        database=[kind],
     )
 
 
@@ -200,4 +200,4 @@ async def test_an_sms_while_the_database_is_away_gets_the_apology_and_a_503_then
         assert retried.status_code == 200
         assert "souci technique" not in stack.sent_to(phone.number)[-1].body
         assert _inbound_rows(stack.runtime, "aide") == 1
-    record("database_faults", outages=1, **{f"{kind}_sms_refused_503": 1}, answered_after=1, lost=0, server_errors=0)
+    record("database_faults", outages=1, **{f"{kind}_sms_refused_503": 1}, answered_after=1, lost=0, database=[kind])

@@ -594,7 +594,7 @@ def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     delivered = sum(1 for row in result.rows if result.tally.broadcast[row] > 0)
     record(
         "kills",
-        database=request.param,
+        database=[request.param],
         runs=1,
         kills=len(result.kills),
         recipients=len(result.rows),
