@@ -809,6 +809,8 @@ def test_every_page_and_error_page_carries_the_security_headers(
             assert response.status_code == status, (path, response.status_code)
             assert_secured(response, path)
             checked += 1
+        # An address that names no page sends back to the back-office's home, and says so
+        assert '<a href="/admin/">Revenir à l&#39;accueil de la gestion</a>' in browser.get("/admin/nulle-part").text
         with TestClient(create_app(runtime, with_scheduler=False), raise_server_exceptions=False) as client:
             failing = Staff(client)
             failing.log_in(EMAILS["admin"])

@@ -57,6 +57,7 @@ STATIC_PREFIX = f"{PREFIX}/static/"
 # overflowing the database driver (500)
 MAX_ID = 2**31 - 1
 NOT_FOUND = "Cette adresse ne mène à aucune page de la gestion. Vérifiez-la, ou repartez de l'accueil."
+BACK_HOME = "Revenir à l'accueil de la gestion"
 WRONG_METHOD = "Cette page ne s'ouvre pas ainsi : passez par les liens et les boutons de la gestion."
 
 
@@ -169,7 +170,7 @@ def _guarded(
         if not route.allows(account):
             return page.render("refused_role.html", 403)
         if any(isinstance(value, int) and value > MAX_ID for value in request.path_params.values()):
-            return page.render("not_found.html", 404, what=NOT_FOUND, back=f"{PREFIX}/")
+            return page.render("not_found.html", 404, what=NOT_FOUND, back=f"{PREFIX}/", back_label=BACK_HOME)
         return await run_in_threadpool(route.handler, page)
 
     return endpoint
@@ -247,7 +248,9 @@ def error_page(templates: Environment) -> Callable[[Request, Exception], Awaitab
             "unstatused": 0,
         }
         what = WRONG_METHOD if status == 405 else NOT_FOUND
-        html = templates.get_template("not_found.html").render(context, what=what, back=f"{PREFIX}/")
+        html = templates.get_template("not_found.html").render(
+            context, what=what, back=f"{PREFIX}/", back_label=BACK_HOME
+        )
         headers = exc.headers if isinstance(exc, HTTPException) else None  # 405: the Allow header
         return HTMLResponse(html, status_code=status, headers=headers)
 
