@@ -102,6 +102,20 @@ def test_replies_still_waiting_go_first_when_the_resident_writes_again(any_runti
     assert row.replies == [reply_data(reply) for reply in second_replies]
 
 
+def test_replies_a_day_old_are_not_brought_back_by_the_next_message(any_runtime: Runtime) -> None:
+    any_runtime.dispatcher.journal_replies("sms")
+    first_id, first_replies = _say(any_runtime, "bonjour", "SM1")
+    with any_runtime.db.transaction() as session:
+        reply_journal.settle(
+            session, [Settled(first_id or 0, first_replies, SendFailure("retry", "down"))], any_runtime.clock.now()
+        )
+    any_runtime.clock.advance(reply_journal.EXPIRES_AFTER + timedelta(seconds=1))
+    _, later = _say(any_runtime, "menu", "SM2")
+    assert not any(reply_data(r) in [reply_data(f) for f in first_replies] for r in later)
+    statuses = {row.id: row.status for row in _rows(any_runtime)}
+    assert statuses[first_id] == "pending"  # left to the outbox, which skips it as expired
+
+
 def test_the_outbox_sends_the_replies_of_a_process_that_died_first(any_runtime: Runtime) -> None:
     any_runtime.dispatcher.journal_replies("telegram")
     now = any_runtime.clock.now()

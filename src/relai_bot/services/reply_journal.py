@@ -50,11 +50,13 @@ class Settled:
 
 
 def _waiting(channel: str, address: str, now: datetime) -> list[ColumnElement[bool]]:
-    """The address's reply rows nobody is sending: pending, or claimed by a process gone or past its lease."""
+    """The address's reply rows nobody is sending: pending, or claimed by a process gone or past its lease;
+    not the expired ones (the outbox skips those)."""
     return [
         col(OutboxMessage.kind) == KIND,
         col(OutboxMessage.channel) == channel,
         col(OutboxMessage.address) == address,
+        col(OutboxMessage.expires_at) > now,
         or_(
             col(OutboxMessage.status) == "pending",
             and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_until) < now),
