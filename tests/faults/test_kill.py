@@ -33,8 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, literal, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, literal, update
 from sqlmodel import Session, col, select
 
 from relai_bot.channels.sms.channel import INBOUND_PATH
@@ -45,7 +44,7 @@ from relai_bot.services import broadcasts
 from relai_bot.services.outbox import FINAL_STATUSES
 from relai_bot.store.models import ChannelAddress, OutboxMessage, ProcessedMessage
 from relai_bot.wiring import build_runtime, migrate, seed_demo
-from tests.conftest import POSTGRES_URL, TEST_ADMIN_SECRET
+from tests.conftest import TEST_ADMIN_SECRET, fresh_postgres
 from tests.delivery_support import add_residents
 from tests.fakes.telegram_api import SENDING_METHODS, FakeTelegramServer
 from tests.fakes.twilio_api import FakeTwilioServer, inbound_sms_params, signed_form
@@ -94,22 +93,8 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'relai.sqlite3'}"
         return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"relai_kill_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        if os.environ.get("RELAI_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here but does not answer at {POSTGRES_URL}: {error}")
-        pytest.skip(f"no PostgreSQL answers at {POSTGRES_URL}")
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres("relai_kill") as url:
+        yield url
 
 
 @dataclass(frozen=True)
